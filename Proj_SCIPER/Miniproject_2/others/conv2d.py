@@ -1,0 +1,142 @@
+"""2-D convolution: forward and hand-written backward."""
+import math
+
+import torch
+from torch.nn.functional import unfold
+
+from .args import check_input, only, pair, positive_int
+from .im2col import Window
+from .layout import is_channels_last, nchw, nhwc
+from .module import Module
+
+
+def conv_nhwc_forward(window, x, w2, bias):
+    """Channels-last convolution as one matrix product.
+
+    ``x`` is ``(N, H, W, C)``, ``w2`` the weight as a ``(kh*kw*C, C_out)`` matrix.
+    Returns the ``(N*oh*ow, C_out)`` output and the im2col matrix backward needs.
+    """
+    cols = window.im2col(x)
+    out = cols @ w2 if bias is None else bias.addmm(cols, w2)
+    return out, cols
+
+
+def conv_nhwc_backward(window, cols, w2, grad, n, c):
+    """Gradients of :func:`conv_nhwc_forward` for an upstream ``(N*oh*ow, C_out)`` gradient.
+
+    Returns ``(grad_w2, grad_bias, grad_x)`` with ``grad_x`` of shape ``(N, H, W, C)``.
+    """
+    grad_w2 = cols.t() @ grad
+    grad_x = window.col2im(grad @ w2.t(), n, c)
+    return grad_w2, grad.sum(0), grad_x
+
+
+class Conv2d(Module):
+    r"""2-D convolution over an input of shape :math:`(N, C_{in}, H, W)`, as ``torch.nn.Conv2d``.
+
+    Args:
+        in_channels (int): channels of the input.
+        out_channels (int): channels produced.
+        kernel_size (int or tuple): size of the kernel.
+        stride (int or tuple, optional): stride of the window. Default: 1
+        padding (int, tuple or 'valid', optional): zero padding added on both sides. Default: 0
+        dilation (int or tuple, optional): spacing between kernel taps. Default: 1
+        groups (int, optional): only 1 is supported. Default: 1
+        bias (bool, optional): adds a learnable bias. Default: ``True``
+        padding_mode (str, optional): only ``'zeros'`` is supported. Default: ``'zeros'``
+
+    Shape:
+        - Input: :math:`(N, C_{in}, H, W)`
+        - Output: :math:`(N, C_{out}, H_{out}, W_{out})` with
+          :math:`H_{out} = \lfloor (H + 2p - d (k - 1) - 1) / s \rfloor + 1`, likewise for W.
+
+    Attributes:
+        weight: :math:`(C_{out}, C_{in}, kh, kw)`, initialised from
+            :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with :math:`k = 1 / (C_{in}\, kh\, kw)`.
+        bias: :math:`(C_{out})`, same distribution.
+
+    A contiguous NCHW input is convolved in the accumulation order of torch's
+    im2col reference (``bias + W @ unfold(x)``), so results are bit-identical
+    to ``F.conv2d`` wherever torch itself takes that path. A channels-last input
+    (what the layers of this framework pass each other) takes one large matrix
+    product and returns a channels-last output.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = positive_int(in_channels, "in_channels", name)
+        self.out_channels = positive_int(out_channels, "out_channels", name)
+        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
+        self.stride = pair(stride, "stride", name, 1)
+        self.padding = (0, 0) if padding == "valid" else pair(padding, "padding", name, 0)
+        self.dilation = pair(dilation, "dilation", name, 1)
+        self.groups = only(groups, 1, "groups", name)
+        self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
+        bound = 1 / math.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
+        shape = (out_channels, in_channels, *self.kernel_size)
+        self._register_parameter(
+            "weight", torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
+        if bias:
+            self._register_parameter(
+                "bias", torch.empty(out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
+        else:
+            self.bias = None
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+    def _window(self, x):
+        (ph, pw) = self.padding
+        window = Window(self.kernel_size, self.stride, self.dilation, (ph, ph, pw, pw), tuple(x.shape[2:]))
+        if min(window.out_size) < 1:
+            raise ValueError(
+                f"{self!r}: the dilated kernel is larger than the padded input "
+                f"{window.padded} (input shape {tuple(x.shape)})")
+        return window
+
+    def _weight_matrix(self):
+        """The weight as a ``(kh*kw*C_in, C_out)`` matrix matching im2col's column order."""
+        return self.weight.permute(2, 3, 1, 0).reshape(-1, self.out_channels)
+
+    def forward(self, x):
+        check_input(self, x, self.in_channels)
+        window = self._window(x)
+        n, o = x.shape[0], self.out_channels
+        oh, ow = window.out_size
+        self._x, self._window_used, self._w2 = x, window, self._weight_matrix()
+        if is_channels_last(x) and not x.is_contiguous():
+            out, self._cols = conv_nhwc_forward(window, nhwc(x), self._w2, self.bias)
+            return nchw(out.view(n, oh, ow, o))
+        self._cols = None
+        cols = unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+        weight = self.weight.reshape(1, o, -1).expand(n, -1, -1)
+        if self.bias is None:
+            out = weight @ cols
+        else:
+            # The bias starts the accumulation, as in torch's reference, so rounding matches it.
+            out = self.bias.view(1, o, 1).expand(n, o, cols.shape[2]).baddbmm(weight, cols)
+        return out.view(n, o, oh, ow)
+
+    def backward(self, grad_output):
+        x, window, w2 = self._saved("_x", "_window_used", "_w2")
+        n, c = x.shape[0], self.in_channels
+        expected = (n, self.out_channels, *window.out_size)
+        if tuple(grad_output.shape) != expected:
+            raise ValueError(f"{self!r}: grad_output has shape {tuple(grad_output.shape)}, expected {expected}")
+        cols = self._cols if self._cols is not None else window.im2col(nhwc(x))
+        grad = nhwc(grad_output).view(-1, self.out_channels)
+        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, cols, w2, grad, n, c)
+        kh, kw = self.kernel_size
+        self._grads["weight"].add_(grad_w2.view(kh, kw, c, self.out_channels).permute(3, 2, 0, 1))
+        if self.bias is not None:
+            self._grads["bias"].add_(grad_bias)
+        return nchw(grad_x)

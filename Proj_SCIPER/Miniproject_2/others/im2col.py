@@ -1,0 +1,89 @@
+"""Channels-last im2col / col2im: the two data movements behind every convolution.
+
+A :class:`Window` describes a 2-D sliding window (kernel, stride, dilation and
+per-side padding, negative padding meaning a crop) over an ``(N, H, W, C)``
+tensor. ``im2col`` lays the windows out as rows of a ``(N*oh*ow, kh*kw*C)``
+matrix, columns ordered ``(kh, kw, C)``; ``col2im`` is its adjoint and sums
+each row back onto the pixels it was read from. Both are built on one
+``as_strided`` view of a padded buffer, so im2col is a single copy.
+"""
+
+
+class Window:
+    def __init__(self, kernel, stride, dilation, padding, in_size):
+        """``padding`` is ``(top, bottom, left, right)``; ``in_size`` is ``(H, W)``."""
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self.padding, self.in_size = padding, in_size
+        top, bottom, left, right = padding
+        self.padded = (in_size[0] + top + bottom, in_size[1] + left + right)
+        self.out_size = tuple(
+            (p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(self.padded, kernel, stride, dilation)
+        )
+
+    def _view(self, buffer):
+        """The ``(N, oh, ow, kh, kw, C)`` window view of a padded ``(N, Hp, Wp, C)`` buffer."""
+        n, _, _, c = buffer.shape
+        s_n, s_h, s_w, s_c = buffer.stride()
+        (oh, ow), (kh, kw) = self.out_size, self.kernel
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        return buffer.as_strided(
+            (n, oh, ow, kh, kw, c), (s_n, sh * s_h, sw * s_w, dh * s_h, dw * s_w, s_c)
+        )
+
+    def _pad(self, x):
+        top, bottom, left, right = self.padding
+        if top == bottom == left == right == 0:
+            return x
+        h, w = self.in_size
+        hp, wp = self.padded
+        # Negative padding crops; clip the source and destination ranges accordingly.
+        src_h, src_w = slice(max(-top, 0), h - max(-bottom, 0)), slice(max(-left, 0), w - max(-right, 0))
+        out = x.new_empty((x.shape[0], hp, wp, x.shape[3]))
+        dst_h = slice(max(top, 0), hp - max(bottom, 0))
+        dst_w = slice(max(left, 0), wp - max(right, 0))
+        if max(self.padding) > 0:
+            out.zero_()
+        out[:, dst_h, dst_w, :] = x[:, src_h, src_w, :]
+        return out
+
+    def im2col(self, x):
+        """``(N, H, W, C)`` -> ``(N*oh*ow, kh*kw*C)`` rows of windowed pixels."""
+        view = self._view(self._pad(x))
+        n, oh, ow, kh, kw, c = view.shape
+        return view.reshape(n * oh * ow, kh * kw * c)
+
+    def covers_exactly(self):
+        """Windows tile the padded input with no overlap and no gap (e.g. 2x2 kernel, stride 2)."""
+        return all(
+            k == s and d == 1 and p == o * s
+            for k, s, d, p, o in zip(self.kernel, self.stride, self.dilation, self.padded, self.out_size)
+        )
+
+    def col2im(self, cols, n, c):
+        """Adjoint of :meth:`im2col`: ``(N*oh*ow, kh*kw*C)`` -> ``(N, H, W, C)``, overlaps summed."""
+        (oh, ow), (kh, kw) = self.out_size, self.kernel
+        cols = cols.view(n, oh, ow, kh, kw, c)
+        buffer = cols.new_empty((n, *self.padded, c))
+        if self.covers_exactly():
+            self._view(buffer).copy_(cols)
+        else:
+            buffer.zero_()
+            (sh, sw), (dh, dw) = self.stride, self.dilation
+            for i in range(kh):
+                for j in range(kw):
+                    rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+                    columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+                    buffer[:, rows, columns, :].add_(cols[:, :, :, i, j, :])
+        return self._unpad(buffer)
+
+    def _unpad(self, buffer):
+        top, bottom, left, right = self.padding
+        h, w = self.in_size
+        hp, wp = self.padded
+        inner = buffer[:, max(top, 0):hp - max(bottom, 0), max(left, 0):wp - max(right, 0), :]
+        if min(self.padding) >= 0:
+            return inner
+        # Cropped input pixels were never read: their gradient is zero.
+        out = buffer.new_empty((buffer.shape[0], h, w, buffer.shape[3])).zero_()
+        out[:, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0), :] = inner
+        return out

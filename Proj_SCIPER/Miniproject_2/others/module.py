@@ -1,0 +1,121 @@
+"""The contract every layer, loss and container of the framework follows."""
+
+
+class Module:
+    """Base class of all layers.
+
+    A module computes ``forward(x)``, keeps only what its gradient needs, and
+    ``backward(grad_output)`` returns the gradient with respect to ``x`` while
+    *accumulating* (adding to, never overwriting) the gradients of its
+    parameters. ``param()`` lists ``(tensor, grad)`` pairs; both tensors are
+    updated in place by optimizers and by :meth:`load_state_dict`, so a
+    reference taken once stays the live one.
+    """
+
+    def __init__(self):
+        self._params = {}
+        self._grads = {}
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    # -- parameters -----------------------------------------------------------------------
+    def _register_parameter(self, name, tensor):
+        """Make ``tensor`` a parameter reachable as ``self.<name>`` with a zeroed gradient."""
+        self._params[name] = tensor
+        self._grads[name] = tensor.new_empty(tensor.shape).zero_()
+        object.__setattr__(self, name, tensor)
+
+    def children(self):
+        """Direct sub-modules as ``(name, module)`` pairs."""
+        return []
+
+    def named_param(self, prefix=""):
+        """``(qualified_name, tensor, grad)`` for every parameter, names as in torch's state_dict."""
+        out = [(prefix + name, tensor, self._grads[name]) for name, tensor in self._params.items()]
+        for child_name, child in self.children():
+            out.extend(child.named_param(prefix + child_name + "."))
+        return out
+
+    def param(self):
+        return [(tensor, grad) for _, tensor, grad in self.named_param()]
+
+    def zero_grad(self):
+        for _, grad in self.param():
+            grad.zero_()
+
+    def __setattr__(self, name, value):
+        # Rebinding a parameter would leave optimizers updating a tensor nobody reads.
+        if name in self.__dict__.get("_params", ()):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is a parameter; update it in place "
+                f"(e.g. .copy_()) or use load_state_dict"
+            )
+        object.__setattr__(self, name, value)
+
+    # -- persistence and placement ----------------------------------------------------------
+    def state_dict(self):
+        """Parameters by qualified name (the live tensors, like torch)."""
+        return {name: tensor for name, tensor, _ in self.named_param()}
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy ``state_dict`` into the parameters in place.
+
+        Returns ``(missing_keys, unexpected_keys)``. With ``strict=True`` any
+        missing or unexpected key raises ``KeyError`` naming them all; a shape
+        mismatch always raises ``ValueError`` naming the key.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"Error loading state_dict into {type(self).__name__}: "
+                f"missing keys {missing}, unexpected keys {unexpected}"
+            )
+        for key, tensor in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if tuple(value.shape) != tuple(tensor.shape):
+                raise ValueError(
+                    f"Error loading state_dict into {type(self).__name__}: {key!r} has shape "
+                    f"{tuple(value.shape)} in the checkpoint but {tuple(tensor.shape)} in the model"
+                )
+            tensor.copy_(value)
+        return missing, unexpected
+
+    def to(self, device=None, dtype=None):
+        """Move parameters and gradients in place: the same tensor objects now live there."""
+        for _, tensor, grad in self.named_param():
+            tensor.data = tensor.data.to(device=device, dtype=dtype)
+            grad.data = grad.data.to(device=device, dtype=dtype)
+        return self
+
+    # -- display ------------------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        children = self.children()
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in children:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def _saved(self, *names):
+        """Fetch what forward stored for backward, failing loudly if forward never ran."""
+        values = [self.__dict__.get(name) for name in names]
+        if any(v is None for v in values):
+            raise RuntimeError(f"{self!r}: backward called before forward")
+        return values if len(values) > 1 else values[0]

@@ -1,0 +1,116 @@
+"""2-D transposed convolution: the adjoint of Conv2d, with its own backward."""
+import math
+
+import torch
+
+from .args import check_input, only, pair, positive_int
+from .im2col import Window
+from .layout import nchw, nhwc
+from .module import Module
+
+
+class TransposeConv2d(Module):
+    r"""2-D transposed convolution, as ``torch.nn.ConvTranspose2d``.
+
+    Args:
+        in_channels (int), out_channels (int), kernel_size (int or tuple)
+        stride (int or tuple, optional): Default: 1
+        padding (int or tuple, optional): removed from both sides of the output. Default: 0
+        output_padding (int or tuple, optional): extra rows/columns at the end; must be
+            smaller than stride or dilation. Default: 0
+        groups (int, optional): only 1 is supported. Default: 1
+        bias (bool, optional): Default: ``True``
+        dilation (int or tuple, optional): Default: 1
+        padding_mode (str, optional): only ``'zeros'``. Default: ``'zeros'``
+
+    Shape:
+        - Input: :math:`(N, C_{in}, H, W)`
+        - Output: :math:`(N, C_{out}, H_{out}, W_{out})`,
+          :math:`H_{out} = (H - 1) s - 2 p + d (k - 1) + \text{output\_padding} + 1`.
+
+    Attributes:
+        weight: :math:`(C_{in}, C_{out}, kh, kw)`, from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`,
+            :math:`k = 1 / (C_{out}\, kh\, kw)` (torch's fan-in for this layout).
+        bias: :math:`(C_{out})`, same distribution.
+
+    Forward spreads each input pixel over a window of the output (``x @ W`` then
+    col2im); backward is a convolution of the upstream gradient (im2col then
+    two matrix products).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = positive_int(in_channels, "in_channels", name)
+        self.out_channels = positive_int(out_channels, "out_channels", name)
+        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
+        self.stride = pair(stride, "stride", name, 1)
+        self.padding = pair(padding, "padding", name, 0)
+        self.output_padding = pair(output_padding, "output_padding", name, 0)
+        self.dilation = pair(dilation, "dilation", name, 1)
+        self.groups = only(groups, 1, "groups", name)
+        self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than "
+                                 f"stride {self.stride} or dilation {self.dilation}")
+        bound = 1 / math.sqrt(out_channels * self.kernel_size[0] * self.kernel_size[1])
+        shape = (in_channels, out_channels, *self.kernel_size)
+        self._register_parameter(
+            "weight", torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
+        if bias:
+            self._register_parameter(
+                "bias", torch.empty(out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
+        else:
+            self.bias = None
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+    def _window(self, x):
+        """The convolution window whose adjoint this layer is: it slides over the output."""
+        h, w = x.shape[2:]
+        out_size = tuple(
+            (i - 1) * s - 2 * p + d * (k - 1) + op + 1
+            for i, s, p, d, k, op in zip((h, w), self.stride, self.padding, self.dilation,
+                                         self.kernel_size, self.output_padding))
+        if min(out_size) < 1:
+            raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} gives an empty output {out_size}")
+        ph, pw = self.padding
+        return Window(self.kernel_size, self.stride, self.dilation, (ph, ph, pw, pw), out_size)
+
+    def forward(self, x):
+        check_input(self, x, self.in_channels)
+        window = self._window(x)
+        n, _, h, w = x.shape
+        x2 = nhwc(x).view(n * h * w, self.in_channels)
+        w2 = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)
+        self._x2, self._window_used, self._w2, self._batch = x2, window, w2, n
+        out = window.col2im(x2 @ w2, n, self.out_channels)
+        if self.bias is not None:
+            out = out + self.bias
+        return nchw(out)
+
+    def backward(self, grad_output):
+        x2, window, w2 = self._saved("_x2", "_window_used", "_w2")
+        n = self._batch
+        expected = (n, self.out_channels, *window.in_size)
+        if tuple(grad_output.shape) != expected:
+            raise ValueError(f"{self!r}: grad_output has shape {tuple(grad_output.shape)}, expected {expected}")
+        grad = nhwc(grad_output)
+        cols = window.im2col(grad)
+        kh, kw = self.kernel_size
+        grad_w2 = x2.t() @ cols
+        self._grads["weight"].add_(
+            grad_w2.view(self.in_channels, kh, kw, self.out_channels).permute(0, 3, 1, 2))
+        if self.bias is not None:
+            self._grads["bias"].add_(grad.sum((0, 1, 2)))
+        h, w = window.out_size
+        return nchw((cols @ w2.t()).view(n, h, w, self.in_channels))

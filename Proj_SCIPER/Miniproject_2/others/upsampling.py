@@ -1,0 +1,212 @@
+"""Nearest-neighbour upsampling, alone and fused with the convolution that follows it."""
+import math
+
+import torch
+
+from .args import check_input, only, pair, positive_int
+from .conv2d import conv_nhwc_backward, conv_nhwc_forward
+from .im2col import Window
+from .layout import nchw, nhwc
+from .module import Module
+
+
+class NearestUpsampling(Module):
+    r"""Nearest-neighbour upsampling, as ``torch.nn.UpsamplingNearest2d``.
+
+    Args:
+        size (int or tuple, optional): output size ``(H_out, W_out)``.
+        scale_factor (float or tuple, optional): multiplier of the spatial size.
+        Exactly one of the two must be given.
+
+    Output pixel ``o`` copies input pixel ``min(floor(o * scale), H - 1)`` with
+    ``scale = 1 / scale_factor`` (or ``H / H_out`` when ``size`` is given), in
+    float32 like torch, so non-integer factors pick the same pixels.
+
+    Shape:
+        - Input: :math:`(N, C, H, W)`. Output: :math:`(N, C, H_{out}, W_{out})` with
+          :math:`H_{out} = \lfloor H \times \text{scale\_factor} \rfloor` or ``size``.
+    """
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__()
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"NearestUpsampling: give exactly one of size and scale_factor, "
+                             f"got size={size!r}, scale_factor={scale_factor!r}")
+        self.size = None if size is None else pair(size, "size", "NearestUpsampling", 1)
+        self.scale_factor = None
+        if scale_factor is not None:
+            factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+            if len(factors) != 2 or not all(isinstance(f, (int, float)) and f > 0 for f in factors):
+                raise ValueError(f"NearestUpsampling: scale_factor must be a positive number or pair, "
+                                 f"got {scale_factor!r}")
+            self.scale_factor = tuple(float(f) for f in factors)
+
+    def extra_repr(self):
+        return f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+
+    def _indices(self, in_size, out_size, factor, like):
+        if factor is not None:
+            scale = 1.0 / factor
+        else:
+            scale = in_size / out_size
+        positions = torch.arange(out_size, device=like.device, dtype=torch.float32)
+        return (positions * scale).floor().long().clamp(max=in_size - 1)
+
+    def forward(self, x):
+        check_input(self, x, None)
+        h, w = x.shape[2:]
+        if self.size is not None:
+            out_size, factors = self.size, (None, None)
+        else:
+            out_size = tuple(math.floor(i * f) for i, f in zip((h, w), self.scale_factor))
+            factors = self.scale_factor
+        if min(out_size) < 1:
+            raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} gives an empty output {out_size}")
+        rows = self._indices(h, out_size[0], factors[0], x)
+        columns = self._indices(w, out_size[1], factors[1], x)
+        self._index, self._in_shape = (rows, columns), x.shape
+        return x.index_select(2, rows).index_select(3, columns)
+
+    def backward(self, grad_output):
+        (rows, columns), shape = self._saved("_index", "_in_shape")
+        n, c, h, w = shape
+        partial = grad_output.new_empty((n, c, grad_output.shape[2], w)).zero_().index_add_(3, columns, grad_output)
+        return grad_output.new_empty((n, c, h, w)).zero_().index_add_(2, rows, partial)
+
+
+def _phase_geometry(scale, kernel, padding, dilation, size):
+    """One axis of a k-tap convolution after x``scale`` nearest upsampling, seen from the input.
+
+    Output pixel ``o = scale * i + a`` reads upsampled pixels ``o - padding + dilation * t``,
+    that is input pixels ``i + floor((a - padding + dilation * t) / scale)``: for each phase
+    ``a`` a stride-1 convolution of the *input* with ``taps`` offsets. Returns the output
+    size, the first offset, ``taps`` and the input padding ``(before, after)`` of that
+    convolution.
+    """
+    out = scale * size + 2 * padding - dilation * (kernel - 1)
+    first = (-padding) // scale
+    last = (scale - 1 - padding + dilation * (kernel - 1)) // scale
+    taps = last - first + 1
+    low_out = -(-out // scale)
+    return out, first, taps, (-first, low_out + taps - 1 - size + first)
+
+
+def _phase_matrix(scale, kernel, padding, dilation, first, taps, like):
+    """``(scale * taps, kernel)`` 0/1 matrix: row ``a * taps + r`` sums the kernel taps that
+    read offset ``first + r`` in phase ``a``."""
+    tap = torch.arange(kernel, device=like.device)
+    phase = torch.arange(scale, device=like.device).view(scale, 1)
+    offset = (phase - padding + dilation * tap).div(scale, rounding_mode="floor") - first
+    hits = offset.view(scale, 1, kernel) == torch.arange(taps, device=like.device).view(1, taps, 1)
+    return hits.to(like.dtype).view(scale * taps, kernel)
+
+
+class Upsampling(Module):
+    r"""Nearest-neighbour upsampling by ``scale_factor`` followed by a convolution.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+        padding_mode: as :class:`Conv2d` (stride and groups must be 1).
+        scale_factor (int or tuple, optional): integer upsampling factor. Default: 2
+
+    Equals ``Conv2d(...)(NearestUpsampling(scale_factor=s)(x))`` with this module's
+    ``weight`` (:math:`(C_{out}, C_{in}, kh, kw)`, Conv2d's initialisation) and ``bias``,
+    but never builds the upsampled image: each of the :math:`s^2` output phases is a
+    small convolution of the input whose taps are sums of the kernel's taps, and all
+    phases run as one matrix product whose columns are pixel-shuffled into place.
+
+    Shape:
+        - Input: :math:`(N, C_{in}, H, W)`
+        - Output: :math:`(N, C_{out}, sH + 2p - d(k-1), sW + 2p - d(k-1))`
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None, scale_factor=2):
+        super().__init__()
+        name = type(self).__name__
+        self.in_channels = positive_int(in_channels, "in_channels", name)
+        self.out_channels = positive_int(out_channels, "out_channels", name)
+        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
+        self.stride = only(pair(stride, "stride", name, 1), (1, 1), "stride", name)
+        self.padding = pair(padding, "padding", name, 0)
+        self.dilation = pair(dilation, "dilation", name, 1)
+        self.groups = only(groups, 1, "groups", name)
+        self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
+        self.scale_factor = pair(scale_factor, "scale_factor", name, 1)
+        bound = 1 / math.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
+        shape = (out_channels, in_channels, *self.kernel_size)
+        self._register_parameter(
+            "weight", torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
+        if bias:
+            self._register_parameter(
+                "bias", torch.empty(out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
+        else:
+            self.bias = None
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"scale_factor={self.scale_factor}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+    def _plan(self, x):
+        axes = [_phase_geometry(s, k, p, d, n) for s, k, p, d, n in
+                zip(self.scale_factor, self.kernel_size, self.padding, self.dilation, x.shape[2:])]
+        out_size = tuple(axis[0] for axis in axes)
+        if min(out_size) < 1:
+            raise ValueError(f"{self!r}: the dilated kernel is larger than the padded upsampled input "
+                             f"(input shape {tuple(x.shape)})")
+        mixers = [_phase_matrix(s, k, p, d, axis[1], axis[2], self.weight) for s, k, p, d, axis in
+                  zip(self.scale_factor, self.kernel_size, self.padding, self.dilation, axes)]
+        window = Window((axes[0][2], axes[1][2]), (1, 1), (1, 1), (*axes[0][3], *axes[1][3]),
+                        tuple(x.shape[2:]))
+        return out_size, mixers, window
+
+    def _phase_weight(self, mixers):
+        """The ``(taps_h*taps_w*C_in, s_h*s_w*C_out)`` matrix of all phase kernels."""
+        (sh, sw), (th, tw) = self.scale_factor, (mixers[0].shape[0] // self.scale_factor[0],
+                                                  mixers[1].shape[0] // self.scale_factor[1])
+        phases = mixers[0] @ self.weight @ mixers[1].t()
+        o, c = self.out_channels, self.in_channels
+        return phases.view(o, c, sh, th, sw, tw).permute(3, 5, 1, 2, 4, 0).reshape(th * tw * c, sh * sw * o)
+
+    def forward(self, x):
+        check_input(self, x, self.in_channels)
+        out_size, mixers, window = self._plan(x)
+        n, o = x.shape[0], self.out_channels
+        (sh, sw), (lh, lw) = self.scale_factor, window.out_size
+        w2 = self._phase_weight(mixers)
+        bias = None if self.bias is None else self.bias.repeat(sh * sw)
+        y, cols = conv_nhwc_forward(window, nhwc(x), w2, bias)
+        out = y.new_empty((n, lh, sh, lw, sw, o))
+        out.copy_(y.view(n, lh, lw, sh, sw, o).permute(0, 1, 3, 2, 4, 5))
+        self._cols, self._plan_used, self._w2, self._batch = cols, (out_size, mixers, window), w2, n
+        return nchw(out.view(n, lh * sh, lw * sw, o)[:, :out_size[0], :out_size[1]])
+
+    def backward(self, grad_output):
+        cols, (out_size, mixers, window), w2, n = self._saved("_cols", "_plan_used", "_w2", "_batch")
+        o, c = self.out_channels, self.in_channels
+        expected = (n, o, *out_size)
+        if tuple(grad_output.shape) != expected:
+            raise ValueError(f"{self!r}: grad_output has shape {tuple(grad_output.shape)}, expected {expected}")
+        (sh, sw), (lh, lw) = self.scale_factor, window.out_size
+        grad = grad_output.permute(0, 2, 3, 1)
+        if out_size != (lh * sh, lw * sw):
+            # Phases that fall past the output's edge were computed but never used.
+            full = grad.new_empty((n, lh * sh, lw * sw, o)).zero_()
+            full[:, :out_size[0], :out_size[1]] = grad
+            grad = full
+        phases = grad.new_empty((n, lh, lw, sh, sw, o))
+        phases.permute(0, 1, 3, 2, 4, 5).copy_(grad.view(n, lh, sh, lw, sw, o))
+        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, cols, w2, phases.view(n * lh * lw, -1), n, c)
+        th, tw = mixers[0].shape[0] // sh, mixers[1].shape[0] // sw
+        grad_phases = grad_w2.view(th, tw, c, sh, sw, o).permute(5, 2, 3, 0, 4, 1).reshape(o, c, sh * th, sw * tw)
+        self._grads["weight"].add_(mixers[0].t() @ grad_phases @ mixers[1])
+        if self.bias is not None:
+            self._grads["bias"].add_(grad_bias.view(sh * sw, o).sum(0))
+        return nchw(grad_x)
