@@ -1,0 +1,47 @@
+"""Turning user tensors of 0-255 images into network inputs."""
+import torch
+
+from .layout import nchw
+
+
+def check_images(x, what):
+    """An ``(N, 3, H, W)`` uint8 or floating tensor; anything else raises naming the problem."""
+    if not hasattr(x, "dim"):
+        raise TypeError(f"{what}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"{what}: expected shape (N, 3, H, W), got {tuple(x.shape)}")
+    if not (x.is_floating_point() or str(x.dtype) == "torch.uint8"):
+        raise TypeError(f"{what}: expected uint8 or floating values in 0-255, got {x.dtype}")
+    if min(x.shape) == 0:
+        raise ValueError(f"{what}: got an empty tensor of shape {tuple(x.shape)}")
+
+
+def to_unit(x, device, dtype):
+    """0-255 images -> a new channels-last tensor in [0, 1] on ``device`` (input untouched)."""
+    n, c, h, w = x.shape
+    out = x.new_empty((n, h, w, c), device=device, dtype=dtype)
+    out.copy_(x.permute(0, 2, 3, 1))
+    return nchw(out.mul_(1 / 255))
+
+
+def dihedral(x, k):
+    """The k-th of the 8 flips/rotations of a square (k in 0..7), as a view or one copy."""
+    if k & 4:
+        x = x.transpose(2, 3)
+    dims = [d for bit, d in ((1, 2), (2, 3)) if k & bit]
+    return x.flip(dims) if dims else x
+
+
+def reflect_pad(x, multiple):
+    """Pad H and W at the end, by reflection, up to a multiple of ``multiple``."""
+    h, w = x.shape[2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == pw == 0:
+        return x
+    return x.index_select(2, _reflect_index(h, h + ph, x)).index_select(3, _reflect_index(w, w + pw, x))
+
+
+def _reflect_index(size, padded, like):
+    index = torch.arange(padded, device=like.device)
+    # Mirror without repeating the edge pixel; a 1-pixel axis can only repeat it.
+    return index.where(index < size, 2 * (size - 1) - index).clamp(min=0)
