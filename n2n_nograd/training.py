@@ -1,0 +1,185 @@
+"""A training run: epochs of ``Model.train``, validation PSNR after each, and
+everything needed to follow, resume or inspect the run kept on disk.
+
+A run directory holds:
+
+``run.json``        how the run was started: implementation, the model's
+                    effective configuration, data folder, subset, and the
+                    validation input PSNR (for the plots).
+``checkpoint.pkl``  the model after the last finished epoch, or at Ctrl-C.
+``best.pkl``        the model of the epoch with the best validation PSNR.
+``metrics.jsonl``   one JSON record per finished epoch: ``epoch``,
+                    ``train_loss`` (mean MSE on the [0, 1] scale against the
+                    noisy targets), ``val_psnr`` (dB), ``epoch_seconds``
+                    (training only), ``eval_seconds``, ``cumulative_seconds``
+                    (training time of all epochs so far, across resumes).
+``loss.png``, ``psnr.png``, ``examples.png``  drawn at the end.
+
+Checkpoints are written by ``Model.save_model``, which replaces files
+atomically, so a crash or Ctrl-C never leaves a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import plots
+from .data import TRAIN_FILE, VAL_FILE, input_psnr, load_pairs
+from .denoise import predict_batches
+from .psnr import psnr
+
+CHECKPOINT = "checkpoint.pkl"
+BEST = "best.pkl"
+
+# Settings a resumed run must keep; "device" may change (it describes the machine).
+_FIXED_ON_RESUME = ("lr", "batch_size", "seed")
+
+
+class RunError(ValueError):
+    """A run cannot start as asked (existing run, nothing to resume, changed settings...)."""
+
+
+@dataclass
+class Outcome:
+    status: str  # "finished", "interrupted" or "diverged"
+    message: str
+    final_psnr: float | None = None
+    best_psnr: float | None = None
+    pictures: list[Path] = field(default_factory=list)
+
+
+def _read_run(out: Path) -> dict:
+    path = out / plots.RUN_FILE
+    try:
+        run = json.loads(path.read_text())
+        missing = [key for key in ("impl", "config", "data", "subset") if key not in run]
+    except (OSError, ValueError, TypeError) as exc:
+        raise RunError(f"{path}: cannot read the run's settings ({exc})") from exc
+    if missing:
+        raise RunError(f"{path}: lacks {', '.join(missing)}")
+    return run
+
+
+def _check_resume(run: dict, impl: str, options: dict, subset: int | None) -> None:
+    asked = {"impl": impl, "subset": subset, **options}
+    kept = {"impl": run["impl"], "subset": run["subset"], **run["config"]}
+    for key in ("impl", "subset", *_FIXED_ON_RESUME):
+        if asked.get(key) is not None and asked[key] != kept.get(key):
+            raise RunError(f"this run was started with {key}={kept.get(key)!r}, not {asked[key]!r}; "
+                           "a resumed run keeps its settings (start a new --out to change them)")
+
+
+def _validation_psnr(model, noisy: torch.Tensor, clean: torch.Tensor) -> float:
+    return psnr(predict_batches(model, noisy) / 255, clean.float() / 255)
+
+
+def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
+                 epochs: int, options: dict, subset: int | None = None, resume: bool = False,
+                 log: Callable[[str], None] = print) -> Outcome:
+    """Train until the model has ``epochs`` epochs in total.
+
+    ``model_class_for`` maps an implementation name ("nograd", "torch") to
+    its Model class.  ``options`` are the Model settings given on the command
+    line (lr, batch_size, seed, device; None where not given); ``impl``,
+    ``data_dir`` and ``subset`` may be None on resume, to keep the run's.
+    Raises RunError or ValueError (bad data or checkpoint) before training
+    starts; what happens during training is told by the returned Outcome.
+    """
+    out = Path(out)
+    checkpoint, best_path = out / CHECKPOINT, out / BEST
+    metrics_path = out / plots.METRICS_FILE
+    if resume:
+        if not checkpoint.is_file():
+            raise RunError(f"{checkpoint}: no checkpoint to resume from")
+        run = _read_run(out)
+        _check_resume(run, impl, options, subset)
+        config = {**run["config"], **({"device": options["device"]} if options.get("device") else {})}
+        data_dir = Path(data_dir) if data_dir is not None else Path(run["data"])
+        impl, subset = run["impl"], run["subset"]
+    else:
+        if checkpoint.exists() or metrics_path.exists():
+            raise RunError(f"{out} already holds a training run; add --resume to continue it, "
+                           "or choose another --out")
+        config = {key: value for key, value in options.items() if value is not None}
+        data_dir = Path(data_dir if data_dir is not None else "data")
+        impl = impl or "nograd"
+
+    train_a, train_b = load_pairs(data_dir / TRAIN_FILE, "train")
+    val_noisy, val_clean = load_pairs(data_dir / VAL_FILE, "val")
+    if subset is not None:
+        train_a, train_b = train_a[:subset], train_b[:subset]
+    noisy_psnr = input_psnr(val_noisy, val_clean)
+
+    # Miniproject_2 draws its initial weights from torch's global generator.
+    torch.manual_seed(config.get("seed", 0))
+    model = model_class_for(impl)(**config)
+    if resume:
+        model.load_model(checkpoint)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        run = {"impl": impl, "config": model.config, "data": str(data_dir.resolve()),
+               "subset": subset, "n_train": len(train_a), "val_input_psnr": noisy_psnr}
+        (out / plots.RUN_FILE).write_text(json.dumps(run, indent=2, default=str) + "\n")
+
+    records = plots.read_metrics(out) if metrics_path.is_file() else []
+    best = max((r["val_psnr"] for r in records), default=-math.inf)
+    cumulative = records[-1]["cumulative_seconds"] if records else 0.0
+    log(f"training {impl} model on {len(train_a)} pairs from {data_dir}, "
+        f"validating on {len(val_noisy)} pictures (noisy input {noisy_psnr:.2f} dB)")
+    if model.epochs_trained >= epochs:
+        log(f"the model already has {model.epochs_trained} epochs; raise --epochs to train more")
+
+    try:
+        while model.epochs_trained < epochs:
+            started = time.perf_counter()
+            (loss,) = model.train(train_a, train_b, 1)
+            trained = time.perf_counter()
+            val_psnr = _validation_psnr(model, val_noisy, val_clean)
+            cumulative += trained - started
+            record = {"epoch": model.epochs_trained, "train_loss": loss, "val_psnr": val_psnr,
+                      "epoch_seconds": trained - started,
+                      "eval_seconds": time.perf_counter() - trained,
+                      "cumulative_seconds": cumulative}
+            model.save_model(checkpoint)
+            if val_psnr > best:
+                best = val_psnr
+                model.save_model(best_path)
+            with metrics_path.open("a") as file:
+                file.write(json.dumps(record) + "\n")
+            records.append(record)
+            log(f"epoch {record['epoch']}/{epochs}: train loss {loss:.5f}, val PSNR {val_psnr:.2f} dB"
+                f"{' (best)' if best == val_psnr else ''}, {record['epoch_seconds']:.1f} s")
+    except KeyboardInterrupt:
+        # The weights may be part-way through an epoch; keeping them loses
+        # nothing, and resuming runs that epoch again in full.
+        model.save_model(checkpoint)
+        return Outcome("interrupted",
+                       f"interrupted in epoch {model.epochs_trained + 1}; the model is saved in "
+                       f"{checkpoint} ({model.epochs_trained} full epochs): continue with "
+                       f"`n2n train --out {out} --resume --epochs {epochs}`",
+                       best_psnr=best if records else None)
+    except FloatingPointError as exc:
+        kept = (f"{checkpoint} is left as it was ({model.epochs_trained} epochs)"
+                if checkpoint.is_file() else "no checkpoint was written")
+        return Outcome("diverged",
+                       f"training diverged: {exc}; {kept}. Start a new run with a smaller --lr",
+                       best_psnr=best if records else None)
+
+    pictures = plots.redraw(out) if records else []
+    indices = plots.example_indices(len(val_noisy))
+    examples = out / plots.EXAMPLES_PNG
+    plots.draw_examples(val_noisy[indices], predict_batches(model, val_noisy[indices]),
+                        val_clean[indices], examples,
+                        title=f"{impl} model after {model.epochs_trained} epochs")
+    pictures.append(examples)
+    final = records[-1]["val_psnr"] if records else _validation_psnr(model, val_noisy, val_clean)
+    return Outcome("finished", f"final validation PSNR {final:.2f} dB "
+                   f"(noisy input {noisy_psnr:.2f} dB, best {max(best, final):.2f} dB)",
+                   final_psnr=final, best_psnr=max(best, final), pictures=pictures)
