@@ -184,6 +184,17 @@ def _augment(inputs, targets, generator):
     return torch.cat([x for x, _ in augmented]), torch.cat([y for _, y in augmented])
 
 
+def _reflect_index(size, device):
+    """Indices that pad an axis at its end, by reflection, to a multiple of SIZE_MULTIPLE.
+
+    The edge pixel is not repeated, as in ``F.pad(mode='reflect')``; an axis
+    too short to mirror far enough repeats its first pixel instead of
+    failing. Miniproject_2 pads the same way, so the twins agree on any size.
+    """
+    index = torch.arange(size + -size % SIZE_MULTIPLE, device=device)
+    return index.where(index < size, 2 * (size - 1) - index).clamp(min=0)
+
+
 def _check_images(name, images):
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
@@ -329,16 +340,14 @@ class Model:
         device = self._compute_device(test_input)
         self._move_to(device)
         self.net.eval()
-        pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
-        # Reflection needs the padding to be smaller than the image.
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        rows = _reflect_index(height, device)
+        columns = _reflect_index(width, device)
         chunk = max(1, PREDICT_PIXEL_BUDGET // (height * width))
         outputs = []
         with torch.no_grad():
             for start in range(0, n, chunk):
                 images = test_input[start:start + chunk].to(device, torch.float32) / 255
-                if pad_h or pad_w:
-                    images = F.pad(images, (0, pad_w, 0, pad_h), mode=mode)
+                images = images.index_select(2, rows).index_select(3, columns)
                 denoised = self.net(images)[:, :, :height, :width]
                 outputs.append((denoised * 255).clamp_(0, 255).to(test_input.device))
         if not outputs:
