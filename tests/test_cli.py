@@ -1,0 +1,346 @@
+"""The n2n command line, end to end on small data sets."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from n2n_nograd import cli, data, denoise
+from n2n_nograd.baselines import missing_requirement
+
+Model = pytest.importorskip("Miniproject_2.model").Model
+
+COMMANDS = ["data", "train", "evaluate", "denoise", "plots"]
+
+
+def run(capsys, *argv):
+    """(exit status, stdout, stderr) of `n2n argv`."""
+    status = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_line_error(err):
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def fake_train(self, train_input, train_target, num_epochs=1, progress=None):
+    """Stands in for Model.train where only the run's bookkeeping is under test."""
+    self.epochs_trained += num_epochs
+    return [0.05] * num_epochs
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    data.build(out, n_train=240, n_val=40, seed=5)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    """A real two-epoch run, the second epoch by --resume."""
+    out = tmp_path_factory.mktemp("runs") / "small"
+    first = cli.main(["train", "--data", str(dataset), "--subset", "200", "--epochs", "1",
+                      "--out", str(out)])
+    first_lines = (out / "metrics.jsonl").read_text().splitlines()
+    second = cli.main(["train", "--out", str(out), "--resume", "--epochs", "2"])
+    return out, first, first_lines, second
+
+
+# --- help -----------------------------------------------------------------
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: n2n {command}")
+    assert "options:" in out
+
+
+def test_main_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert all(command in out for command in COMMANDS)
+
+
+def test_data_help_documents_noise_model(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["data", "--help"])
+    out = capsys.readouterr().out
+    assert "clip(round(clean + sigma * z), 0, 255)" in out and "20.7 dB" in out
+
+
+def test_python_dash_m_works():
+    result = subprocess.run([sys.executable, "-m", "n2n_nograd", "--help"], capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0 and "usage: n2n" in result.stdout
+
+
+# --- data -----------------------------------------------------------------
+
+def test_data_command_builds_a_small_set(capsys, tmp_path):
+    status, out, _ = run(capsys, "data", "--out", tmp_path, "--n-train", 50, "--n-val", 20,
+                         "--seed", 3)
+    assert status == 0
+    assert "sigma" in out and "validation input PSNR 20.7" in out
+    a, b = data.load_pairs(tmp_path / "train_data.pkl", "train")
+    noisy, clean = data.load_pairs(tmp_path / "val_data.pkl", "val")
+    assert a.shape == (50, 3, 32, 32) and noisy.shape == (20, 3, 32, 32)
+
+
+def test_data_command_with_own_photos(capsys, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        Image.new("RGB", (80, 60), (60 * i, 100, 200 - 40 * i)).save(photos / f"p{i}.jpg")
+    status, out, _ = run(capsys, "data", "--photos", photos, "--out", tmp_path / "d",
+                         "--n-train", 30, "--n-val", 10, "--size", 16)
+    assert status == 0
+    noisy, clean = data.load_pairs(tmp_path / "d" / "val_data.pkl", "val")
+    assert clean.shape == (10, 3, 16, 16)
+
+
+def test_data_command_reports_bad_photo_folder(capsys, tmp_path):
+    status, _, err = run(capsys, "data", "--photos", tmp_path / "missing", "--out", tmp_path / "d")
+    assert status == 2
+    assert_one_line_error(err)
+    assert "not a directory" in err
+
+
+def test_bad_option_values_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["data", "--n-train", "0"])
+    assert exit_.value.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+# --- train ----------------------------------------------------------------
+
+def test_train_then_resume(trained):
+    out, first, first_lines, second = trained
+    assert first == 0 and second == 0
+    assert len(first_lines) == 1
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    for record in records:
+        assert set(record) >= {"epoch", "train_loss", "val_psnr", "epoch_seconds",
+                               "cumulative_seconds"}
+    assert records[1]["cumulative_seconds"] > records[0]["cumulative_seconds"]
+    for name in ("checkpoint.pkl", "best.pkl", "run.json", "loss.png", "psnr.png", "examples.png"):
+        assert (out / name).is_file(), name
+    model = Model()
+    model.load_model(out / "checkpoint.pkl")
+    assert model.epochs_trained == 2
+    assert json.loads((out / "run.json").read_text())["subset"] == 200
+
+
+def test_train_prints_final_psnr_and_pictures(capsys, dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(Model, "train", fake_train)
+    status, out, _ = run(capsys, "train", "--data", dataset, "--epochs", 2, "--out", tmp_path / "r")
+    assert status == 0
+    assert "final validation PSNR" in out and "examples.png" in out and "psnr.png" in out
+
+
+def test_resume_past_target_trains_nothing(capsys, dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(Model, "train", fake_train)
+    out = tmp_path / "r"
+    assert run(capsys, "train", "--data", dataset, "--epochs", 2, "--out", out)[0] == 0
+    status, text, _ = run(capsys, "train", "--out", out, "--resume", "--epochs", 1)
+    assert status == 0 and "already has 2 epochs" in text
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_ctrl_c_saves_a_checkpoint(capsys, dataset, tmp_path, monkeypatch):
+    calls = []
+
+    def train_then_interrupt(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fake_train(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "train", train_then_interrupt)
+    out = tmp_path / "r"
+    status, _, err = run(capsys, "train", "--data", dataset, "--epochs", 5, "--out", out)
+    assert status == 130
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+    model = Model()
+    model.load_model(out / "checkpoint.pkl")
+    assert model.epochs_trained == 1
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+
+    monkeypatch.setattr(Model, "train", fake_train)
+    status, _, _ = run(capsys, "train", "--out", out, "--resume", "--epochs", 3)
+    assert status == 0
+    epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def test_ctrl_c_in_first_epoch(capsys, dataset, tmp_path, monkeypatch):
+    def interrupt(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Model, "train", interrupt)
+    status, _, err = run(capsys, "train", "--data", dataset, "--out", tmp_path / "r")
+    assert status == 130 and (tmp_path / "r" / "checkpoint.pkl").is_file()
+
+
+def test_divergence_keeps_last_checkpoint(capsys, dataset, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    saved = {}
+
+    def train_then_diverge(self, *args, **kwargs):
+        if self.epochs_trained == 1:
+            saved["checkpoint"] = (out / "checkpoint.pkl").read_bytes()
+            saved["best"] = (out / "best.pkl").read_bytes()
+            raise FloatingPointError("Model.train: training diverged at epoch 2: loss is nan")
+        return fake_train(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "train", train_then_diverge)
+    status, _, err = run(capsys, "train", "--data", dataset, "--epochs", 3, "--out", out)
+    assert status == 1
+    assert "diverged" in err and "left as it was" in err and "Traceback" not in err
+    assert (out / "checkpoint.pkl").read_bytes() == saved["checkpoint"]
+    assert (out / "best.pkl").read_bytes() == saved["best"]
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_divergence_in_first_epoch_writes_nothing(capsys, dataset, tmp_path, monkeypatch):
+    def diverge(self, *args, **kwargs):
+        raise FloatingPointError("loss is inf")
+
+    monkeypatch.setattr(Model, "train", diverge)
+    status, _, err = run(capsys, "train", "--data", dataset, "--out", tmp_path / "r")
+    assert status == 1 and "no checkpoint was written" in err
+    assert not (tmp_path / "r" / "checkpoint.pkl").exists()
+
+
+def test_train_refuses_to_overwrite_or_resume_nothing(capsys, dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(Model, "train", fake_train)
+    out = tmp_path / "r"
+    status, _, err = run(capsys, "train", "--out", out, "--resume")
+    assert status == 2 and "no checkpoint" in err
+    assert_one_line_error(err)
+    assert run(capsys, "train", "--data", dataset, "--epochs", 1, "--out", out)[0] == 0
+    status, _, err = run(capsys, "train", "--data", dataset, "--out", out)
+    assert status == 2 and "--resume" in err
+    status, _, err = run(capsys, "train", "--out", out, "--resume", "--lr", "0.1")
+    assert status == 2 and "lr" in err
+    assert_one_line_error(err)
+
+
+def test_train_reports_missing_data(capsys, tmp_path):
+    status, _, err = run(capsys, "train", "--data", tmp_path / "nowhere", "--out", tmp_path / "r")
+    assert status == 2
+    assert_one_line_error(err)
+    assert "train_data.pkl" in err
+
+
+# --- evaluate -------------------------------------------------------------
+
+def test_evaluate_a_checkpoint(capsys, trained, dataset, tmp_path):
+    out = trained[0]
+    report = tmp_path / "eval.json"
+    status, text, _ = run(capsys, "evaluate", "--data", dataset, "--checkpoint", out / "best.pkl",
+                          "--json", report)
+    assert status == 0
+    assert "noisy input" in text and "gain" in text
+    numbers = json.loads(report.read_text())
+    assert numbers["n_val"] == 40
+    assert numbers["gain_db"] == pytest.approx(numbers["model_psnr"] - numbers["noisy_psnr"])
+    assert abs(numbers["noisy_psnr"] - 20.7) <= 0.3
+    best = max(json.loads(line)["val_psnr"] for line in (out / "metrics.jsonl").read_text().splitlines())
+    assert numbers["model_psnr"] == pytest.approx(best, abs=1e-4)
+
+
+@pytest.mark.skipif(missing_requirement() is not None, reason="PyWavelets is not installed")
+def test_evaluate_with_baselines(capsys, trained, dataset, tmp_path):
+    report = tmp_path / "eval.json"
+    status, text, _ = run(capsys, "evaluate", "--data", dataset, "--checkpoint",
+                          trained[0] / "best.pkl", "--baselines", "--json", report)
+    assert status == 0 and "non-local means" in text
+    nl_means = json.loads(report.read_text())["baselines"]["nl_means"]
+    # Non-local means clearly beats doing nothing at this noise level.
+    assert nl_means["gain_db"] > 3 and nl_means["seconds"] > 0
+
+
+def test_evaluate_without_pywavelets(capsys, trained, dataset, monkeypatch):
+    monkeypatch.setattr("n2n_nograd.baselines.missing_requirement", lambda: "needs PyWavelets")
+    status, _, err = run(capsys, "evaluate", "--data", dataset, "--checkpoint",
+                         trained[0] / "best.pkl", "--baselines")
+    assert status == 2 and "PyWavelets" in err
+
+
+def test_evaluate_reports_bad_checkpoint_and_data(capsys, trained, dataset, tmp_path):
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(b"junk")
+    status, _, err = run(capsys, "evaluate", "--data", dataset, "--checkpoint", junk)
+    assert status == 2 and "junk.pkl" in err
+    assert_one_line_error(err)
+    status, _, err = run(capsys, "evaluate", "--data", tmp_path, "--checkpoint",
+                         trained[0] / "best.pkl")
+    assert status == 2 and "val_data.pkl" in err
+    assert_one_line_error(err)
+
+
+# --- denoise --------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_denoise_a_png(capsys, trained, tmp_path, mode):
+    source, target = tmp_path / "in.png", tmp_path / "out.png"
+    Image.effect_noise((37, 21), 40).convert(mode).save(source)
+    status, text, _ = run(capsys, "denoise", source, target, "--checkpoint",
+                          trained[0] / "best.pkl")
+    assert status == 0 and str(target) in text
+    result = Image.open(target)
+    assert result.mode == "RGB" and result.size == (37, 21)
+
+
+def test_denoise_errors(capsys, trained, tmp_path):
+    checkpoint = trained[0] / "best.pkl"
+    status, _, err = run(capsys, "denoise", tmp_path / "none.png", tmp_path / "o.png",
+                         "--checkpoint", checkpoint)
+    assert status == 2 and "none.png" in err
+    (tmp_path / "fake.png").write_text("not a picture")
+    status, _, err = run(capsys, "denoise", tmp_path / "fake.png", tmp_path / "o.png",
+                         "--checkpoint", checkpoint)
+    assert status == 2 and "fake.png" in err
+    assert_one_line_error(err)
+    status, _, err = run(capsys, "denoise", tmp_path / "fake.png", tmp_path / "o.unknown")
+    assert status == 2 and "format" in err
+
+
+def test_tiles_match_a_single_pass(trained):
+    model = Model()
+    model.load_model(trained[0] / "best.pkl")
+    picture = torch.randint(0, 256, (1, 3, 90, 75), dtype=torch.uint8,
+                            generator=torch.Generator().manual_seed(0))
+    whole = model.predict(picture)
+    tiled = denoise.predict_tiled(model, picture, tile=32, margin=16)
+    assert torch.allclose(whole, tiled, atol=1e-3)
+
+
+# --- plots ----------------------------------------------------------------
+
+def test_plots_redraws_from_metrics(capsys, trained):
+    out = trained[0]
+    for name in ("loss.png", "psnr.png"):
+        (out / name).unlink()
+    status, text, _ = run(capsys, "plots", out)
+    assert status == 0
+    assert (out / "loss.png").is_file() and (out / "psnr.png").is_file()
+
+
+def test_plots_reports_a_folder_without_metrics(capsys, tmp_path):
+    status, _, err = run(capsys, "plots", tmp_path)
+    assert status == 2 and "metrics.jsonl" in err
+    assert_one_line_error(err)
