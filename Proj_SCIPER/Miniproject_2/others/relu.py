@@ -12,8 +12,10 @@ class ReLU(Module):
 
     def forward(self, x):
         check_tensor(self, x)
-        self._positive = x > 0
-        return x.clamp(min=0)
+        self._out = x.clamp(min=0)
+        return self._out
 
     def backward(self, grad_output):
-        return grad_output.where(self._saved("_positive"), 0.0)
+        # sign(max(0, x)) is the 0/1 derivative; a float multiply is several times
+        # faster than selecting with a boolean mask.
+        return grad_output * self._saved("_out").sign()

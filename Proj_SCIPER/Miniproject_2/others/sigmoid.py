@@ -6,9 +6,9 @@ from .module import Module
 class Sigmoid(Module):
     r"""``1 / (1 + exp(-x))`` elementwise, as ``torch.nn.Sigmoid``.
 
-    Computed from ``exp(-|x|)``, which never overflows, so inputs like +-1000
-    give exactly 1 and 0 (not NaN) in float32 and float64; the gradient
-    ``s (1 - s)`` is formed from the output and is 0, not NaN, when saturated.
+    For very negative x, ``exp(-x)`` overflows to inf and the result is exactly 0
+    (``1 / inf``), never NaN; the gradient ``s (1 - s)`` is formed from the output,
+    so it is 0, not ``inf / inf``, when saturated (inputs like +-1000, float32 or float64).
 
     Shape:
         - Input: any shape. Output: same shape (and memory layout) as the input.
@@ -16,10 +16,7 @@ class Sigmoid(Module):
 
     def forward(self, x):
         check_tensor(self, x)
-        decay = (-x.abs()).exp()
-        # For x < 0 the ratio exp(x) / (1 + exp(x)) avoids exp(-x) overflowing.
-        numerator = decay.where(x < 0, 1.0)
-        self._out = numerator.div_(decay.add_(1.0))
+        self._out = x.neg().exp_().add_(1).reciprocal_()
         return self._out
 
     def backward(self, grad_output):

@@ -83,8 +83,11 @@ class TransposeConv2d(Module):
                                          self.kernel_size, self.output_padding))
         if min(out_size) < 1:
             raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} gives an empty output {out_size}")
-        ph, pw = self.padding
-        return Window(self.kernel_size, self.stride, self.dilation, (ph, ph, pw, pw), out_size)
+        (ph, pw), (oph, opw) = self.padding, self.output_padding
+        # output_padding rows get no input (only the bias): taking them out of the bottom
+        # padding keeps the window count equal to the input size even when
+        # output_padding >= stride (allowed when dilation > stride).
+        return Window(self.kernel_size, self.stride, self.dilation, (ph, ph - oph, pw, pw - opw), out_size)
 
     def forward(self, x):
         check_input(self, x, self.in_channels)

@@ -78,27 +78,59 @@ def _phase_geometry(scale, kernel, padding, dilation, size):
     """One axis of a k-tap convolution after x``scale`` nearest upsampling, seen from the input.
 
     Output pixel ``o = scale * i + a`` reads upsampled pixels ``o - padding + dilation * t``,
-    that is input pixels ``i + floor((a - padding + dilation * t) / scale)``: for each phase
-    ``a`` a stride-1 convolution of the *input* with ``taps`` offsets. Returns the output
-    size, the first offset, ``taps`` and the input padding ``(before, after)`` of that
-    convolution.
+    that is input pixels ``i + offset(a, t)`` with ``offset(a, t) = floor((a - padding +
+    dilation * t) / scale)``. So phase ``a`` is a stride-1 convolution of the input with
+    ``taps`` distinct offsets starting at ``offset(a, 0)``. The phases' windows differ only
+    by where they start, so one im2col over ``positions`` window positions serves all of
+    them: phase ``a`` reads positions ``shift[a] ...``. Returns
+    ``(out_size, taps, shifts, positions, (pad_before, pad_after))``.
     """
     out = scale * size + 2 * padding - dilation * (kernel - 1)
-    first = (-padding) // scale
-    last = (scale - 1 - padding + dilation * (kernel - 1)) // scale
-    taps = last - first + 1
-    low_out = -(-out // scale)
-    return out, first, taps, (-first, low_out + taps - 1 - size + first)
+    offsets = [[(a - padding + dilation * t) // scale for t in range(kernel)] for a in range(scale)]
+    first = min(row[0] for row in offsets)
+    taps = max(row[-1] - row[0] + 1 for row in offsets)
+    shifts = [row[0] - first for row in offsets]
+    positions = -(-out // scale) + max(shifts)
+    return out, taps, shifts, positions, (-first, positions + taps - 1 - size + first)
 
 
-def _phase_matrix(scale, kernel, padding, dilation, first, taps, like):
+def _phase_matrix(scale, kernel, padding, dilation, taps, like):
     """``(scale * taps, kernel)`` 0/1 matrix: row ``a * taps + r`` sums the kernel taps that
-    read offset ``first + r`` in phase ``a``."""
+    read the ``r``-th offset of phase ``a``."""
     tap = torch.arange(kernel, device=like.device)
     phase = torch.arange(scale, device=like.device).view(scale, 1)
-    offset = (phase - padding + dilation * tap).div(scale, rounding_mode="floor") - first
+    offset = (phase - padding + dilation * tap).div(scale, rounding_mode="floor")
+    offset = offset - offset[:, :1]
     hits = offset.view(scale, 1, kernel) == torch.arange(taps, device=like.device).view(1, taps, 1)
     return hits.to(like.dtype).view(scale * taps, kernel)
+
+
+class _Plan:
+    """Everything about an Upsampling call that depends only on the input's size and type."""
+
+    def __init__(self, module, x):
+        axes = [_phase_geometry(s, k, p, d, n) for s, k, p, d, n in
+                zip(module.scale_factor, module.kernel_size, module.padding, module.dilation, x.shape[2:])]
+        self.out_size = tuple(axis[0] for axis in axes)
+        if min(self.out_size) < 1:
+            raise ValueError(f"{module!r}: the dilated kernel is larger than the padded upsampled input "
+                             f"(input shape {tuple(x.shape)})")
+        taps = tuple(axis[1] for axis in axes)
+        self.window = Window(taps, (1, 1), (1, 1), (*axes[0][4], *axes[1][4]), tuple(x.shape[2:]))
+        (sh, sw), (th, tw), (kh, kw) = module.scale_factor, taps, module.kernel_size
+        mh, mw = [_phase_matrix(s, k, p, d, t, x) for s, k, p, d, t in
+                  zip(module.scale_factor, module.kernel_size, module.padding, module.dilation, taps)]
+        #: ``(kh*kw, sh*th*sw*tw)``: kernel taps -> phase taps, both axes at once.
+        self.mixer = (mh.view(sh * th, 1, kh, 1) * mw.view(1, sw * tw, 1, kw)).view(-1, kh * kw).t()
+        self.phases = []
+        (ho, wo), shifts = self.out_size, (axes[0][2], axes[1][2])
+        for ah in range(sh):
+            for aw in range(sw):
+                rows, columns = len(range(ah, ho, sh)), len(range(aw, wo, sw))
+                target = (slice(ah, None, sh), slice(aw, None, sw))
+                source = (slice(shifts[0][ah], shifts[0][ah] + rows),
+                          slice(shifts[1][aw], shifts[1][aw] + columns), ah, aw)
+                self.phases.append((target, source))
 
 
 class Upsampling(Module):
@@ -133,6 +165,7 @@ class Upsampling(Module):
         self.groups = only(groups, 1, "groups", name)
         self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
         self.scale_factor = pair(scale_factor, "scale_factor", name, 1)
+        self._plans = {}
         bound = 1 / math.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
         shape = (out_channels, in_channels, *self.kernel_size)
         self._register_parameter(
@@ -155,58 +188,42 @@ class Upsampling(Module):
         return s
 
     def _plan(self, x):
-        axes = [_phase_geometry(s, k, p, d, n) for s, k, p, d, n in
-                zip(self.scale_factor, self.kernel_size, self.padding, self.dilation, x.shape[2:])]
-        out_size = tuple(axis[0] for axis in axes)
-        if min(out_size) < 1:
-            raise ValueError(f"{self!r}: the dilated kernel is larger than the padded upsampled input "
-                             f"(input shape {tuple(x.shape)})")
-        mixers = [_phase_matrix(s, k, p, d, axis[1], axis[2], self.weight) for s, k, p, d, axis in
-                  zip(self.scale_factor, self.kernel_size, self.padding, self.dilation, axes)]
-        window = Window((axes[0][2], axes[1][2]), (1, 1), (1, 1), (*axes[0][3], *axes[1][3]),
-                        tuple(x.shape[2:]))
-        return out_size, mixers, window
-
-    def _phase_weight(self, mixers):
-        """The ``(taps_h*taps_w*C_in, s_h*s_w*C_out)`` matrix of all phase kernels."""
-        (sh, sw), (th, tw) = self.scale_factor, (mixers[0].shape[0] // self.scale_factor[0],
-                                                  mixers[1].shape[0] // self.scale_factor[1])
-        phases = mixers[0] @ self.weight @ mixers[1].t()
-        o, c = self.out_channels, self.in_channels
-        return phases.view(o, c, sh, th, sw, tw).permute(3, 5, 1, 2, 4, 0).reshape(th * tw * c, sh * sw * o)
+        key = (tuple(x.shape[2:]), x.dtype, x.device)
+        if key not in self._plans:
+            self._plans[key] = _Plan(self, x)
+        return self._plans[key]
 
     def forward(self, x):
         check_input(self, x, self.in_channels)
-        out_size, mixers, window = self._plan(x)
-        n, o = x.shape[0], self.out_channels
-        (sh, sw), (lh, lw) = self.scale_factor, window.out_size
-        w2 = self._phase_weight(mixers)
+        plan = self._plan(x)
+        n, o, window = x.shape[0], self.out_channels, plan.window
+        (sh, sw), (th, tw) = self.scale_factor, window.kernel
+        mixed = self.weight.reshape(o * self.in_channels, -1) @ plan.mixer
+        w2 = mixed.view(o, -1, sh, th, sw, tw).permute(3, 5, 1, 2, 4, 0).reshape(-1, sh * sw * o)
         bias = None if self.bias is None else self.bias.repeat(sh * sw)
-        y, cols = conv_nhwc_forward(window, nhwc(x), w2, bias)
-        out = y.new_empty((n, lh, sh, lw, sw, o))
-        out.copy_(y.view(n, lh, lw, sh, sw, o).permute(0, 1, 3, 2, 4, 5))
-        self._cols, self._plan_used, self._w2, self._batch = cols, (out_size, mixers, window), w2, n
-        return nchw(out.view(n, lh * sh, lw * sw, o)[:, :out_size[0], :out_size[1]])
+        z, cols = conv_nhwc_forward(window, nhwc(x), w2, bias)
+        z = z.view(n, *window.out_size, sh, sw, o)
+        out = z.new_empty((n, *plan.out_size, o))
+        for target, source in plan.phases:
+            out[:, target[0], target[1]] = z[:, source[0], source[1], source[2], source[3]]
+        self._cols, self._plan_used, self._w2, self._batch = cols, plan, w2, n
+        return nchw(out)
 
     def backward(self, grad_output):
-        cols, (out_size, mixers, window), w2, n = self._saved("_cols", "_plan_used", "_w2", "_batch")
-        o, c = self.out_channels, self.in_channels
-        expected = (n, o, *out_size)
+        cols, plan, w2, n = self._saved("_cols", "_plan_used", "_w2", "_batch")
+        o, c, window = self.out_channels, self.in_channels, plan.window
+        expected = (n, o, *plan.out_size)
         if tuple(grad_output.shape) != expected:
             raise ValueError(f"{self!r}: grad_output has shape {tuple(grad_output.shape)}, expected {expected}")
-        (sh, sw), (lh, lw) = self.scale_factor, window.out_size
+        (sh, sw), (th, tw) = self.scale_factor, window.kernel
         grad = grad_output.permute(0, 2, 3, 1)
-        if out_size != (lh * sh, lw * sw):
-            # Phases that fall past the output's edge were computed but never used.
-            full = grad.new_empty((n, lh * sh, lw * sw, o)).zero_()
-            full[:, :out_size[0], :out_size[1]] = grad
-            grad = full
-        phases = grad.new_empty((n, lh, lw, sh, sw, o))
-        phases.permute(0, 1, 3, 2, 4, 5).copy_(grad.view(n, lh, sh, lw, sw, o))
-        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, cols, w2, phases.view(n * lh * lw, -1), n, c)
-        th, tw = mixers[0].shape[0] // sh, mixers[1].shape[0] // sw
-        grad_phases = grad_w2.view(th, tw, c, sh, sw, o).permute(5, 2, 3, 0, 4, 1).reshape(o, c, sh * th, sw * tw)
-        self._grads["weight"].add_(mixers[0].t() @ grad_phases @ mixers[1])
+        # Window positions a phase does not use were computed but discarded: zero gradient.
+        phases = grad.new_empty((n, *window.out_size, sh, sw, o)).zero_()
+        for target, source in plan.phases:
+            phases[:, source[0], source[1], source[2], source[3]] = grad[:, target[0], target[1]]
+        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, cols, w2, phases.view(-1, sh * sw * o), n, c)
+        grad_mixed = grad_w2.view(th, tw, c, sh, sw, o).permute(5, 2, 3, 0, 4, 1).reshape(o * c, -1)
+        self._grads["weight"].add_((grad_mixed @ plan.mixer.t()).view(self.weight.shape))
         if self.bias is not None:
             self._grads["bias"].add_(grad_bias.view(sh * sw, o).sum(0))
         return nchw(grad_x)
