@@ -98,8 +98,6 @@ def cmd_data(args) -> int:
     print(f"wrote {Path(args.out) / TRAIN_FILE} ({report.n_train} noisy pairs) and "
           f"{Path(args.out) / VAL_FILE} ({report.n_val} noisy/clean pairs), "
           f"{args.size}x{args.size}, in {report.seconds:.1f} s")
-    print(f"noise sigma {report.sigma:.3f} (0-255 scale); "
-          f"validation input PSNR {report.val_input_psnr:.2f} dB")
     return 0
 
 

@@ -104,7 +104,7 @@ def load_pairs(path, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     if path.is_dir():
         raise ValueError(f"{path}: is a directory, not a {kind} data file")
     try:
-        obj = torch.load(path, weights_only=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types for damaged files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{path}: cannot be read by torch.load ({first_line})") from exc

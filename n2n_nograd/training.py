@@ -50,8 +50,6 @@ class RunError(ValueError):
 class Outcome:
     status: str  # "finished", "interrupted" or "diverged"
     message: str
-    final_psnr: float | None = None
-    best_psnr: float | None = None
     pictures: list[Path] = field(default_factory=list)
 
 
@@ -163,14 +161,12 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         return Outcome("interrupted",
                        f"interrupted in epoch {model.epochs_trained + 1}; the model is saved in "
                        f"{checkpoint} ({model.epochs_trained} full epochs): continue with "
-                       f"`n2n train --out {out} --resume --epochs {epochs}`",
-                       best_psnr=best if records else None)
+                       f"`n2n train --out {out} --resume --epochs {epochs}`")
     except FloatingPointError as exc:
         kept = (f"{checkpoint} is left as it was ({model.epochs_trained} epochs)"
                 if checkpoint.is_file() else "no checkpoint was written")
         return Outcome("diverged",
-                       f"training diverged: {exc}; {kept}. Start a new run with a smaller --lr",
-                       best_psnr=best if records else None)
+                       f"training diverged: {exc}; {kept}. Start a new run with a smaller --lr")
 
     pictures = plots.redraw(out) if records else []
     indices = plots.example_indices(len(val_noisy))
@@ -182,4 +178,4 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     final = records[-1]["val_psnr"] if records else _validation_psnr(model, val_noisy, val_clean)
     return Outcome("finished", f"final validation PSNR {final:.2f} dB "
                    f"(noisy input {noisy_psnr:.2f} dB, best {max(best, final):.2f} dB)",
-                   final_psnr=final, best_psnr=max(best, final), pictures=pictures)
+                   pictures=pictures)

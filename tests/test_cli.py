@@ -91,7 +91,7 @@ def test_data_command_builds_a_small_set(capsys, tmp_path):
     status, out, _ = run(capsys, "data", "--out", tmp_path, "--n-train", 50, "--n-val", 20,
                          "--seed", 3)
     assert status == 0
-    assert "sigma" in out and "validation input PSNR 20.7" in out
+    assert "sigma" in out and "validation input PSNR of 20.7" in out
     a, b = data.load_pairs(tmp_path / "train_data.pkl", "train")
     noisy, clean = data.load_pairs(tmp_path / "val_data.pkl", "val")
     assert a.shape == (50, 3, 32, 32) and noisy.shape == (20, 3, 32, 32)
