@@ -7,6 +7,7 @@ on ``sys.path``.
 """
 
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 try:
@@ -16,4 +17,7 @@ except ImportError:
     if _submission.is_dir():
         sys.path.insert(0, str(_submission))
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("n2n-nograd")
+except PackageNotFoundError:  # a checkout that was never pip-installed
+    __version__ = "unknown (not installed)"
