@@ -35,6 +35,19 @@ def fake_train(self, train_input, train_target, num_epochs=1, progress=None):
     return [0.05] * num_epochs
 
 
+@pytest.fixture
+def fake_training(monkeypatch):
+    """Model.train that does no work, and no examples figure (seconds on 2 cores).
+
+    Both are exercised for real by the `trained` run; these tests are about
+    the bookkeeping around them.
+    """
+    monkeypatch.setattr(Model, "train", fake_train)
+    monkeypatch.setattr("n2n_nograd.plots.draw_examples",
+                        lambda *args, **kwargs: Path(args[3]).write_bytes(b""))
+    return monkeypatch
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("data")
@@ -143,15 +156,13 @@ def test_train_then_resume(trained):
     assert json.loads((out / "run.json").read_text())["subset"] == 200
 
 
-def test_train_prints_final_psnr_and_pictures(capsys, dataset, tmp_path, monkeypatch):
-    monkeypatch.setattr(Model, "train", fake_train)
+def test_train_prints_final_psnr_and_pictures(capsys, dataset, tmp_path, fake_training):
     status, out, _ = run(capsys, "train", "--data", dataset, "--epochs", 2, "--out", tmp_path / "r")
     assert status == 0
     assert "final validation PSNR" in out and "examples.png" in out and "psnr.png" in out
 
 
-def test_resume_past_target_trains_nothing(capsys, dataset, tmp_path, monkeypatch):
-    monkeypatch.setattr(Model, "train", fake_train)
+def test_resume_past_target_trains_nothing(capsys, dataset, tmp_path, fake_training):
     out = tmp_path / "r"
     assert run(capsys, "train", "--data", dataset, "--epochs", 2, "--out", out)[0] == 0
     status, text, _ = run(capsys, "train", "--out", out, "--resume", "--epochs", 1)
@@ -159,7 +170,7 @@ def test_resume_past_target_trains_nothing(capsys, dataset, tmp_path, monkeypatc
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
 
 
-def test_ctrl_c_saves_a_checkpoint(capsys, dataset, tmp_path, monkeypatch):
+def test_ctrl_c_saves_a_checkpoint(capsys, dataset, tmp_path, fake_training):
     calls = []
 
     def train_then_interrupt(self, *args, **kwargs):
@@ -168,7 +179,7 @@ def test_ctrl_c_saves_a_checkpoint(capsys, dataset, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return fake_train(self, *args, **kwargs)
 
-    monkeypatch.setattr(Model, "train", train_then_interrupt)
+    fake_training.setattr(Model, "train", train_then_interrupt)
     out = tmp_path / "r"
     status, _, err = run(capsys, "train", "--data", dataset, "--epochs", 5, "--out", out)
     assert status == 130
@@ -178,7 +189,7 @@ def test_ctrl_c_saves_a_checkpoint(capsys, dataset, tmp_path, monkeypatch):
     assert model.epochs_trained == 1
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
 
-    monkeypatch.setattr(Model, "train", fake_train)
+    fake_training.setattr(Model, "train", fake_train)
     status, _, _ = run(capsys, "train", "--out", out, "--resume", "--epochs", 3)
     assert status == 0
     epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -224,8 +235,7 @@ def test_divergence_in_first_epoch_writes_nothing(capsys, dataset, tmp_path, mon
     assert not (tmp_path / "r" / "checkpoint.pkl").exists()
 
 
-def test_train_refuses_to_overwrite_or_resume_nothing(capsys, dataset, tmp_path, monkeypatch):
-    monkeypatch.setattr(Model, "train", fake_train)
+def test_train_refuses_to_overwrite_or_resume_nothing(capsys, dataset, tmp_path, fake_training):
     out = tmp_path / "r"
     status, _, err = run(capsys, "train", "--out", out, "--resume")
     assert status == 2 and "no checkpoint" in err
