@@ -6,7 +6,7 @@ import torch
 from .args import check_input, only, pair, positive_int
 from .conv2d import conv_nhwc_backward, conv_nhwc_forward
 from .im2col import Window
-from .layout import nchw, nhwc
+from .layout import is_channels_last, nchw, nhwc
 from .module import Module
 
 
@@ -20,7 +20,9 @@ class NearestUpsampling(Module):
 
     Output pixel ``o`` copies input pixel ``min(floor(o * scale), H - 1)`` with
     ``scale = 1 / scale_factor`` (or ``H / H_out`` when ``size`` is given), in
-    float32 like torch, so non-integer factors pick the same pixels.
+    float32 like torch, so non-integer factors pick the same pixels; like torch, an output
+    of exactly ``H`` or ``2 H`` pixels copies or doubles them whatever the factor. A
+    channels-last input gives a channels-last output.
 
     Shape:
         - Input: :math:`(N, C, H, W)`. Output: :math:`(N, C, H_{out}, W_{out})` with
@@ -45,6 +47,10 @@ class NearestUpsampling(Module):
         return f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
 
     def _indices(self, in_size, out_size, factor, like):
+        if out_size in (in_size, 2 * in_size):
+            # torch copies, or halves the index, whatever scale led to this size (nearest_idx
+            # in aten/src/ATen/native/UpSample.h): e.g. x1.01 on 10 pixels is the identity.
+            return torch.arange(out_size, device=like.device) // (out_size // in_size)
         if factor is not None:
             scale = 1.0 / factor
         else:
@@ -65,6 +71,9 @@ class NearestUpsampling(Module):
         rows = self._indices(h, out_size[0], factors[0], x)
         columns = self._indices(w, out_size[1], factors[1], x)
         self._index, self._in_shape = (rows, columns), x.shape
+        if is_channels_last(x):
+            # index_select would return contiguous NCHW; keep the layout the next layer expects.
+            return nchw(nhwc(x).index_select(1, rows).index_select(2, columns))
         return x.index_select(2, rows).index_select(3, columns)
 
     def backward(self, grad_output):
