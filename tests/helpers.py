@@ -1,0 +1,161 @@
+"""What the framework tests share: memory layouts, torch twins of our modules, the
+comparison with ``torch.autograd``, the ``gradcheck`` adapter and the run report."""
+import contextlib
+
+import torch
+import torch.nn.functional as F
+
+from Miniproject_2.others import (Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
+                                  TransposeConv2d, Upsampling)
+
+# Every layer must give the same numbers whatever the memory layout of its input:
+# contiguous NCHW takes the exact path, channels-last the fast one, and the last two
+# are strided views that are neither (they must be handled, not misread).
+LAYOUTS = ("contiguous", "channels_last", "transposed", "sliced")
+
+# float64 leaves only reordering error (a few ulp of the partial sums) between our
+# hand-written gradients and autograd's.
+TOLERANCE = {"rtol": 1e-10, "atol": 1e-12}
+
+REPORTS = []
+
+
+def report(title, lines):
+    """Record measurements for the terminal summary (see conftest.py) and print them."""
+    REPORTS.append((title, list(lines)))
+    print(title, *lines, sep="\n")
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run on one intra-op thread.
+
+    The framework tests use small tensors, for which a second thread only adds
+    synchronisation: on a loaded 2-core machine that costs milliseconds per op
+    (F.unfold of a 2x2x5x4 tensor: 0.07 ms on one thread, ~10 ms on two). Both sides
+    of every comparison run under the same setting.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def as_layout(x, layout):
+    """A copy of ``x`` (at least 2-D; 4-D for channels-last) stored in ``layout``."""
+    if layout == "contiguous":
+        return x.clone(memory_format=torch.contiguous_format)
+    if layout == "channels_last":
+        return x.clone(memory_format=torch.channels_last)
+    if layout == "transposed":
+        return x.transpose(-2, -1).contiguous().transpose(-2, -1)
+    if layout == "sliced":
+        # The skipped elements are NaN, so reading memory outside the view poisons the result.
+        wide = x.new_empty((*x.shape[:-1], 2 * x.shape[-1])).fill_(float("nan"))
+        wide[..., ::2] = x
+        return wide[..., ::2]
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+_FUNCTIONAL = {
+    Conv2d: lambda m, x, weight, bias=None: F.conv2d(x, weight, bias, m.stride, m.padding, m.dilation),
+    TransposeConv2d: lambda m, x, weight, bias=None: F.conv_transpose2d(
+        x, weight, bias, m.stride, m.padding, m.output_padding, 1, m.dilation),
+    Upsampling: lambda m, x, weight, bias=None: F.conv2d(
+        F.interpolate(x, scale_factor=m.scale_factor, mode="nearest"), weight, bias, 1, m.padding, m.dilation),
+    NearestUpsampling: lambda m, x: F.interpolate(x, size=m.size, scale_factor=m.scale_factor, mode="nearest"),
+    ReLU: lambda m, x: torch.relu(x),
+    Sigmoid: lambda m, x: torch.sigmoid(x),
+}
+
+
+class Twin(torch.nn.Module):
+    """The torch.nn twin of one of our layers: parameters of the same names and shapes,
+    forward written with torch.nn.functional and differentiated by autograd."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+        for name, tensor in module.state_dict().items():
+            self.register_parameter(name, torch.nn.Parameter(torch.empty_like(tensor)))
+
+    def forward(self, x):
+        return _FUNCTIONAL[type(self.module)](self.module, x, **dict(self.named_parameters()))
+
+
+def twin(module):
+    """A torch.nn model computing what ``module`` computes, loaded from its state_dict."""
+    def build(m):
+        if isinstance(m, Sequential):
+            return torch.nn.Sequential(*(build(child) for child in m))
+        return Twin(m)
+    model = build(module)
+    model.load_state_dict(module.state_dict())
+    return model
+
+
+def check_against_autograd(module, x, layout="contiguous", grad_layout="contiguous"):
+    """Assert that ``module`` matches autograd on ``x`` in float64.
+
+    ``x`` (logical NCHW) is presented in ``layout``; the upstream gradient is random and
+    stored in ``grad_layout``. Compared: the output, the input gradient and every parameter
+    gradient (by state_dict name). Neither ``x`` nor the upstream gradient may be modified.
+    """
+    module.to(dtype=torch.float64)
+    module.zero_grad()
+    reference = twin(module)
+    x = x.to(torch.float64)
+    x_in = as_layout(x, layout)
+    y = module.forward(x_in)
+    grad_output = as_layout(torch.randn(y.shape, dtype=torch.float64), grad_layout)
+    upstream = grad_output.clone()
+    grad_input = module.backward(grad_output)
+
+    x_ref = x.clone().requires_grad_()
+    y_ref = reference(x_ref)
+    y_ref.backward(upstream)
+    torch.testing.assert_close(y, y_ref.detach(), **TOLERANCE, msg=lambda m: f"forward: {m}")
+    torch.testing.assert_close(grad_input, x_ref.grad, **TOLERANCE, msg=lambda m: f"input grad: {m}")
+    ours = {name: grad for name, _, grad in module.named_param()}
+    theirs = {name: p.grad for name, p in reference.named_parameters()}
+    assert list(ours) == list(theirs)
+    for name, grad in ours.items():
+        torch.testing.assert_close(grad, theirs[name], **TOLERANCE, msg=lambda m, name=name: f"{name} grad: {m}")
+    assert torch.equal(x_in, x), "forward/backward modified the input"
+    assert torch.equal(grad_output, upstream), "backward modified grad_output"
+
+
+class _Adapter(torch.autograd.Function):
+    """Our module as an autograd function of its input and parameters."""
+
+    @staticmethod
+    def forward(ctx, module, x, *params):
+        ctx.module = module
+        ctx.save_for_backward(x, *params)
+        return _forward_at(module, x, params).clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, *params = ctx.saved_tensors
+        # gradcheck evaluates forward at perturbed points after this output was made, so
+        # what the module saved belongs to another point: recompute it here.
+        _forward_at(ctx.module, x, params)
+        ctx.module.zero_grad()
+        grad_x = ctx.module.backward(grad_output)
+        return (None, grad_x, *(grad.clone() for _, grad in ctx.module.param()))
+
+
+def _forward_at(module, x, params):
+    for (tensor, _), value in zip(module.param(), params):
+        tensor.copy_(value)
+    return module.forward(x)
+
+
+def gradcheck_module(module, x):
+    """``torch.autograd.gradcheck`` of ``module`` with respect to ``x`` and all its parameters."""
+    module.to(dtype=torch.float64)
+    params = [tensor.detach().clone().requires_grad_() for tensor, _ in module.param()]
+    x = x.detach().to(torch.float64).requires_grad_()
+    return torch.autograd.gradcheck(lambda x, *p: _Adapter.apply(module, x, *p), (x, *params))

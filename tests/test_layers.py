@@ -1,0 +1,335 @@
+"""Every layer against torch.autograd.
+
+Property-based over batch, channels, odd and even sizes, kernel, stride, padding,
+dilation, output_padding, scale factor, bias and memory layout (of the input and,
+independently, of the upstream gradient); then named edge cases, ``gradcheck`` through
+an autograd adapter, and the accumulation of parameter gradients.
+"""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, strategies as st
+
+from helpers import LAYOUTS, TOLERANCE, as_layout, check_against_autograd, gradcheck_module, twin
+from Miniproject_2.others import (MSE, Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
+                                  TransposeConv2d, Upsampling)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+layouts = st.sampled_from(LAYOUTS)
+seeds = st.integers(0, 2**31 - 1)
+batches = st.integers(1, 3)
+channels = st.integers(1, 4)
+
+
+def int_or_pair(low, high):
+    """Hyper-parameters are accepted as an int or an (h, w) pair: draw both forms."""
+    value = st.integers(low, high)
+    return st.one_of(value, st.tuples(value, value))
+
+
+def as_pair(value):
+    return value if isinstance(value, tuple) else (value, value)
+
+
+@st.composite
+def conv_cases(draw):
+    """Conv2d arguments and an input size the dilated kernel fits in once padded."""
+    args = {"kernel_size": draw(int_or_pair(1, 4)), "stride": draw(int_or_pair(1, 3)),
+            "padding": draw(st.one_of(int_or_pair(0, 3), st.just("valid"))),
+            "dilation": draw(int_or_pair(1, 3))}
+    padding = (0, 0) if args["padding"] == "valid" else as_pair(args["padding"])
+    size = []
+    for k, p, d in zip(as_pair(args["kernel_size"]), padding, as_pair(args["dilation"])):
+        smallest = max(1, d * (k - 1) + 1 - 2 * p)
+        size.append(draw(st.integers(smallest, smallest + 6)))
+    return args, size
+
+
+@st.composite
+def transpose_cases(draw):
+    """TransposeConv2d arguments (output_padding < max(stride, dilation)) and an input size
+    whose output is not empty."""
+    kernel, stride = as_pair(draw(int_or_pair(1, 4))), as_pair(draw(int_or_pair(1, 3)))
+    padding, dilation = as_pair(draw(int_or_pair(0, 3))), as_pair(draw(int_or_pair(1, 3)))
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    size = []
+    for k, s, p, d, op in zip(kernel, stride, padding, dilation, output_padding):
+        smallest = max(1, 1 + math.ceil((2 * p - d * (k - 1) - op) / s))
+        size.append(draw(st.integers(smallest, smallest + 5)))
+    args = {"kernel_size": kernel, "stride": stride, "padding": padding, "dilation": dilation,
+            "output_padding": output_padding}
+    return args, size
+
+
+@st.composite
+def upsampling_cases(draw):
+    """Upsampling arguments and an input size whose upsampled, padded image fits the kernel."""
+    args = {"kernel_size": draw(int_or_pair(1, 4)), "padding": draw(int_or_pair(0, 3)),
+            "dilation": draw(int_or_pair(1, 2)), "scale_factor": draw(int_or_pair(1, 3))}
+    size = []
+    for k, p, d, s in zip(*(as_pair(args[name]) for name in ("kernel_size", "padding", "dilation",
+                                                              "scale_factor"))):
+        smallest = max(1, math.ceil((d * (k - 1) + 1 - 2 * p) / s))
+        size.append(draw(st.integers(smallest, smallest + 5)))
+    return args, size
+
+
+scale_factors = st.one_of(st.integers(1, 3), st.floats(0.2, 4.0), st.sampled_from([0.5, 1.5, 2.5, 1 / 3]))
+
+
+@st.composite
+def nearest_cases(draw):
+    """NearestUpsampling arguments (size, or integer / non-integer scale factors) and an input size."""
+    size = (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+    if draw(st.booleans()):
+        return {"size": draw(int_or_pair(1, 12))}, size
+    factor = draw(st.one_of(scale_factors, st.tuples(scale_factors, scale_factors)))
+    assume(all(math.floor(n * f) >= 1 for n, f in zip(size, as_pair(factor))))
+    return {"scale_factor": factor}, size
+
+
+@given(case=conv_cases(), batch=batches, cin=channels, cout=channels, bias=st.booleans(),
+       layout=layouts, grad_layout=layouts, seed=seeds)
+def test_conv2d_matches_autograd(case, batch, cin, cout, bias, layout, grad_layout, seed):
+    args, size = case
+    torch.manual_seed(seed)
+    check_against_autograd(Conv2d(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
+                           layout, grad_layout)
+
+
+@given(case=transpose_cases(), batch=batches, cin=channels, cout=channels, bias=st.booleans(),
+       layout=layouts, grad_layout=layouts, seed=seeds)
+def test_transpose_conv2d_matches_autograd(case, batch, cin, cout, bias, layout, grad_layout, seed):
+    args, size = case
+    torch.manual_seed(seed)
+    check_against_autograd(TransposeConv2d(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
+                           layout, grad_layout)
+
+
+@given(case=upsampling_cases(), batch=batches, cin=channels, cout=channels, bias=st.booleans(),
+       layout=layouts, grad_layout=layouts, seed=seeds)
+def test_upsampling_matches_autograd(case, batch, cin, cout, bias, layout, grad_layout, seed):
+    args, size = case
+    torch.manual_seed(seed)
+    check_against_autograd(Upsampling(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
+                           layout, grad_layout)
+
+
+@given(case=nearest_cases(), batch=batches, c=channels, layout=layouts, grad_layout=layouts, seed=seeds)
+def test_nearest_upsampling_matches_autograd(case, batch, c, layout, grad_layout, seed):
+    args, size = case
+    torch.manual_seed(seed)
+    check_against_autograd(NearestUpsampling(**args), torch.randn(batch, c, *size), layout, grad_layout)
+
+
+@pytest.mark.parametrize("module", [ReLU, Sigmoid])
+@given(batch=batches, c=channels, h=st.integers(1, 7), w=st.integers(1, 7), scale=st.sampled_from([1.0, 10.0]),
+       layout=layouts, grad_layout=layouts, seed=seeds)
+def test_activation_matches_autograd(module, batch, c, h, w, scale, layout, grad_layout, seed):
+    torch.manual_seed(seed)
+    check_against_autograd(module(), scale * torch.randn(batch, c, h, w), layout, grad_layout)
+
+
+@st.composite
+def sequential_cases(draw):
+    """A random chain of our layers (sometimes nested) and a matching input shape."""
+    size = start = draw(st.integers(1, 4)) * 2
+    c = first = draw(channels)
+    layers = []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["conv", "down", "up", "transpose", "nearest", "relu", "sigmoid"]))
+        out = draw(channels)
+        if kind == "conv":
+            layers.append(Conv2d(c, out, 3, padding=1))
+        elif kind == "down" and size % 2 == 0:
+            layers.append(Conv2d(c, out, 2, stride=2))
+            size //= 2
+        elif kind in ("up", "transpose", "nearest") and size <= 8:
+            layers.append({"up": Upsampling(c, out, 3, padding=1),
+                           "transpose": TransposeConv2d(c, out, 2, stride=2),
+                           "nearest": NearestUpsampling(scale_factor=2)}[kind])
+            size *= 2
+            out = c if kind == "nearest" else out
+        elif kind in ("relu", "sigmoid"):
+            layers.append(ReLU() if kind == "relu" else Sigmoid())
+            out = c
+        else:
+            continue
+        c = out
+    if len(layers) > 2 and draw(st.booleans()):
+        layers[-2:] = [Sequential(*layers[-2:])]
+    return Sequential(*layers), (first, start)
+
+
+@given(case=sequential_cases(), batch=batches, layout=layouts, grad_layout=layouts, seed=seeds)
+def test_sequential_matches_torch_sequential(case, batch, layout, grad_layout, seed):
+    net, (c, size) = case
+    torch.manual_seed(seed)
+    net.load_state_dict({k: torch.randn(v.shape) for k, v in net.state_dict().items()})
+    check_against_autograd(net, torch.randn(batch, c, size, size), layout, grad_layout)
+
+
+@given(shape=st.lists(st.integers(1, 4), min_size=4, max_size=4), reduction=st.sampled_from(["mean", "sum", "none"]),
+       layout=layouts, target_layout=layouts, seed=seeds)
+def test_mse_matches_autograd(shape, reduction, layout, target_layout, seed):
+    torch.manual_seed(seed)
+    x, target = torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
+    mse = MSE(reduction)
+    loss = mse.forward(as_layout(x, layout), as_layout(target, target_layout))
+    grad_output = torch.randn(loss.shape, dtype=torch.float64)
+    grad = mse.backward(grad_output)
+    x_ref = x.clone().requires_grad_()
+    loss_ref = F.mse_loss(x_ref, target, reduction=reduction)
+    loss_ref.backward(grad_output)
+    torch.testing.assert_close(loss, loss_ref.detach(), **TOLERANCE)
+    torch.testing.assert_close(grad, x_ref.grad, **TOLERANCE)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_mse_backward_defaults_to_the_gradient_of_the_loss(reduction):
+    x, target = torch.randn(2, 3, 4, 5, dtype=torch.float64), torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    mse = MSE(reduction)
+    mse.forward(x, target)
+    x_ref = x.clone().requires_grad_()
+    F.mse_loss(x_ref, target, reduction=reduction).backward()
+    torch.testing.assert_close(mse.backward(), x_ref.grad, **TOLERANCE)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4), (1, 2, 3, 4, 5)])
+@pytest.mark.parametrize("module", [ReLU, Sigmoid])
+def test_activations_accept_any_rank(module, shape):
+    x = torch.randn(shape, dtype=torch.float64)
+    m = module()
+    y = m.forward(x)
+    grad_output = torch.randn(shape, dtype=torch.float64)
+    x_ref = x.clone().requires_grad_()
+    y_ref = (torch.relu if module is ReLU else torch.sigmoid)(x_ref)
+    y_ref.backward(grad_output)
+    torch.testing.assert_close(y, y_ref.detach(), **TOLERANCE)
+    torch.testing.assert_close(m.backward(grad_output), x_ref.grad, **TOLERANCE)
+
+
+# -- named edge cases -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_relu_gradient_at_exactly_zero_is_zero_like_torch(layout):
+    x = torch.tensor([-2.0, -0.0, 0.0, 1.5]).repeat(2, 3, 4, 1)
+    relu = ReLU()
+    y = relu.forward(as_layout(x, layout))
+    grad = relu.backward(torch.ones_like(x))
+    assert torch.equal(grad, (x > 0).to(x.dtype))
+    assert torch.equal(y, torch.relu(x))
+    check_against_autograd(ReLU(), x, layout, layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_saturated_sigmoid_is_exactly_zero_or_one_without_nan(dtype, layout):
+    x = torch.tensor([-1000.0, -100.0, 100.0, 1000.0], dtype=dtype).repeat(1, 2, 3, 1)
+    sigmoid = Sigmoid()
+    y = sigmoid.forward(as_layout(x, layout))
+    grad = sigmoid.backward(torch.ones_like(x))
+    assert torch.isfinite(y).all() and torch.isfinite(grad).all()
+    assert torch.equal(y[..., 0], torch.zeros_like(y[..., 0]))
+    assert torch.equal(y[..., 3], torch.ones_like(y[..., 3]))
+    assert torch.equal(grad[..., [0, 3]], torch.zeros_like(grad[..., [0, 3]]))
+    assert torch.equal(y, torch.sigmoid(x))
+
+
+ONE_BY_ONE = [
+    lambda: Conv2d(2, 3, 1), lambda: Conv2d(2, 3, 3, padding=1), lambda: Conv2d(2, 3, 2, stride=2, padding=1),
+    lambda: TransposeConv2d(2, 3, 3), lambda: TransposeConv2d(2, 3, 2, stride=2),
+    lambda: Upsampling(2, 3, 3, padding=1), lambda: Upsampling(2, 3, 1, scale_factor=3),
+    lambda: NearestUpsampling(scale_factor=3), lambda: NearestUpsampling(size=(2, 5)), ReLU, Sigmoid,
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("make", ONE_BY_ONE, ids=lambda make: repr(make()))
+def test_one_by_one_images(make, layout):
+    check_against_autograd(make(), torch.randn(2, 2, 1, 1), layout, layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("module, size", [
+    (Conv2d(2, 3, 5), (5, 5)), (Conv2d(2, 3, (3, 4)), (3, 4)), (Conv2d(2, 3, 3, dilation=2), (5, 5)),
+    (Conv2d(2, 3, 4, padding=1), (2, 2)), (Upsampling(2, 3, 4), (2, 2)), (Upsampling(2, 3, 5, scale_factor=(1, 5)), (5, 1)),
+], ids=repr)
+def test_kernel_as_large_as_the_input(module, size, layout):
+    check_against_autograd(module, torch.randn(2, 2, *size), layout, "contiguous")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("module, size", [
+    (Conv2d(2, 3, 3, stride=2), (7, 9)), (Conv2d(2, 3, 2, stride=2), (7, 5)), (Conv2d(2, 3, (2, 3), stride=(3, 2)), (11, 9)),
+    (TransposeConv2d(2, 3, 3, stride=2, padding=1, output_padding=1), (5, 3)),
+    (Upsampling(2, 3, 3, padding=1, scale_factor=3), (5, 7)), (Upsampling(2, 3, 2), (3, 5)),
+    (NearestUpsampling(scale_factor=2), (3, 5)),
+], ids=repr)
+def test_odd_sizes(module, size, layout):
+    check_against_autograd(module, torch.randn(2, 2, *size), layout, layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("args, size", [
+    ({"scale_factor": 1.5}, (4, 6)), ({"scale_factor": 0.5}, (5, 7)), ({"scale_factor": 2.7}, (3, 4)),
+    ({"scale_factor": (1.3, 0.8)}, (5, 6)), ({"scale_factor": 1 / 3}, (9, 7)), ({"scale_factor": 1.01}, (10, 10)),
+    ({"scale_factor": 2.1}, (5, 5)), ({"size": (7, 5)}, (3, 4)), ({"size": 2}, (6, 3)), ({"size": (11, 1)}, (4, 4)),
+], ids=str)
+def test_nearest_upsampling_non_integer_scale_and_explicit_size(args, size, layout):
+    check_against_autograd(NearestUpsampling(**args), torch.randn(2, 3, *size), layout, layout)
+
+
+# -- gradcheck through an autograd adapter ----------------------------------------------------
+
+@pytest.mark.parametrize("module, size", [
+    (Conv2d(2, 3, 3, stride=2, padding=1), (5, 4)), (Conv2d(2, 2, (2, 3), dilation=(2, 1), bias=False), (4, 5)),
+    (TransposeConv2d(2, 3, 3, stride=2, padding=1, output_padding=1), (3, 2)),
+    (TransposeConv2d(2, 2, 2, dilation=2, bias=False), (2, 3)),
+    (Upsampling(2, 3, 3, padding=1), (3, 2)), (Upsampling(2, 2, 2, scale_factor=(3, 2), bias=False), (2, 2)),
+    (NearestUpsampling(scale_factor=1.5), (3, 2)), (ReLU(), (3, 3)), (Sigmoid(), (3, 3)),
+    (Sequential(Conv2d(2, 3, 2, stride=2), ReLU(), Upsampling(3, 2, 3, padding=1), Sigmoid()), (4, 4)),
+], ids=repr)
+def test_gradcheck(module, size):
+    assert gradcheck_module(module, torch.randn(2, 2, *size))
+
+
+# -- gradient accumulation --------------------------------------------------------------------
+
+PARAMETRIC = [
+    lambda: Conv2d(2, 3, 3, padding=1), lambda: TransposeConv2d(2, 3, 3, stride=2),
+    lambda: Upsampling(2, 3, 3, padding=1),
+    lambda: Sequential(Conv2d(2, 3, 2, stride=2), ReLU(), Upsampling(3, 2, 3, padding=1), Sigmoid()),
+]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("make", PARAMETRIC, ids=lambda make: type(make()).__name__)
+def test_backward_accumulates_parameter_gradients_until_zero_grad(make, layout):
+    module = make()
+    x = as_layout(torch.randn(2, 2, 4, 4), layout)
+    grad_output = torch.randn(module.forward(x).shape)
+    first = module.backward(grad_output)
+    once = [grad.clone() for _, grad in module.param()]
+    second = module.backward(grad_output)
+    assert torch.equal(first, second), "the input gradient must not accumulate"
+    for (_, grad), single in zip(module.param(), once):
+        assert torch.equal(grad, 2 * single)
+    module.zero_grad()
+    assert all(not grad.any() for _, grad in module.param())
+
+
+def test_gradients_of_two_batches_add_up():
+    net = PARAMETRIC[-1]().to(dtype=torch.float64)
+    reference = twin(net)
+    for _ in range(2):
+        x = torch.randn(3, 2, 4, 4, dtype=torch.float64)
+        grad_output = torch.randn(3, 2, 4, 4, dtype=torch.float64)
+        net.forward(x)
+        net.backward(grad_output)
+        reference(x).backward(grad_output)
+    for (name, p), (_, grad) in zip(reference.named_parameters(), net.param()):
+        torch.testing.assert_close(grad, p.grad, **TOLERANCE, msg=name)
