@@ -260,7 +260,7 @@ def clean_pictures(photos: list[Path], n: int, size: int,
 
 def noisy_version(clean: torch.Tensor, sigma: float, z: torch.Tensor) -> torch.Tensor:
     """The noise model, for a given standard-normal draw ``z`` of the same shape."""
-    return (clean.float() + sigma * z).round_().clamp_(0, 255).to(torch.uint8)
+    return torch.add(clean, z, alpha=sigma).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def add_noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
