@@ -67,7 +67,8 @@ class TransposeConv2d(Module):
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
+        # torch's order, so reprs of the two read the same.
+        for name, default in (("padding", (0, 0)), ("dilation", (1, 1)), ("output_padding", (0, 0))):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         if self.bias is None:
