@@ -91,11 +91,15 @@ class Module:
             tensor.copy_(value)
         return missing, unexpected
 
-    def to(self, device=None, dtype=None):
-        """Move parameters and gradients in place: the same tensor objects now live there."""
+    def to(self, *args, **kwargs):
+        """Move parameters and gradients in place: the same tensor objects now live there.
+
+        Takes what ``Tensor.to`` takes, so ``to(torch.float64)``, ``to("cpu")``,
+        ``to(device, dtype)`` and the keyword forms work as with ``torch.nn.Module.to``.
+        """
         for _, tensor, grad in self.named_param():
-            tensor.data = tensor.data.to(device=device, dtype=dtype)
-            grad.data = grad.data.to(device=device, dtype=dtype)
+            tensor.data = tensor.data.to(*args, **kwargs)
+            grad.data = grad.data.to(*args, **kwargs)
         return self
 
     # -- display ------------------------------------------------------------------------------
