@@ -5,10 +5,8 @@ def pair(value, name, owner, minimum):
     """``int`` or 2-sequence -> ``(h, w)`` tuple of ints >= ``minimum``, else ``ValueError``."""
     if isinstance(value, bool):
         raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        value = (value, value)
     try:
-        h, w = value
+        h, w = (value, value) if isinstance(value, int) else value
     except (TypeError, ValueError):
         raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}") from None
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (h, w)):
@@ -46,6 +44,14 @@ def check_input(module, x, channels):
             f"{module!r}: input is {x.dtype} on {x.device} but the weight is {weight.dtype} on "
             f"{weight.device}; move the module with .to(device, dtype)"
         )
+
+
+def check_grad_output(module, grad_output, expected):
+    """``grad_output`` must have exactly the output's shape: broadcasting one of another
+    shape would silently give a wrong gradient."""
+    shape = tuple(grad_output.shape)
+    if shape != tuple(expected):
+        raise ValueError(f"{module!r}: grad_output has shape {shape}, expected {tuple(expected)}")
 
 
 def check_tensor(module, x):

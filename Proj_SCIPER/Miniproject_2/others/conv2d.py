@@ -4,7 +4,7 @@ import math
 import torch
 from torch.nn.functional import unfold
 
-from .args import check_input, only, pair, positive_int
+from .args import check_grad_output, check_input, only, pair, positive_int
 from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
 from .module import Module
@@ -129,9 +129,7 @@ class Conv2d(Module):
     def backward(self, grad_output):
         x, window, w2 = self._saved("_x", "_window_used", "_w2")
         n, c = x.shape[0], self.in_channels
-        expected = (n, self.out_channels, *window.out_size)
-        if tuple(grad_output.shape) != expected:
-            raise ValueError(f"{self!r}: grad_output has shape {tuple(grad_output.shape)}, expected {expected}")
+        check_grad_output(self, grad_output, (n, self.out_channels, *window.out_size))
         cols = self._cols if self._cols is not None else window.im2col(nhwc(x))
         grad = nhwc(grad_output).view(-1, self.out_channels)
         grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, cols, w2, grad, n, c)

@@ -1,5 +1,5 @@
 """Mean squared error loss."""
-from .args import check_tensor
+from .args import check_grad_output, check_tensor
 from .module import Module
 
 
@@ -39,5 +39,7 @@ class MSE(Module):
 
     def backward(self, grad_output=1.0):
         diff = self._saved("_diff")
+        if hasattr(grad_output, "shape"):
+            check_grad_output(self, grad_output, diff.shape if self.reduction == "none" else ())
         scale = 2.0 / diff.numel() if self.reduction == "mean" else 2.0
         return diff * (grad_output * scale)

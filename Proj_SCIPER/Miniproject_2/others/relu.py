@@ -1,5 +1,5 @@
 """Rectified linear unit."""
-from .args import check_tensor
+from .args import check_grad_output, check_tensor
 from .module import Module
 
 
@@ -18,4 +18,6 @@ class ReLU(Module):
     def backward(self, grad_output):
         # sign(max(0, x)) is the 0/1 derivative; a float multiply is several times
         # faster than selecting with a boolean mask.
-        return grad_output * self._saved("_out").sign()
+        out = self._saved("_out")
+        check_grad_output(self, grad_output, out.shape)
+        return grad_output * out.sign()

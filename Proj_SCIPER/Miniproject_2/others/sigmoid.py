@@ -1,5 +1,5 @@
 """Logistic sigmoid."""
-from .args import check_tensor
+from .args import check_grad_output, check_tensor
 from .module import Module
 
 
@@ -21,4 +21,5 @@ class Sigmoid(Module):
 
     def backward(self, grad_output):
         out = self._saved("_out")
+        check_grad_output(self, grad_output, out.shape)
         return grad_output * out * (1 - out)

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from .args import check_input, only, pair, positive_int
+from .args import check_grad_output, check_input, only, pair, positive_int
 from .im2col import Window
 from .layout import nchw, nhwc
 from .module import Module
@@ -105,9 +105,7 @@ class TransposeConv2d(Module):
     def backward(self, grad_output):
         x2, window, w2 = self._saved("_x2", "_window_used", "_w2")
         n = self._batch
-        expected = (n, self.out_channels, *window.in_size)
-        if tuple(grad_output.shape) != expected:
-            raise ValueError(f"{self!r}: grad_output has shape {tuple(grad_output.shape)}, expected {expected}")
+        check_grad_output(self, grad_output, (n, self.out_channels, *window.in_size))
         grad = nhwc(grad_output)
         cols = window.im2col(grad)
         kh, kw = self.kernel_size

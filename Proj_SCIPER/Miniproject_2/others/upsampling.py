@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from .args import check_input, only, pair, positive_int
+from .args import check_grad_output, check_input, only, pair, positive_int
 from .conv2d import conv_nhwc_backward, conv_nhwc_forward
 from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
@@ -79,6 +79,7 @@ class NearestUpsampling(Module):
     def backward(self, grad_output):
         (rows, columns), shape = self._saved("_index", "_in_shape")
         n, c, h, w = shape
+        check_grad_output(self, grad_output, (n, c, rows.shape[0], columns.shape[0]))
         partial = grad_output.new_empty((n, c, grad_output.shape[2], w)).zero_().index_add_(3, columns, grad_output)
         return grad_output.new_empty((n, c, h, w)).zero_().index_add_(2, rows, partial)
 
@@ -221,9 +222,7 @@ class Upsampling(Module):
     def backward(self, grad_output):
         cols, plan, w2, n = self._saved("_cols", "_plan_used", "_w2", "_batch")
         o, c, window = self.out_channels, self.in_channels, plan.window
-        expected = (n, o, *plan.out_size)
-        if tuple(grad_output.shape) != expected:
-            raise ValueError(f"{self!r}: grad_output has shape {tuple(grad_output.shape)}, expected {expected}")
+        check_grad_output(self, grad_output, (n, o, *plan.out_size))
         (sh, sw), (th, tw) = self.scale_factor, window.kernel
         grad = grad_output.permute(0, 2, 3, 1)
         # Window positions a phase does not use were computed but discarded: zero gradient.
