@@ -243,6 +243,7 @@ def test_save_and_load_round_trip_resumes_training_exactly(tmp_path):
     model.train(noisy_a, noisy_b)
     model.save_model(tmp_path / "m.pth")
     assert os.listdir(tmp_path) == ["m.pth"]
+    assert (tmp_path / "m.pth").stat().st_mode & 0o644 == 0o644
 
     loaded = Model()
     loaded.load_model(tmp_path / "m.pth")

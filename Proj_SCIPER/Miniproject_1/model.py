@@ -370,6 +370,8 @@ class Model:
                 torch.save(checkpoint, file)
                 file.flush()
                 os.fsync(file.fileno())
+            # mkstemp makes owner-only files; a checkpoint is meant to be shared.
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
