@@ -227,3 +227,31 @@ def test_an_sgd_that_rebinds_parameters_fails():
 
     statuses = run_block_checks(blocks_with(SGD=RebindingSGD))
     assert statuses["Miniproject_2: SGD(conv.param(), lr=0.1).step() updates conv.weight in place"] == "FAIL"
+
+
+# -- the submission zip ---------------------------------------------------------------------
+
+def test_the_submission_zip_holds_only_what_the_course_asks_for(tmp_path):
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("make_submission", ROOT / "tools" / "make_submission.py")
+    make_submission = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_submission)
+    project = write_project(tmp_path / "Proj_123456_234567_345678", {
+        name: "" for name in [
+            "Miniproject_1/__init__.py", "Miniproject_1/model.py", "Miniproject_1/bestmodel.pth",
+            "Miniproject_1/__pycache__/model.cpython-311.pyc", "Miniproject_1/notes.txt",
+            "Miniproject_2/__init__.py", "Miniproject_2/model.py", "Miniproject_2/bestmodel.pkl",
+            "Miniproject_2/Report_2.pdf", "Miniproject_2/others/__init__.py", "Miniproject_2/others/conv.py",
+            "Miniproject_2/others/bestmodel.pkl", "Miniproject_2/.hidden.py", "data/val_data.pkl", "README.md",
+        ]
+    })
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    make_submission.build_zip(project, first)
+    make_submission.build_zip(project, second)
+    assert first.read_bytes() == second.read_bytes()
+    assert sorted(zipfile.ZipFile(first).namelist()) == sorted(f"{project.name}/{name}" for name in [
+        "Miniproject_1/__init__.py", "Miniproject_1/model.py", "Miniproject_1/bestmodel.pth",
+        "Miniproject_2/__init__.py", "Miniproject_2/model.py", "Miniproject_2/bestmodel.pkl",
+        "Miniproject_2/Report_2.pdf", "Miniproject_2/others/__init__.py", "Miniproject_2/others/conv.py",
+    ])
