@@ -227,8 +227,10 @@ class _Progress:
         filled = width * done // self.total
         bar = "#" * filled + "." * (width - filled)
         sys.stderr.write(f"\r{self.prefix} [{bar}] {done}/{self.total} loss {loss:.5f}")
-        if done == self.total:
-            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def close(self):
+        sys.stderr.write("\n")
         sys.stderr.flush()
 
 
@@ -247,6 +249,8 @@ def _build(config):
 
 
 class Model:
+    """The denoiser behind the course's API; ``Model(**config)`` overrides DEFAULT_CONFIG."""
+
     def __init__(self, **config):
         self.config = _check_config(config)
         self.epochs_trained = 0
@@ -298,7 +302,7 @@ class Model:
         device = self._compute_device(train_input)
         self._move_to(device)
         self.net.train()
-        n, batch_size = train_input.shape[0], self.config["batch_size"]
+        n = train_input.shape[0]
         losses = []
         last_epoch = self.epochs_trained + num_epochs
         # The caller may have switched autograd off globally (the course's
@@ -308,30 +312,40 @@ class Model:
                 generator = torch.Generator().manual_seed(self.config["seed"] + self.epochs_trained)
                 order = torch.randperm(n, generator=generator).to(train_input.device)
                 bar = _Progress(self.epochs_trained + 1, last_epoch, n) if progress else None
-                total = 0.0
-                for start in range(0, n, batch_size):
-                    index = order[start:start + batch_size]
-                    inputs, targets = _augment(train_input[index], train_target[index], generator)
-                    inputs = inputs.to(device, torch.float32) / 255
-                    targets = targets.to(device, torch.float32) / 255
-                    loss = F.mse_loss(self.net(inputs), targets)
-                    value = loss.item()
-                    # Checked before the step so that the weights stay finite.
-                    if not math.isfinite(value):
-                        raise FloatingPointError(
-                            f"loss became {value} in epoch {self.epochs_trained + 1}; "
-                            f"try a smaller lr (now {self.config['lr']})"
-                        )
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.optimizer.step()
-                    total += value * index.shape[0]
+                try:
+                    total = self._train_epoch(train_input, train_target, generator, order, device, bar)
+                finally:
                     if bar:
-                        done = min(start + batch_size, n)
-                        bar.update(done, total / done)
+                        bar.close()
                 self.epochs_trained += 1
                 losses.append(total / n)
         return losses
+
+    def _train_epoch(self, train_input, train_target, generator, order, device, bar):
+        """One pass over the pairs in ``order``; returns the summed loss."""
+        n, batch_size = order.shape[0], self.config["batch_size"]
+        total = 0.0
+        for start in range(0, n, batch_size):
+            index = order[start:start + batch_size]
+            inputs, targets = _augment(train_input[index], train_target[index], generator)
+            inputs = inputs.to(device, torch.float32) / 255
+            targets = targets.to(device, torch.float32) / 255
+            loss = F.mse_loss(self.net(inputs), targets)
+            value = loss.item()
+            # Checked before the step so that the weights stay finite.
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"loss became {value} in epoch {self.epochs_trained + 1}; "
+                    f"try a smaller lr (now {self.config['lr']})"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += value * index.shape[0]
+            if bar:
+                done = min(start + batch_size, n)
+                bar.update(done, total / done)
+        return total
 
     def predict(self, test_input):
         """Denoises (N, 3, H, W) images; returns floats in [0, 255] on the input's device."""
