@@ -64,6 +64,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+#: Configurations worth naming.  "seed" is the seed report's: 64/128 channels, 6x6
+#: stride-2 convolutions with padding 2, 7x7 up-convolutions with padding 3, plain SGD
+#: with learning rate 0.01 and batch 10.
+PRESETS = {
+    "default": {},
+    "seed": {"channels": (64, 128), "kernel_down": 6, "padding_down": 2, "kernel_up": 7,
+             "padding_up": 3, "optimizer": "sgd", "lr": 0.01, "momentum": 0.0, "batch_size": 10},
+}
+
+
 def model_class_for(impl: str):
     module_name = IMPLEMENTATIONS[impl]
     try:
@@ -105,7 +115,10 @@ def cmd_train(args) -> int:
     from .training import run_training
 
     out = args.out or f"runs/{args.impl or 'nograd'}"
-    options = {"lr": args.lr, "batch_size": args.batch_size, "seed": args.seed, "device": args.device}
+    options = dict(PRESETS[args.preset])
+    given = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size}
+    options.update({key: value for key, value in given.items() if value is not None})
+    options.update({"seed": args.seed, "device": args.device})
     outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
                            subset=args.subset, resume=args.resume, log=print)
     if outcome.status == "finished":
@@ -260,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--impl", choices=sorted(IMPLEMENTATIONS),
                        help="nograd: Miniproject_2, the autograd-free framework (default); "
                             "torch: Miniproject_1, its torch.nn twin")
+    train.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                       help="default: the model's own configuration; seed: the seed report's "
+                            "network and recipe (64/128 channels, 6x6 stride-2 convs, 7x7 "
+                            "up-convs, SGD lr 0.01, batch 10); --lr/--batch-size/--optimizer "
+                            "override it")
+    train.add_argument("--optimizer", choices=("adam", "sgd"),
+                       help="optimizer (default: the preset's, else the model's: adam)")
     train.add_argument("--subset", type=_positive_int, metavar="N",
                        help="train on the first N pairs only, for quick runs")
     train.set_defaults(handler=cmd_train)

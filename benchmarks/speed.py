@@ -1,0 +1,197 @@
+"""Speed of the autograd-free framework against the same network in torch.nn + autograd.
+
+    python benchmarks/speed.py [--rounds 7] [--epoch] [--json results/speed.json]
+
+For the committed default network and for the seed report's network, both
+implementations get identical weights (their outputs are checked to agree),
+then are timed in one run, alternating, after warm-up, reporting medians:
+a training step (uint8 batch -> forward -> backward -> SGD update) at batch
+16, 64 and 256, and predict (Model.predict of each implementation) on 1,000
+32x32 images and on one 1x3x512x512 image. Peak memory of a training step is
+measured in a fresh subprocess per implementation (peak RSS growth over the
+steady state after one step). ``--epoch`` also times one epoch of
+Model.train on 50,000 random 32x32 pairs with the default network.
+"""
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
+
+from Miniproject_1 import model as twin  # noqa: E402
+from Miniproject_2 import model as ours  # noqa: E402
+from Miniproject_2.others.images import to_unit  # noqa: E402
+
+NETWORKS = {
+    "default": {key: ours.DEFAULT_CONFIG[key] for key in ours.ARCHITECTURE},
+    "seed": {"channels": (64, 128), "kernel_down": 6, "padding_down": 2, "kernel_up": 7, "padding_up": 3},
+}
+BATCHES = (16, 64, 256)
+# torch.nn.Sequential index of each parameterised layer -> ours (the Upsample layers shift torch's).
+KEY_MAP = {"0": "0", "2": "2", "5": "4", "8": "6"}
+
+
+def twin_state_for_ours(state):
+    return {f"{KEY_MAP[k.split('.')[0]]}.{k.split('.')[1]}": v for k, v in state.items()}
+
+
+def make_pair(network):
+    """Our Model and the torch.nn twin with the same weights (SGD, so steps are comparable)."""
+    config = dict(NETWORKS[network], optimizer="sgd", lr=1e-3, momentum=0.0)
+    reference = twin.Model(**config)
+    mine = ours.Model(**config)
+    mine.net.load_state_dict(twin_state_for_ours(reference.net.state_dict()))
+    return mine, reference
+
+
+def images(n, size, seed):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=generator)
+
+
+def step_ours(model, a, b):
+    x, y = to_unit(a, "cpu", torch.float32), to_unit(b, "cpu", torch.float32)
+    model.loss.forward(model.net.forward(x), y)
+    model.optimizer.zero_grad()
+    model.net.backward(model.loss.backward())
+    model.optimizer.step()
+
+
+def step_torch(model, a, b):
+    x, y = a.float().div_(255), b.float().div_(255)
+    with torch.enable_grad():
+        loss = F.mse_loss(model.net(x), y)
+        model.optimizer.zero_grad()
+        loss.backward()
+    model.optimizer.step()
+
+
+def check_agreement(mine, reference):
+    x = images(8, 32, 1)
+    got, want = mine.predict(x), reference.predict(x)
+    error = (got - want).abs().max().item()
+    if error > 1e-3:
+        raise SystemExit(f"outputs disagree: max |ours - torch| = {error} (0-255 scale)")
+    return error
+
+
+def timed(fn, min_seconds):
+    """Seconds per call: repeat until at least ``min_seconds`` have passed."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / calls
+
+
+def compare(fn_ours, fn_torch, rounds, min_seconds):
+    """Median seconds per call of each, measured alternately after a warm-up call."""
+    fn_ours(), fn_torch()
+    times = {"ours": [], "torch": []}
+    for _ in range(rounds):
+        times["ours"].append(timed(fn_ours, min_seconds))
+        times["torch"].append(timed(fn_torch, min_seconds))
+    return statistics.median(times["ours"]), statistics.median(times["torch"])
+
+
+def peak_memory(network, batch, impl):
+    """Peak RSS growth (MiB) of training steps, measured in a fresh interpreter."""
+    out = subprocess.run([sys.executable, __file__, "--memory-probe", network, str(batch), impl],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def memory_probe(network, batch, impl):
+    mine, reference = make_pair(network)
+    a, b = images(batch, 32, 2), images(batch, 32, 3)
+    step = (lambda: step_ours(mine, a, b)) if impl == "ours" else (lambda: step_torch(reference, a, b))
+    step()  # allocator caches and lazily built plans are part of steady state
+    before = _status_mib("VmRSS")
+    # Writing 5 to clear_refs resets the kernel's peak-RSS mark (VmHWM) to the current RSS.
+    Path("/proc/self/clear_refs").write_text("5")
+    for _ in range(3):
+        step()
+    print(_status_mib("VmHWM") - before)
+
+
+def _status_mib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} missing from /proc/self/status")
+
+
+def epoch_time():
+    a, b = images(50_000, 32, 4), images(50_000, 32, 5)
+    model = ours.Model()
+    start = time.perf_counter()
+    model.train(a, b, num_epochs=1, progress=False)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="alternating timing rounds (median taken)")
+    parser.add_argument("--min-seconds", type=float, default=0.3, help="minimum time per measurement")
+    parser.add_argument("--epoch", action="store_true", help="also time one 50,000-pair training epoch")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--json", default=str(ROOT / "results" / "speed.json"), help="where to write results")
+    parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    if args.memory_probe:
+        network, batch, impl = args.memory_probe
+        return memory_probe(network, int(batch), impl)
+
+    rows = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    header = f"{'network':8} {'task':22} {'ours img/s':>11} {'torch img/s':>12} {'ours/torch time':>16} {'ours MiB':>9} {'torch MiB':>10}"
+    print(header)
+    print("-" * len(header))
+    for network in NETWORKS:
+        mine, reference = make_pair(network)
+        error = check_agreement(mine, reference)
+        tasks = []
+        for batch in BATCHES:
+            a, b = images(batch, 32, 2), images(batch, 32, 3)
+            tasks.append((f"train step batch {batch}", batch,
+                          (lambda a=a, b=b: step_ours(mine, a, b)),
+                          (lambda a=a, b=b: step_torch(reference, a, b)), batch))
+        small, large = images(1000, 32, 6), images(1, 512, 7).float()
+        tasks.append(("predict 1000x32x32", 1000, lambda: mine.predict(small), lambda: reference.predict(small), None))
+        tasks.append(("predict 1x512x512", 1, lambda: mine.predict(large), lambda: reference.predict(large), None))
+        for name, count, fn_ours, fn_torch, batch in tasks:
+            t_ours, t_torch = compare(fn_ours, fn_torch, args.rounds, args.min_seconds)
+            row = {"network": network, "task": name, "ours_s": t_ours, "torch_s": t_torch,
+                   "ratio": t_ours / t_torch, "ours_img_s": count / t_ours, "torch_img_s": count / t_torch,
+                   "max_abs_diff_0_255": error}
+            if batch is not None and not args.no_memory:
+                row["ours_peak_mib"] = peak_memory(network, batch, "ours")
+                row["torch_peak_mib"] = peak_memory(network, batch, "torch")
+            rows.append(row)
+            memory = (f"{row['ours_peak_mib']:9.1f} {row['torch_peak_mib']:10.1f}"
+                      if "ours_peak_mib" in row else f"{'':9} {'':10}")
+            print(f"{network:8} {name:22} {row['ours_img_s']:11.1f} {row['torch_img_s']:12.1f} "
+                  f"{row['ratio']:16.2f} {memory}", flush=True)
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}
+    if args.epoch:
+        result["epoch_50k_s"] = epoch_time()
+        print(f"one epoch of 50,000 32x32 pairs, default network (Model.train): {result['epoch_50k_s']:.1f} s")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
