@@ -99,7 +99,8 @@ def twin(module):
 def check_against_autograd(module, x, layout="contiguous", grad_layout="contiguous"):
     """Assert that ``module`` matches autograd on ``x`` in float64.
 
-    ``x`` (logical NCHW) is presented in ``layout``; the upstream gradient is random and
+    ``x`` (logical NCHW; any shape for the activations) is presented in ``layout``
+    (see :func:`as_layout` for which layouts a shape allows); the upstream gradient is random and
     stored in ``grad_layout``. Compared: the output, the input gradient and every parameter
     gradient (by state_dict name). Neither ``x`` nor the upstream gradient may be modified.
     """
