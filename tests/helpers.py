@@ -158,5 +158,5 @@ def gradcheck_module(module, x):
     """``torch.autograd.gradcheck`` of ``module`` with respect to ``x`` and all its parameters."""
     module.to(dtype=torch.float64)
     params = [tensor.detach().clone().requires_grad_() for tensor, _ in module.param()]
-    x = x.detach().to(torch.float64).requires_grad_()
+    x = x.detach().to(torch.float64).requires_grad_()  # .to keeps x's memory layout
     return torch.autograd.gradcheck(lambda x, *p: _Adapter.apply(module, x, *p), (x, *params))

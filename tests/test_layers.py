@@ -288,8 +288,9 @@ def test_nearest_upsampling_non_integer_scale_and_explicit_size(args, size, layo
     (NearestUpsampling(scale_factor=1.5), (3, 2)), (ReLU(), (3, 3)), (Sigmoid(), (3, 3)),
     (Sequential(Conv2d(2, 3, 2, stride=2), ReLU(), Upsampling(3, 2, 3, padding=1), Sigmoid()), (4, 4)),
 ], ids=repr)
-def test_gradcheck(module, size):
-    assert gradcheck_module(module, torch.randn(2, 2, *size))
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_gradcheck(module, size, layout):
+    assert gradcheck_module(module, as_layout(torch.randn(2, 2, *size), layout))
 
 
 # -- gradient accumulation --------------------------------------------------------------------

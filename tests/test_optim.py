@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import twin
+from helpers import as_layout, twin
 from Miniproject_2.others import MSE, SGD, Adam, Conv2d, ReLU, Sequential, Sigmoid, Upsampling
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -18,9 +18,9 @@ def small_net(dtype=torch.float64):
                       Sigmoid()).to(dtype=dtype)
 
 
-def batches(dtype=torch.float64, steps=STEPS):
+def batches(dtype=torch.float64, steps=STEPS, layout="contiguous"):
     generator = torch.Generator().manual_seed(0)
-    return [(torch.rand(4, 3, 8, 8, generator=generator, dtype=dtype),
+    return [(as_layout(torch.rand(4, 3, 8, 8, generator=generator, dtype=dtype), layout),
              torch.rand(4, 3, 8, 8, generator=generator, dtype=dtype)) for _ in range(steps)]
 
 
@@ -61,12 +61,13 @@ OPTIMIZERS = [
 ]
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
 @pytest.mark.parametrize("ours, theirs, kwargs", OPTIMIZERS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
-def test_ten_steps_match_torch_optim(ours, theirs, kwargs, dtype):
+def test_ten_steps_match_torch_optim(ours, theirs, kwargs, dtype, layout):
     net = small_net(dtype)
     model = twin(net)  # the same initial weights, through load_state_dict
-    data = batches(dtype)
+    data = batches(dtype, layout=layout)
     start = {name: tensor.clone() for name, tensor in net.state_dict().items()}
     train_ours(net, ours(net.param(), **kwargs), data)
     train_torch(model, theirs(model.parameters(), **kwargs), data)
