@@ -1,0 +1,95 @@
+"""The report builder runs on small fake result files and writes a PDF."""
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from Miniproject_2.model import Model
+from n2n_nograd.data import save_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def builder():
+    spec = importlib.util.spec_from_file_location("build_report", ROOT / "report" / "build_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_json(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+
+
+def fake_inputs(root):
+    """Every input of the report, tiny and made up; returns (results, data, checkpoint)."""
+    results, data = root / "results", root / "data"
+    tasks = ["train step batch 16", "train step batch 64", "train step batch 256", "predict 1000x32x32",
+             "predict 1x512x512"]
+    rows = []
+    for network in ("default", "seed"):
+        for i, task in enumerate(tasks):
+            row = {"network": network, "task": task, "ours_s": 0.01 * (i + 1), "torch_s": 0.012 * (i + 1),
+                   "ratio": 0.83, "ours_img_s": 1000.0, "torch_img_s": 830.0, "max_abs_diff_0_255": 3e-5}
+            if task.startswith("train"):
+                row.update(ours_peak_mib=12.0, torch_peak_mib=20.0)
+            rows.append(row)
+    write_json(results / "speed.json", {"torch": torch.__version__, "threads": 2, "rows": rows, "epoch_50k_s": 300.0})
+    history = [{"val_psnr": 23.0, "seconds": 10.0}, {"val_psnr": 23.5, "seconds": 10.0}]
+    runs = {"base": {"factor": "base", "change": {}, "history": history},
+            "channels: channels=[16, 32]": {"factor": "channels", "change": {"channels": [16, 32]},
+                                            "history": [{"val_psnr": 22.9, "seconds": 6.0}] * 2},
+            "optimizer: optimizer=sgd, lr=0.1, momentum=0.9": {
+                "factor": "optimizer", "change": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9},
+                "history": [{"val_psnr": 22.0, "seconds": 9.0}] * 2}}
+    write_json(results / "ablation.json", {
+        "base": {"channels": [32, 64], "kernel_down": 2, "padding_down": 0, "kernel_up": 3, "padding_up": 1,
+                 "optimizer": "adam", "lr": 1e-3, "batch_size": 32},
+        "subset": 200, "epochs": 2, "noisy_psnr": 20.7, "runs": runs})
+    config = {**Model().config, "channels": [32, 64]}
+    rows = [{"name": "noisy input", "psnr": 20.7, "gain_db": 0.0},
+            {"name": "non-local means", "psnr": 22.0, "gain_db": 1.3, "predict_seconds": 30.0}]
+    for name, impl, run in (("seed configuration", "nograd", "seed"), ("twin", "torch", "twin"),
+                            ("ours: committed bestmodel.pkl", "nograd", "best")):
+        rows.append({"name": name, "impl": impl, "run": run, "psnr": 24.0, "gain_db": 3.3, "params": 28_003,
+                     "epochs": 2, "train_seconds": 120.0, "config": config, "predict_seconds": 0.5})
+        records = [{"epoch": e, "train_loss": 0.02 / e, "val_psnr": 22 + e, "epoch_seconds": 60.0,
+                    "eval_seconds": 1.0, "cumulative_seconds": 60.0 * e} for e in (1, 2)]
+        (results / run).mkdir(parents=True)
+        (results / run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        write_json(results / run / "run.json", {"impl": impl, "config": config, "data": "data", "subset": None,
+                                                "n_train": 100, "val_input_psnr": 20.7})
+    write_json(results / "quality.json", {"noisy_psnr": 20.7, "n_val": 10, "rows": rows})
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    data.mkdir()
+    save_pairs(data / "val_data.pkl", clean.flip(0), clean)
+    write_json(data / "build.json", {"sigma": 24.5, "val_input_psnr": 20.7, "n_train": 100, "n_val": 10, "size": 32})
+    checkpoint = root / "model.pkl"
+    Model().save_model(checkpoint)
+    return results, data, checkpoint
+
+
+def pages(pdf):
+    return len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
+
+
+def test_the_report_builds_from_result_files(builder, tmp_path):
+    results, data, checkpoint = fake_inputs(tmp_path)
+    out = tmp_path / "Report_2.pdf"
+    count, missing = builder.build(results, data, checkpoint, out)
+    assert missing == []
+    assert out.read_bytes().startswith(b"%PDF")
+    assert pages(out) == count >= 2
+
+
+def test_missing_inputs_are_listed_and_the_report_still_builds(builder, tmp_path):
+    out = tmp_path / "Report_2.pdf"
+    count, missing = builder.build(tmp_path / "none", tmp_path / "none", tmp_path / "none.pkl", out)
+    assert len(missing) == 6
+    assert pages(out) == count
