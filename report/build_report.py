@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 import figures  # noqa: E402
 from typeset import Document  # noqa: E402
 from Miniproject_2.model import CHECKPOINT, Model  # noqa: E402
+from n2n_nograd.baselines import BASELINES  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, add_noise, load_pairs  # noqa: E402
 from n2n_nograd.denoise import predict_batches  # noqa: E402
 from n2n_nograd.plots import METRICS_FILE, RUN_FILE, example_indices, read_metrics  # noqa: E402
@@ -59,6 +60,11 @@ class Inputs:
         self.speed = self._json(self.results / "speed.json", "python benchmarks/speed.py --epoch")
         self.ablation = self._json(self.results / "ablation.json", "python benchmarks/ablation.py")
         self.quality = self._json(self.results / "quality.json", "python benchmarks/quality.py")
+        self.ablation_planned = 1 + sum(len(changes) for changes in benchmark("ablation").VARIANTS.values())
+        finished = len((self.ablation or {}).get("runs", {}))
+        if self.ablation is not None and finished < self.ablation_planned:
+            self.missing.append(f"{self.results / 'ablation.json'}: {finished} of {self.ablation_planned} runs "
+                                f"finished (partial)")
         self.build = self._json(self.data / INFO_FILE, "n2n data")
         #: Training runs of the quality table's trained rows, by run folder: name, records, run.json.
         self.runs = {}
@@ -222,15 +228,16 @@ def summary(doc, inputs):
                  "every gradient derived and coded by hand (no autograd, no torch.nn), how its gradients are "
                  "verified, and the Noise2Noise denoiser trained with it: it learns to remove noise from "
                  "pairs of independently noisy pictures, never seeing a clean one."]
-    ours = inputs.runs.get(COMMITTED_RUN)
+    rows = (inputs.quality or {"rows": []})["rows"]
+    ours = next((r for r in rows if r.get("run") == COMMITTED_RUN), None)
     if ours:
-        records = ours["records"]
-        best = max(records, key=lambda r: r["val_psnr"])
-        noisy = ours["run"].get("val_input_psnr")
-        gain = f" ({best['val_psnr'] - noisy:+.2f} dB over the noisy input's {noisy:.2f} dB)" if noisy else ""
-        sentences.append(f"The committed model reaches **{best['val_psnr']:.2f} dB** validation PSNR{gain} "
-                         f"after {best['epoch']} epochs and {seconds(best['cumulative_seconds'])} of CPU "
-                         f"training.")
+        sentence = (f"The committed model reaches **{ours['psnr']:.2f} dB** validation PSNR ({ours['gain_db']:+.2f} dB "
+                    f"over the noisy input's {inputs.quality['noisy_psnr']:.2f} dB) after {ours['epochs']} epochs "
+                    f"and {seconds(ours['train_seconds'])} of CPU training")
+        label = BASELINES["nl_means"][0]
+        baseline = next((r for r in rows if r["name"] == label), None)
+        sentence += f"; non-local means reaches {baseline['psnr']:.2f} dB." if baseline else "."
+        sentences.append(sentence)
     if inputs.speed:
         train = [r for r in inputs.speed["rows"] if r["network"] == "default" and r["task"].startswith("train")]
         if train:
@@ -318,12 +325,12 @@ def verification(doc):
               align=["l", "l", "l"], max_width=[1.45, 1.95, 3.25])
 
 
-def speed_networks():
-    """benchmarks/speed.py's networks (name -> architecture), to say what each row measured."""
-    spec = importlib.util.spec_from_file_location("speed", ROOT / "benchmarks" / "speed.py")
+def benchmark(name):
+    """The module benchmarks/<name>.py, for what it measures (its networks, its variants)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.NETWORKS
+    return module
 
 
 def architecture_label(name, arch):
@@ -367,7 +374,7 @@ def speed(doc, inputs):
     doc.table(["task"] + ["ours", "torch.nn", "ratio", "peak MiB"] * len(networks), rows,
               "Median time per call (lower is better) and the ratio ours / torch.nn: below 1, the autograd-free "
               "framework is faster. Peak MiB: ours / torch.nn. Networks: "
-              + "; ".join(architecture_label(name, arch) for name, arch in speed_networks().items()
+              + "; ".join(architecture_label(name, arch) for name, arch in benchmark("speed").NETWORKS.items()
                           if name in networks) + ".",
               align=["l"] + ["r"] * (4 * len(networks)), spans=[("", 1)] + [(f"{n} network", 4) for n in networks])
 
@@ -445,6 +452,10 @@ def ablation(doc, inputs):
         text += (f" The best variant ({best[0]}) changes the PSNR by {best[2] - base[2]:+.2f} dB for "
                  f"{best[3] / base[3]:.1f}× the training time; the worst ({worst[0]}) by {worst[2] - base[2]:+.2f} dB.")
     doc.paragraph(text)
+    if len(bars) < inputs.ablation_planned:
+        doc.note(f"Partial ablation: {len(bars)} of the {inputs.ablation_planned} runs of benchmarks/ablation.py had "
+                 f"finished when this report was built; rebuild it with `python report/build_report.py` once the "
+                 f"run ends.")
     doc.figure(0.55 + 0.15 * len(bars), figures.ablation(bars),
                "One factor at a time from the base: validation PSNR after the last epoch (left) and the "
                "training time of all epochs (right); the dashed lines mark the base run.")
@@ -479,8 +490,8 @@ def appendix(doc, inputs):
     doc.heading("Reproducing this report", size=11)
     doc.bullets([
         "`n2n data` — the data set (data/train_data.pkl, val_data.pkl, build.json);",
-        "`n2n train --out runs/best`, `n2n train --impl torch --out runs/twin`, `n2n train --preset seed --out "
-        "runs/seed` — the training runs; runs/best/best.pkl is Proj_SCIPER/Miniproject_2/bestmodel.pkl;",
+        "`n2n train` into runs/best, runs/twin (with `--impl torch`) and runs/seed (with `--preset seed`) — the "
+        "training runs; runs/best/best.pkl is Proj_SCIPER/Miniproject_2/bestmodel.pkl;",
         "`python benchmarks/speed.py --epoch`, `python benchmarks/ablation.py`, `python benchmarks/quality.py` — "
         "results/speed.json, ablation.json, quality.json (and results/<run>/ copies of the runs);",
         "`python report/build_report.py` — this PDF, from those files only.",

@@ -40,13 +40,15 @@ def fake_inputs(root):
                 row.update(ours_peak_mib=12.0, torch_peak_mib=20.0)
             rows.append(row)
     write_json(results / "speed.json", {"torch": torch.__version__, "threads": 2, "rows": rows, "epoch_50k_s": 300.0})
-    history = [{"val_psnr": 23.0, "seconds": 10.0}, {"val_psnr": 23.5, "seconds": 10.0}]
-    runs = {"base": {"factor": "base", "change": {}, "history": history},
-            "channels: channels=[16, 32]": {"factor": "channels", "change": {"channels": [16, 32]},
-                                            "history": [{"val_psnr": 22.9, "seconds": 6.0}] * 2},
-            "optimizer: optimizer=sgd, lr=0.1, momentum=0.9": {
-                "factor": "optimizer", "change": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9},
-                "history": [{"val_psnr": 22.0, "seconds": 9.0}] * 2}}
+    spec = importlib.util.spec_from_file_location("ablation", ROOT / "benchmarks" / "ablation.py")
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    runs = {"base": {"factor": "base", "change": {}, "history": [{"val_psnr": 23.0, "seconds": 10.0}] * 2}}
+    for factor, changes in ablation.VARIANTS.items():
+        for i, change in enumerate(changes):
+            change = {key: list(value) if isinstance(value, tuple) else value for key, value in change.items()}
+            runs[f"{factor} {i}"] = {"factor": factor, "change": change,
+                                     "history": [{"val_psnr": 22.0 + i, "seconds": 9.0}] * 2}
     write_json(results / "ablation.json", {
         "base": {"channels": [32, 64], "kernel_down": 2, "padding_down": 0, "kernel_up": 3, "padding_up": 1,
                  "optimizer": "adam", "lr": 1e-3, "batch_size": 32},
@@ -88,8 +90,15 @@ def test_the_report_builds_from_result_files(builder, tmp_path):
     assert pages(out) == count >= 2
 
 
-def test_missing_inputs_are_listed_and_the_report_still_builds(builder, tmp_path):
+def test_missing_inputs_and_a_partial_ablation_are_listed_and_the_report_still_builds(builder, tmp_path):
+    results = tmp_path / "results"
+    write_json(results / "ablation.json", {
+        "base": {"channels": [32, 64], "kernel_down": 2, "padding_down": 0, "kernel_up": 3, "padding_up": 1,
+                 "optimizer": "adam", "lr": 1e-3, "batch_size": 32}, "subset": 200, "epochs": 1, "noisy_psnr": 20.7,
+        "runs": {"base": {"factor": "base", "change": {}, "history": [{"val_psnr": 23.0, "seconds": 10.0}]}}})
     out = tmp_path / "Report_2.pdf"
-    count, missing = builder.build(tmp_path / "none", tmp_path / "none", tmp_path / "none.pkl", out)
-    assert len(missing) == 6
+    count, missing = builder.build(results, tmp_path / "none", tmp_path / "none.pkl", out)
+    partial = [line for line in missing if line.endswith("(partial)")]
+    assert len(partial) == 1 and ": 1 of " in partial[0]
+    assert len(missing) == 6  # speed, quality, build.json, val_data.pkl, the checkpoint, the partial ablation
     assert pages(out) == count
