@@ -589,7 +589,8 @@ def parse_args(argv):
                         help="train on the first N pairs only (the grader uses all 50,000)")
     parser.add_argument("--max-psnr-drop", type=float, default=0.1, metavar="DB",
                         help="how far the PSNR may fall after one training epoch (default 0.1 dB: noise "
-                             "of one epoch, not a broken training)")
+                             "of one full epoch, not a broken training; a small --train-subset makes few, "
+                             "noisy steps that can move the PSNR more)")
     args = parser.parse_args(argv)
     if args.train_subset is not None and args.train_subset < 1:
         parser.error("--train-subset must be positive")

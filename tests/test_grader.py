@@ -18,9 +18,23 @@ spec.loader.exec_module(grader)
 
 
 def noisy_pairs(n, generator):
-    """Smooth pictures and two noisy draws of them, uint8 on 0-255, like the course data."""
-    low = torch.rand(n, 3, 4, 4, generator=generator)
-    clean = torch.nn.functional.interpolate(low, size=(32, 32), mode="bilinear", align_corners=False) * 255
+    """Clean 32x32 photo crops and two noisy draws of them, uint8 like the course data.
+
+    The crops come from photos bundled with scikit-image, so the pretrained
+    models see the kind of pictures they were trained on.
+    """
+    from skimage import data as photos
+
+    pictures = [torch.from_numpy(photo()).permute(2, 0, 1).float()
+                for photo in (photos.astronaut, photos.chelsea, photos.coffee)]
+    crops = []
+    for _ in range(n):
+        picture = pictures[int(torch.randint(len(pictures), (1,), generator=generator))]
+        side = int(torch.randint(48, 200, (1,), generator=generator))
+        top = int(torch.randint(picture.shape[1] - side, (1,), generator=generator))
+        left = int(torch.randint(picture.shape[2] - side, (1,), generator=generator))
+        crops.append(picture[None, :, top:top + side, left:left + side])
+    clean = torch.cat([torch.nn.functional.adaptive_avg_pool2d(crop, 32) for crop in crops])
 
     def noisy():
         return (clean + 25 * torch.randn(clean.shape, generator=generator)).round().clamp(0, 255).to(torch.uint8)
@@ -76,12 +90,15 @@ STUB_MODEL = """
 # -- end to end -----------------------------------------------------------------------------
 
 def test_the_real_project_passes_every_check(data_dir):
-    result = run_checker(ROOT / "Proj_SCIPER", data_dir, "--train-subset", "48")
+    # Two Adam steps on 48 pairs move the PSNR by a few tenths of a dB either
+    # way; the default 0.1 dB bound is meant for the grader's 50,000 pairs.
+    result = run_checker(ROOT / "Proj_SCIPER", data_dir, "--train-subset", "48", "--max-psnr-drop", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     for check in ("Miniproject_1: validation PSNR", "Miniproject_2: one training epoch (48 pairs)",
-                  "Conv2d(3, 3, 3).forward(x) == F.conv2d (grader)",
+                  "Miniproject_2: Conv2d(3, 3, 3).forward(x) == F.conv2d (grader)",
                   "Miniproject_2: only the course's allowed imports"):
         assert f"[PASS] {check}" in result.stdout, result.stdout
+    assert "[WARN] Miniproject_1: validation PSNR" not in result.stdout
     assert "RESULT: PASS" in result.stdout
 
 
