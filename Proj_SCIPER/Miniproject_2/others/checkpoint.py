@@ -18,6 +18,10 @@ def save(payload, path):
             torch.save({"format": FORMAT, **payload}, f)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private; give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
