@@ -4,7 +4,9 @@
 
 One factor at a time from a base configuration, every run from the same seed,
 on the first ``--subset`` training pairs; the score is the validation PSNR
-(grader's formula) after each epoch, with the training time.
+(grader's formula) after each epoch, with the training time. Results
+accumulate in the JSON file: runs already there (same subset and epochs) are
+skipped, so ``--only`` can add factors later.
 """
 import argparse
 import json
@@ -66,6 +68,8 @@ def main():
     noisy_psnr = psnr(val[0].float() / 255, val[1].float() / 255)
     path = Path(args.json)
     results = json.loads(path.read_text()) if path.exists() else {}
+    if (results.get("subset"), results.get("epochs")) != (args.subset, args.epochs):
+        results = {}  # runs of another length do not compare
     results.update({"base": {**BASE, "channels": list(BASE["channels"])}, "subset": args.subset,
                     "epochs": args.epochs, "noisy_psnr": noisy_psnr})
     runs = results.setdefault("runs", {})
@@ -75,6 +79,8 @@ def main():
         for change in ([{}] if factor == "base" else VARIANTS[factor]):
             config = {**BASE, **change}
             name = factor if not change else f"{factor}: " + ", ".join(f"{k}={v}" for k, v in change.items())
+            if name in runs:
+                continue
             history = run(config, train, val, args.epochs, args.seed)
             runs[name] = {"factor": factor, "change": {k: list(v) if isinstance(v, tuple) else v
                                                        for k, v in change.items()}, "history": history}
