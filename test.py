@@ -332,7 +332,6 @@ def check_backward(module, x, reference, params, what):
 
 def block_checks(report, module):
     names = ["Conv2d", "Sigmoid", "Sequential", "ReLU", "MSE", "SGD", "Upsampling"]
-    blocks = {}
     with report.check("Miniproject_2: blocks importable from Miniproject_2.model") as c:
         missing = [n for n in names if not hasattr(module, n)]
         if missing:
