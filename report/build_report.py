@@ -240,9 +240,10 @@ def summary(doc, inputs):
     if inputs.speed:
         train = [r for r in inputs.speed["rows"] if r["network"] == "default" and r["task"].startswith("train")]
         if train:
-            low, high = f"{min(r['ratio'] for r in train):.2f}", f"{max(r['ratio'] for r in train):.2f}"
-            sentences.append(f"A training step of the same network takes **{low if low == high else low + '–' + high}×** "
-                             f"the time of torch.nn with autograd on the same CPU.")
+            ratios = sorted({f"{r['ratio']:.2f}" for r in train}, key=float)
+            span = ratios[0] if len(ratios) == 1 else f"{ratios[0]}–{ratios[-1]}"
+            sentences.append(f"A training step of the same network takes **{span}×** the time of torch.nn with "
+                             f"autograd on the same CPU.")
     doc.paragraph(" ".join(sentences), after=0.1)
 
 
@@ -479,13 +480,13 @@ def appendix(doc, inputs):
                   f"(noisy input {a['noisy_psnr']:.2f} dB).", align=["l"] + ["r"] * (epochs + 1))
     if inputs.runs:
         rows = []
-        for folder, run in inputs.runs.items():
+        for run in inputs.runs.values():
             records = run["records"]
             best = max(records, key=lambda r: r["val_psnr"])
             per_epoch = sum(r["epoch_seconds"] for r in records) / len(records)
-            rows.append((run["name"], f"{run['run']['impl']}", config_label(run["run"]["config"]),
-                         f"{count(run['run']['n_train'])} × {len(records)}", f"{best['val_psnr']:.2f} ({best['epoch']})",
-                         seconds(per_epoch)))
+            rows.append((run["name"], run["run"]["impl"], config_label(run["run"]["config"]),
+                         f"{count(run['run']['n_train'])} × {len(records)}",
+                         f"{best['val_psnr']:.2f} ({best['epoch']})", seconds(per_epoch)))
         doc.table(["run", "impl", "configuration", "pairs × epochs", "best dB (epoch)", "per epoch"], rows,
                   f"The training runs of Table {doc.labels['quality']} (`n2n train`; `nograd` is this framework, "
                   f"`torch` its torch.nn twin). Training time per epoch excludes validation.",

@@ -253,7 +253,7 @@ class Document:
         cells = [[f"**{h}**" for h in header]] + [[str(c) for c in row] for row in rows]
         widths = []
         for j in range(columns):
-            natural = max(line_width(ln, size) for row in cells for ln in wrap(row[j], 1e9, size) or [[(0, "", "plain")]])
+            natural = max((line_width(ln, size) for row in cells for ln in wrap(row[j], 1e9, size)), default=0.0)
             widths.append(natural if max_width[j] is None else min(natural, max_width[j]))
         total = sum(widths) + pad * (columns - 1)
         if total > self.width:
