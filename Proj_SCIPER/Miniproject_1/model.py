@@ -15,6 +15,7 @@ width work, odd ones included.
 
 import math
 import os
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +23,10 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+# The data pipeline (shuffling, batching, augmentation) is shared with Miniproject_2 so
+# that the two differ only in how the network computes.
+from Miniproject_2.others.images import dihedral, epoch_batches
 
 # Miniproject_2 uses the same keys and defaults: change them in both places.
 DEFAULT_CONFIG = {
@@ -161,29 +166,6 @@ class UNet(nn.Module):
         return torch.sigmoid(self.head(d1))
 
 
-def _dihedral(images, k):
-    """The k-th of the 8 rotations/flips of a (N, C, H, W) batch."""
-    images = torch.rot90(images, k % 4, dims=(2, 3))
-    return images.flip(3) if k >= 4 else images
-
-
-def _augment(inputs, targets, generator):
-    """Applies one random dihedral transform per pair, the same to both images.
-
-    The batch is already a random draw and the loss is a mean over it, so
-    instead of scattering per-image transforms through masks, consecutive
-    runs of pairs (with random lengths) share a transform: 8 slices instead of
-    per-image indexing. Quarter turns would swap height and width, so
-    non-square images only get the four transforms that keep their shape.
-    """
-    transforms = range(8) if inputs.shape[2] == inputs.shape[3] else (0, 2, 4, 6)
-    choices = torch.randint(0, len(transforms), (inputs.shape[0],), generator=generator)
-    counts = torch.bincount(choices, minlength=len(transforms)).tolist()
-    pairs = zip(transforms, inputs.split(counts), targets.split(counts))
-    augmented = [(_dihedral(x, k), _dihedral(y, k)) for k, x, y in pairs]
-    return torch.cat([x for x, _ in augmented]), torch.cat([y for _, y in augmented])
-
-
 def _reflect_index(size, device):
     """Indices that pad an axis at its end, by reflection, to a multiple of SIZE_MULTIPLE.
 
@@ -256,6 +238,7 @@ class Model:
         self.epochs_trained = 0
         self.net, self.optimizer = _build(self.config)
         self.device = torch.device("cpu")
+        self._random = random.Random(self.config["seed"])
 
     def _move_to(self, device):
         """Moves the network and the optimizer's state in place.
@@ -309,11 +292,9 @@ class Model:
         # grader does so for Miniproject_2).
         with torch.enable_grad():
             for _ in range(num_epochs):
-                generator = torch.Generator().manual_seed(self.config["seed"] + self.epochs_trained)
-                order = torch.randperm(n, generator=generator).to(train_input.device)
                 bar = _Progress(self.epochs_trained + 1, last_epoch, n) if progress else None
                 try:
-                    total = self._train_epoch(train_input, train_target, generator, order, device, bar)
+                    total = self._train_epoch(train_input, train_target, device, bar)
                 finally:
                     if bar:
                         bar.close()
@@ -321,13 +302,14 @@ class Model:
                 losses.append(total / n)
         return losses
 
-    def _train_epoch(self, train_input, train_target, generator, order, device, bar):
-        """One pass over the pairs in ``order``; returns the summed loss."""
-        n, batch_size = order.shape[0], self.config["batch_size"]
-        total = 0.0
-        for start in range(0, n, batch_size):
-            index = order[start:start + batch_size]
-            inputs, targets = _augment(train_input[index], train_target[index], generator)
+    def _train_epoch(self, train_input, train_target, device, bar):
+        """One pass over the pairs, batched and augmented exactly as Miniproject_2 does;
+        returns the summed loss."""
+        n, batch_size = train_input.shape[0], self.config["batch_size"]
+        total, done = 0.0, 0
+        for indices, k in epoch_batches(n, batch_size, self._random):
+            index = torch.tensor(indices, device=train_input.device)
+            inputs, targets = dihedral(train_input[index], k), dihedral(train_target[index], k)
             inputs = inputs.to(device, torch.float32) / 255
             targets = targets.to(device, torch.float32) / 255
             loss = F.mse_loss(self.net(inputs), targets)
@@ -342,8 +324,8 @@ class Model:
             loss.backward()
             self.optimizer.step()
             total += value * index.shape[0]
+            done += index.shape[0]
             if bar:
-                done = min(start + batch_size, n)
                 bar.update(done, total / done)
         return total
 
@@ -376,6 +358,8 @@ class Model:
             "state_dict": _to_cpu(self.net.state_dict()),
             "optimizer": _to_cpu(self.optimizer.state_dict()),
             "epochs_trained": self.epochs_trained,
+            # Where the batch order stands, so that a resumed run sees the batches it would have.
+            "rng_state": self._random.getstate(),
         }
         path = Path(path)
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -422,3 +406,6 @@ class Model:
         self.config, self.net, self.optimizer = config, net, optimizer
         self.device = torch.device("cpu")
         self.epochs_trained = epochs_trained
+        self._random = random.Random(config["seed"])
+        if "rng_state" in checkpoint:
+            self._random.setstate(checkpoint["rng_state"])

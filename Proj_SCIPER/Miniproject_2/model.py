@@ -8,10 +8,12 @@ import math
 import random
 from pathlib import Path
 
+import torch
+
 from .others import checkpoint
 from .others.adam import Adam
 from .others.conv2d import Conv2d
-from .others.images import check_images, dihedral, reflect_pad, to_unit
+from .others.images import check_images, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.mse import MSE
 from .others.network import STRIDE, build_denoiser
 from .others.progress import Progress
@@ -41,6 +43,7 @@ DEFAULT_CONFIG = {
 }
 ARCHITECTURE = ("channels", "kernel_down", "padding_down", "kernel_up", "padding_up")
 CHECKPOINT = Path(__file__).resolve().parent / "bestmodel.pkl"
+LONG = torch.int64
 #: Pixels per forward pass in predict: bounds memory whatever the batch and image size.
 PREDICT_PIXELS = 1 << 19
 
@@ -83,7 +86,9 @@ class Model:
         config = {**self.config, "channels": list(self.config["channels"])}
         checkpoint.save({"config": config, "state_dict": self.net.state_dict(),
                          "optimizer": self.optimizer.state_dict(),
-                         "epochs_trained": self.epochs_trained}, path)
+                         "epochs_trained": self.epochs_trained,
+                         # Where the batch order stands, so a resumed run sees the batches it would have.
+                         "rng_state": self._random.getstate()}, path)
 
     def load_model(self, path):
         """Load weights, optimizer state and architecture from ``path`` into this model, in place."""
@@ -99,6 +104,9 @@ class Model:
         except (KeyError, ValueError, IndexError) as error:
             raise ValueError(f"checkpoint {str(path)!r} does not fit the network: {error}") from None
         self.epochs_trained = int(payload["epochs_trained"])
+        self._random = random.Random(self.config["seed"])
+        if "rng_state" in payload:
+            self._random.setstate(payload["rng_state"])
 
     def load_pretrained_model(self):
         self.load_model(CHECKPOINT)
@@ -123,23 +131,18 @@ class Model:
         dtype = self.net[0].weight.dtype
         losses = []
         for _ in range(num_epochs):
-            order = list(range(n))
-            self._random.shuffle(order)
-            order = train_input.new_tensor(order, dtype=train_input.new_empty(0).long().dtype,
-                                           device=train_input.device)
             bar = Progress(n, f"epoch {self.epochs_trained + 1}", enabled=progress)
             total = 0.0
-            for start in range(0, n, batch):
-                index = order[start:start + batch]
-                k = self._random.randrange(8)
+            for indices, k in epoch_batches(n, batch, self._random):
+                index = train_input.new_tensor(indices, dtype=LONG, device=train_input.device)
                 noisy = to_unit(dihedral(train_input.index_select(0, index), k), self.device, dtype)
                 target = to_unit(dihedral(train_target.index_select(0, index), k), self.device, dtype)
                 loss = self.loss.forward(self.net.forward(noisy), target).item()
                 if not math.isfinite(loss):
                     bar.close()
                     raise FloatingPointError(
-                        f"Model.train: training diverged at epoch {self.epochs_trained + 1}, pair "
-                        f"{start}: loss is {loss}; lower the learning rate (lr={self.config['lr']})")
+                        f"Model.train: training diverged in epoch {self.epochs_trained + 1} after "
+                        f"{bar.done} pairs: loss is {loss}; lower the learning rate (lr={self.config['lr']})")
                 self.optimizer.zero_grad()
                 self.net.backward(self.loss.backward())
                 self.optimizer.step()

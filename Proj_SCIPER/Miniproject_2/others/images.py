@@ -24,6 +24,20 @@ def to_unit(x, device, dtype):
     return nchw(out.mul_(1 / 255))
 
 
+def epoch_batches(n, batch_size, rng):
+    """The batches of one training epoch: ``(indices, k)`` pairs.
+
+    The ``n`` pairs are shuffled with ``rng`` (a ``random.Random``) and cut into
+    batches; each batch gets the ``k``-th of the 8 flips/rotations (see :func:`dihedral`),
+    applied identically to both images of every pair. The torch.nn twin draws its
+    batches here too, so with the same seed both see the same data in the same order.
+    """
+    order = list(range(n))
+    rng.shuffle(order)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size], rng.randrange(8)
+
+
 def dihedral(x, k):
     """The k-th of the 8 flips/rotations of a square (k in 0..7), as a view or one copy."""
     if k & 4:
