@@ -91,12 +91,20 @@ class Model:
                          "rng_state": self._random.getstate()}, path)
 
     def load_model(self, path):
-        """Load weights, optimizer state and architecture from ``path`` into this model, in place."""
+        """Load configuration, weights, optimizer state and batch order from ``path``.
+
+        The ``device`` setting is kept (it describes this machine). When the checkpoint's
+        configuration matches this model's, tensors are loaded in place, so references to
+        the parameters stay live; otherwise the network and optimizer are rebuilt first.
+        """
         payload = checkpoint.load(path, ("config", "state_dict", "optimizer", "epochs_trained"))
-        saved = {key: payload["config"].get(key) for key in ARCHITECTURE}
-        saved["channels"] = tuple(saved["channels"])
-        if any(saved[key] != self.config[key] for key in ARCHITECTURE):
-            self.config.update(saved)
+        saved = {**payload["config"], "device": self.config["device"]}
+        saved["channels"] = tuple(saved.get("channels", ()))
+        if set(saved) != set(DEFAULT_CONFIG):
+            raise ValueError(f"checkpoint {str(path)!r} has configuration keys {sorted(saved)}, "
+                             f"expected {sorted(DEFAULT_CONFIG)}")
+        if saved != self.config:
+            self.config = saved
             self._build()
         try:
             self.net.load_state_dict(payload["state_dict"])
