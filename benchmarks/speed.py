@@ -9,7 +9,7 @@ a training step (uint8 batch -> forward -> backward -> SGD update) at batch
 16, 64 and 256, and predict (Model.predict of each implementation) on 1,000
 32x32 images and on one 1x3x512x512 image. Peak memory of a training step is
 measured in a fresh subprocess per implementation (peak RSS growth over the
-steady state after one step). ``--epoch`` also times one epoch of
+state before the first step, with network and data built). ``--epoch`` also times one epoch of
 Model.train on 50,000 random 32x32 pairs with the default network.
 """
 import argparse
@@ -116,7 +116,6 @@ def memory_probe(network, batch, impl):
     mine, reference = make_pair(network)
     a, b = images(batch, 32, 2), images(batch, 32, 3)
     step = (lambda: step_ours(mine, a, b)) if impl == "ours" else (lambda: step_torch(reference, a, b))
-    step()  # allocator caches and lazily built plans are part of steady state
     before = _status_mib("VmRSS")
     # Writing 5 to clear_refs resets the kernel's peak-RSS mark (VmHWM) to the current RSS.
     Path("/proc/self/clear_refs").write_text("5")

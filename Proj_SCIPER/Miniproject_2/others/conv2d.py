@@ -14,20 +14,22 @@ def conv_nhwc_forward(window, x, w2, bias):
     """Channels-last convolution as one matrix product.
 
     ``x`` is ``(N, H, W, C)``, ``w2`` the weight as a ``(kh*kw*C, C_out)`` matrix.
-    Returns the ``(N*oh*ow, C_out)`` output and the im2col matrix backward needs.
+    Returns the ``(N*oh*ow, C_out)`` output.
     """
     cols = window.im2col(x)
-    out = cols @ w2 if bias is None else bias.addmm(cols, w2)
-    return out, cols
+    return cols @ w2 if bias is None else bias.addmm(cols, w2)
 
 
-def conv_nhwc_backward(window, cols, w2, grad, n, c):
+def conv_nhwc_backward(window, x, w2, grad):
     """Gradients of :func:`conv_nhwc_forward` for an upstream ``(N*oh*ow, C_out)`` gradient.
 
+    The im2col matrix is rebuilt from ``x`` rather than kept from forward: it is
+    several times the input's size, and keeping every layer's until backward would
+    multiply peak memory for one copy's worth of time.
     Returns ``(grad_w2, grad_bias, grad_x)`` with ``grad_x`` of shape ``(N, H, W, C)``.
     """
-    grad_w2 = cols.t() @ grad
-    grad_x = window.col2im(grad @ w2.t(), n, c)
+    grad_w2 = window.im2col(x).t() @ grad
+    grad_x = window.col2im(grad @ w2.t(), x.shape[0], x.shape[3])
     return grad_w2, grad.sum(0), grad_x
 
 
@@ -114,9 +116,8 @@ class Conv2d(Module):
         oh, ow = window.out_size
         self._x, self._window_used, self._w2 = x, window, self._weight_matrix()
         if is_channels_last(x) and not x.is_contiguous():
-            out, self._cols = conv_nhwc_forward(window, nhwc(x), self._w2, self.bias)
+            out = conv_nhwc_forward(window, nhwc(x), self._w2, self.bias)
             return nchw(out.view(n, oh, ow, o))
-        self._cols = None
         cols = unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
         weight = self.weight.reshape(1, o, -1).expand(n, -1, -1)
         if self.bias is None:
@@ -130,9 +131,8 @@ class Conv2d(Module):
         x, window, w2 = self._saved("_x", "_window_used", "_w2")
         n, c = x.shape[0], self.in_channels
         check_grad_output(self, grad_output, (n, self.out_channels, *window.out_size))
-        cols = self._cols if self._cols is not None else window.im2col(nhwc(x))
         grad = nhwc(grad_output).view(-1, self.out_channels)
-        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, cols, w2, grad, n, c)
+        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, nhwc(x), w2, grad)
         kh, kw = self.kernel_size
         self._grads["weight"].add_(grad_w2.view(kh, kw, c, self.out_channels).permute(3, 2, 0, 1))
         if self.bias is not None:

@@ -211,17 +211,18 @@ class Upsampling(Module):
         mixed = self.weight.reshape(o * self.in_channels, -1) @ plan.mixer
         w2 = mixed.view(o, -1, sh, th, sw, tw).permute(3, 5, 1, 2, 4, 0).reshape(-1, sh * sw * o)
         bias = None if self.bias is None else self.bias.repeat(sh * sw)
-        z, cols = conv_nhwc_forward(window, nhwc(x), w2, bias)
+        x = nhwc(x)
+        z = conv_nhwc_forward(window, x, w2, bias)
         z = z.view(n, *window.out_size, sh, sw, o)
         out = z.new_empty((n, *plan.out_size, o))
         for target, source in plan.phases:
             out[:, target[0], target[1]] = z[:, source[0], source[1], source[2], source[3]]
-        self._cols, self._plan_used, self._w2, self._batch = cols, plan, w2, n
+        self._x, self._plan_used, self._w2 = x, plan, w2
         return nchw(out)
 
     def backward(self, grad_output):
-        cols, plan, w2, n = self._saved("_cols", "_plan_used", "_w2", "_batch")
-        o, c, window = self.out_channels, self.in_channels, plan.window
+        x, plan, w2 = self._saved("_x", "_plan_used", "_w2")
+        n, o, c, window = x.shape[0], self.out_channels, self.in_channels, plan.window
         check_grad_output(self, grad_output, (n, o, *plan.out_size))
         (sh, sw), (th, tw) = self.scale_factor, window.kernel
         grad = grad_output.permute(0, 2, 3, 1)
@@ -229,7 +230,7 @@ class Upsampling(Module):
         phases = grad.new_empty((n, *window.out_size, sh, sw, o)).zero_()
         for target, source in plan.phases:
             phases[:, source[0], source[1], source[2], source[3]] = grad[:, target[0], target[1]]
-        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, cols, w2, phases.view(-1, sh * sw * o), n, c)
+        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, x, w2, phases.view(-1, sh * sw * o))
         grad_mixed = grad_w2.view(th, tw, c, sh, sw, o).permute(5, 2, 3, 0, 4, 1).reshape(o * c, -1)
         self._grads["weight"].add_((grad_mixed @ plan.mixer.t()).view(self.weight.shape))
         if self.bias is not None:
