@@ -116,6 +116,11 @@ def seconds(value):
     return f"{value / 3600:.1f} h"
 
 
+def signed(value):
+    """A difference in dB with its sign, a true minus sign for negative values."""
+    return f"{value:+.2f}".replace("-", "\u2212")
+
+
 def count(value):
     return f"{value:,}".replace(",", "\u2009")  # thin-space thousands
 
@@ -230,8 +235,8 @@ def summary(doc, inputs):
     rows = (inputs.quality or {"rows": []})["rows"]
     ours = next((r for r in rows if r.get("run") == COMMITTED_RUN), None)
     if ours:
-        sentence = (f"The committed model reaches **{ours['psnr']:.2f} dB** validation PSNR ({ours['gain_db']:+.2f} dB "
-                    f"over the noisy input's {inputs.quality['noisy_psnr']:.2f} dB) after {ours['epochs']} epochs "
+        sentence = (f"The committed model reaches **{ours['psnr']:.2f} dB** validation PSNR "
+                    f"({signed(ours['gain_db'])} dB over the noisy input's {inputs.quality['noisy_psnr']:.2f} dB) after {ours['epochs']} epochs "
                     f"and {seconds(ours['train_seconds'])} of CPU training")
         label = BASELINES["nl_means"][0]
         baseline = next((r for r in rows if r["name"] == label), None)
@@ -363,9 +368,8 @@ def speed(doc, inputs):
             row += [seconds(r["ours_s"]), seconds(r["torch_s"]), f"**{r['ratio']:.2f}**", memory]
         rows.append(row)
     agreement = max(r["max_abs_diff_0_255"] for r in result["rows"])
-    epoch = (f" One epoch of `Model.train` over {count(inputs.build['n_train']) if inputs.build else 'all'} "
-             f"random 32×32 pairs with the committed network takes {seconds(result['epoch_50k_s'])}."
-             if "epoch_50k_s" in result else "")
+    epoch = (f" One epoch of `Model.train` with the committed network, on random pairs as many and as large as "
+             f"the course's training set, takes {seconds(result['epoch_50k_s'])}." if "epoch_50k_s" in result else "")
     doc.paragraph(
         f"`benchmarks/speed.py` gives both implementations identical weights (their predictions agree to "
         f"{agreement:.1e} on the 0–255 scale) and times them alternately in one process after a warm-up, "
@@ -406,7 +410,7 @@ def quality(doc, inputs):
         rows = []
         for r in q["rows"]:
             trained = "run" in r
-            rows.append((r["name"], f"**{r['psnr']:.2f}**", f"{r['gain_db']:+.2f}",
+            rows.append((r["name"], f"**{r['psnr']:.2f}**", signed(r["gain_db"]),
                          count(r["params"]) if trained else "", str(r["epochs"]) if trained else "",
                          seconds(r["train_seconds"]) if trained else "",
                          seconds(r["predict_seconds"]) if "predict_seconds" in r else ""))
@@ -451,10 +455,10 @@ def ablation(doc, inputs):
             f"{base[2]:.2f} dB in {seconds(base[3])}.")
     if variants:
         best = max(variants, key=lambda b: b[2])
-        text += (f" The best variant ({best[0]}) changes the PSNR by {best[2] - base[2]:+.2f} dB for "
+        text += (f" The best variant ({best[0]}) changes the PSNR by {signed(best[2] - base[2])} dB for "
                  f"{best[3] / base[3]:.1f}× the training time")
         worst = min(variants, key=lambda b: b[2])
-        text += f"; the worst ({worst[0]}) by {worst[2] - base[2]:+.2f} dB." if worst is not best else "."
+        text += f"; the worst ({worst[0]}) by {signed(worst[2] - base[2])} dB." if worst is not best else "."
     doc.paragraph(text)
     if len(bars) < inputs.ablation_planned:
         doc.note(f"Partial ablation: {len(bars)} of the {inputs.ablation_planned} runs of benchmarks/ablation.py had "
@@ -462,7 +466,8 @@ def ablation(doc, inputs):
                  f"run ends.")
     doc.figure(0.55 + 0.15 * len(bars), figures.ablation(bars),
                "One factor at a time from the base: validation PSNR after the last epoch (left) and the "
-               "training time of all epochs (right); the dashed lines mark the base run.")
+               "training time of all epochs (right; wall-clock on a shared machine, so only indicative); the "
+               "dashed lines mark the base run.")
 
 
 def appendix(doc, inputs):
