@@ -26,25 +26,13 @@ from torch.nn import functional as F
 
 # The data pipeline (shuffling, batching, augmentation) is shared with Miniproject_2 so
 # that the two differ only in how the network computes.
+from Miniproject_2.model import DEFAULT_CONFIG as MINIPROJECT_2_CONFIG
 from Miniproject_2.others.images import dihedral, epoch_batches
 
-# Miniproject_2 uses the same keys and defaults: change them in both places.
-DEFAULT_CONFIG = {
-    # 'simple' is the course's required network; 'unet' adds skip connections.
-    "arch": "simple",
-    "channels": (32, 64),
-    "kernel_down": 2,
-    "padding_down": 0,
-    "kernel_up": 3,
-    "padding_up": 1,
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "momentum": 0.9,
-    "batch_size": 32,
-    "seed": 0,
-    # None: compute wherever the input lives.
-    "device": None,
-}
+# The twin takes Miniproject_2's configuration, so the two cannot drift apart, plus the
+# choice of architecture: 'simple' is the course's required network, 'unet' adds skip
+# connections. device=None computes wherever the input lives.
+DEFAULT_CONFIG = {"arch": "simple", **MINIPROJECT_2_CONFIG}
 
 CHECKPOINT_FORMAT = "n2n-miniproject1/1"
 

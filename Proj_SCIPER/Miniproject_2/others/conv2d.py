@@ -1,7 +1,4 @@
 """2-D convolution: forward and hand-written backward."""
-import math
-
-import torch
 from torch.nn.functional import unfold
 
 from .args import check_grad_output, check_input, only, pair, positive_int
@@ -76,15 +73,9 @@ class Conv2d(Module):
         self.dilation = pair(dilation, "dilation", name, 1)
         self.groups = only(groups, 1, "groups", name)
         self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
-        bound = 1 / math.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
-        shape = (out_channels, in_channels, *self.kernel_size)
-        self._register_parameter(
-            "weight", torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
-        if bias:
-            self._register_parameter(
-                "bias", torch.empty(out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
-        else:
-            self.bias = None
+        self._register_kernel((out_channels, in_channels, *self.kernel_size),
+                              in_channels * self.kernel_size[0] * self.kernel_size[1],
+                              out_channels, bias, device, dtype)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

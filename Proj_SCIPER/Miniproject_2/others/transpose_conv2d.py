@@ -1,7 +1,4 @@
 """2-D transposed convolution: the adjoint of Conv2d, with its own backward."""
-import math
-
-import torch
 
 from .args import check_grad_output, check_input, only, pair, positive_int
 from .im2col import Window
@@ -55,15 +52,10 @@ class TransposeConv2d(Module):
             if op >= max(s, d):
                 raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than "
                                  f"stride {self.stride} or dilation {self.dilation}")
-        bound = 1 / math.sqrt(out_channels * self.kernel_size[0] * self.kernel_size[1])
-        shape = (in_channels, out_channels, *self.kernel_size)
-        self._register_parameter(
-            "weight", torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
-        if bias:
-            self._register_parameter(
-                "bias", torch.empty(out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
-        else:
-            self.bias = None
+        # torch takes the fan-in from dimension 1 of the weight, here the output channels.
+        self._register_kernel((in_channels, out_channels, *self.kernel_size),
+                              out_channels * self.kernel_size[0] * self.kernel_size[1],
+                              out_channels, bias, device, dtype)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

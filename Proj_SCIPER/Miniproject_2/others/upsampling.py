@@ -176,15 +176,9 @@ class Upsampling(Module):
         self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
         self.scale_factor = pair(scale_factor, "scale_factor", name, 1)
         self._plans = {}
-        bound = 1 / math.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
-        shape = (out_channels, in_channels, *self.kernel_size)
-        self._register_parameter(
-            "weight", torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
-        if bias:
-            self._register_parameter(
-                "bias", torch.empty(out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
-        else:
-            self.bias = None
+        self._register_kernel((out_channels, in_channels, *self.kernel_size),
+                              in_channels * self.kernel_size[0] * self.kernel_size[1],
+                              out_channels, bias, device, dtype)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
