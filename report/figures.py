@@ -23,8 +23,9 @@ def _image_axes(fig, box_in):
     return ax
 
 
-def curves(runs):
-    """Training curves of several runs: ``runs`` maps a label to its metrics.jsonl records."""
+def curves(runs, noisy_psnr):
+    """Training curves of several runs: ``runs`` maps a label to its metrics.jsonl records;
+    the PSNR panels mark the noisy input's PSNR."""
     def draw(fig, box):
         (loss, by_epoch, by_time), = axes_grid(fig, box, 1, 3, left=0.5, top=0.3, wspace=0.42)
         for colour, (label, records) in zip(COLOURS, runs.items()):
@@ -41,12 +42,13 @@ def curves(runs):
         by_time.set_xlabel("cumulative training time (min)")
         for ax in (by_epoch, by_time):
             ax.set_ylabel("validation PSNR (dB)")
+            ax.axhline(noisy_psnr, color="black", linestyle=":", linewidth=0.8, label="noisy input")
         for ax in (loss, by_epoch, by_time):
             ax.grid(alpha=0.3, linewidth=0.5)
         for ax in (loss, by_epoch):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         x, y, w, h = box
-        fig.legend(*loss.get_legend_handles_labels(), loc="upper center", ncol=len(runs), frameon=False,
+        fig.legend(*by_epoch.get_legend_handles_labels(), loc="upper center", ncol=len(runs) + 1, frameon=False,
                    bbox_to_anchor=((x + w / 2) / PAGE[0], (y + h + 0.03) / PAGE[1]))
     return draw
 

@@ -312,7 +312,8 @@ class Document:
         if label:
             self.labels[label] = self.figures
         cap_lines, cap_height = self._caption(f"Figure {self.figures}.", caption)
-        self.need(height + cap_height + 0.1)
+        self.need(height + cap_height + 0.16)
+        self._y += 0.06
         box = (MARGIN["left"], PAGE[1] - self._y - height, self.width, height)
         draw(self._fig, box)
         self._y += height + 0.04
