@@ -117,7 +117,9 @@ class Document:
         plt.rcParams.update(STYLE)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._pdf = PdfPages(self.path, metadata={"Title": title, "Creator": "report/build_report.py"})
+        # No creation date: the same inputs give the same bytes.
+        self._pdf = PdfPages(self.path, metadata={"Title": title, "Creator": "report/build_report.py",
+                                                  "CreationDate": None})
         self.width = PAGE[0] - MARGIN["left"] - MARGIN["right"]
         self.pages = 0
         self.figures = 0
