@@ -2,6 +2,7 @@
 #   make quickstart   data, a short training run and its evaluation (minutes on 2 CPU cores)
 #   make test         the fast test suite
 #   make submission   Proj_SCIPER.zip, checked by test.py after unzipping
+#   make report       Report_2.pdf from the result files (see README, Report)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ PIP_TORCH_ARGS ?=
 QUICK_DATA := data
 QUICK_RUN := runs/quickstart
 
-.PHONY: setup quickstart test submission
+.PHONY: setup quickstart test submission report
 
 setup: $(VENV)/.installed
 
@@ -35,3 +36,6 @@ test: setup
 
 submission: setup
 	$(BIN)/python tools/make_submission.py $(if $(wildcard $(QUICK_DATA)/val_data.pkl),--data $(QUICK_DATA))
+
+report: setup
+	$(BIN)/python report/build_report.py
