@@ -91,30 +91,15 @@ def nearest_cases(draw):
     return {"scale_factor": factor}, size
 
 
-@given(case=conv_cases(), batch=batches, cin=channels, cout=channels, bias=st.booleans(),
+@pytest.mark.parametrize("module, cases", [(Conv2d, conv_cases()), (TransposeConv2d, transpose_cases()),
+                                           (Upsampling, upsampling_cases())],
+                         ids=["Conv2d", "TransposeConv2d", "Upsampling"])
+@given(data=st.data(), batch=batches, cin=channels, cout=channels, bias=st.booleans(),
        layout=layouts, grad_layout=layouts, seed=seeds)
-def test_conv2d_matches_autograd(case, batch, cin, cout, bias, layout, grad_layout, seed):
-    args, size = case
+def test_convolutions_match_autograd(module, cases, data, batch, cin, cout, bias, layout, grad_layout, seed):
+    args, size = data.draw(cases)
     torch.manual_seed(seed)
-    check_against_autograd(Conv2d(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
-                           layout, grad_layout)
-
-
-@given(case=transpose_cases(), batch=batches, cin=channels, cout=channels, bias=st.booleans(),
-       layout=layouts, grad_layout=layouts, seed=seeds)
-def test_transpose_conv2d_matches_autograd(case, batch, cin, cout, bias, layout, grad_layout, seed):
-    args, size = case
-    torch.manual_seed(seed)
-    check_against_autograd(TransposeConv2d(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
-                           layout, grad_layout)
-
-
-@given(case=upsampling_cases(), batch=batches, cin=channels, cout=channels, bias=st.booleans(),
-       layout=layouts, grad_layout=layouts, seed=seeds)
-def test_upsampling_matches_autograd(case, batch, cin, cout, bias, layout, grad_layout, seed):
-    args, size = case
-    torch.manual_seed(seed)
-    check_against_autograd(Upsampling(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
+    check_against_autograd(module(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
                            layout, grad_layout)
 
 

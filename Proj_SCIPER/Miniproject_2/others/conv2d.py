@@ -1,10 +1,10 @@
 """2-D convolution: forward and hand-written backward."""
 from torch.nn.functional import unfold
 
-from .args import check_grad_output, check_input, only, pair, positive_int
+from .args import check_grad_output, check_input
+from .conv_base import ConvBase
 from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
-from .module import Module
 
 
 def conv_nhwc_forward(window, x, w2, bias):
@@ -30,7 +30,7 @@ def conv_nhwc_backward(window, x, w2, grad):
     return grad_w2, grad.sum(0), grad_x
 
 
-class Conv2d(Module):
+class Conv2d(ConvBase):
     r"""2-D convolution over an input of shape :math:`(N, C_{in}, H, W)`, as ``torch.nn.Conv2d``.
 
     Args:
@@ -63,29 +63,10 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        name = type(self).__name__
-        self.in_channels = positive_int(in_channels, "in_channels", name)
-        self.out_channels = positive_int(out_channels, "out_channels", name)
-        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
-        self.stride = pair(stride, "stride", name, 1)
-        self.padding = (0, 0) if padding == "valid" else pair(padding, "padding", name, 0)
-        self.dilation = pair(dilation, "dilation", name, 1)
-        self.groups = only(groups, 1, "groups", name)
-        self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         padding_mode)
         self._register_kernel((out_channels, in_channels, *self.kernel_size),
-                              in_channels * self.kernel_size[0] * self.kernel_size[1],
-                              out_channels, bias, device, dtype)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+                              in_channels * self.kernel_size[0] * self.kernel_size[1], bias, device, dtype)
 
     def _window(self, x):
         (ph, pw) = self.padding

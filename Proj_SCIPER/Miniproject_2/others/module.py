@@ -1,7 +1,4 @@
 """The contract every layer, loss and container of the framework follows."""
-import math
-
-import torch
 
 
 class Module:
@@ -34,21 +31,6 @@ class Module:
         self._params[name] = tensor
         self._grads[name] = tensor.new_empty(tensor.shape).zero_()
         object.__setattr__(self, name, tensor)
-
-    def _register_kernel(self, shape, fan_in, out_channels, bias, device, dtype):
-        """Register ``weight`` of ``shape`` and, if ``bias``, a ``bias`` of ``out_channels``.
-
-        Both are drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)): torch's default for
-        convolutions (its kaiming_uniform with a=sqrt(5) works out to that bound).
-        """
-        bound = 1 / math.sqrt(fan_in)
-        self._register_parameter(
-            "weight", torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound))
-        if bias:
-            self._register_parameter(
-                "bias", torch.empty(out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
-        else:
-            self.bias = None
 
     def children(self):
         """Direct sub-modules as ``(name, module)`` pairs."""

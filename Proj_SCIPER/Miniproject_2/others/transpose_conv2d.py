@@ -1,12 +1,12 @@
 """2-D transposed convolution: the adjoint of Conv2d, with its own backward."""
 
-from .args import check_grad_output, check_input, only, pair, positive_int
+from .args import check_grad_output, check_input, pair
+from .conv_base import ConvBase
 from .im2col import Window
 from .layout import nchw, nhwc
-from .module import Module
 
 
-class TransposeConv2d(Module):
+class TransposeConv2d(ConvBase):
     r"""2-D transposed convolution, as ``torch.nn.ConvTranspose2d``.
 
     Args:
@@ -37,35 +37,17 @@ class TransposeConv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         padding_mode)
         name = type(self).__name__
-        self.in_channels = positive_int(in_channels, "in_channels", name)
-        self.out_channels = positive_int(out_channels, "out_channels", name)
-        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
-        self.stride = pair(stride, "stride", name, 1)
-        self.padding = pair(padding, "padding", name, 0)
         self.output_padding = pair(output_padding, "output_padding", name, 0)
-        self.dilation = pair(dilation, "dilation", name, 1)
-        self.groups = only(groups, 1, "groups", name)
-        self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise ValueError(f"{name}: output_padding {self.output_padding} must be smaller than "
                                  f"stride {self.stride} or dilation {self.dilation}")
         # torch takes the fan-in from dimension 1 of the weight, here the output channels.
         self._register_kernel((in_channels, out_channels, *self.kernel_size),
-                              out_channels * self.kernel_size[0] * self.kernel_size[1],
-                              out_channels, bias, device, dtype)
-
-    def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        # torch's order, so reprs of the two read the same.
-        for name, default in (("padding", (0, 0)), ("dilation", (1, 1)), ("output_padding", (0, 0))):
-            if getattr(self, name) != default:
-                s += f", {name}={getattr(self, name)}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+                              out_channels * self.kernel_size[0] * self.kernel_size[1], bias, device, dtype)
 
     def _window(self, x):
         """The convolution window whose adjoint this layer is: it slides over the output."""

@@ -3,7 +3,8 @@ import math
 
 import torch
 
-from .args import check_grad_output, check_input, only, pair, positive_int
+from .args import check_grad_output, check_input, only, pair
+from .conv_base import ConvBase
 from .conv2d import conv_nhwc_backward, conv_nhwc_forward
 from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
@@ -143,7 +144,7 @@ class _Plan:
                 self.phases.append((target, source))
 
 
-class Upsampling(Module):
+class Upsampling(ConvBase):
     r"""Nearest-neighbour upsampling by ``scale_factor`` followed by a convolution.
 
     Args:
@@ -162,34 +163,18 @@ class Upsampling(Module):
         - Output: :math:`(N, C_{out}, sH + 2p - d(k-1), sW + 2p - d(k-1))`
     """
 
+    _repr_head = ("scale_factor",)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None, scale_factor=2):
-        super().__init__()
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         padding_mode)
         name = type(self).__name__
-        self.in_channels = positive_int(in_channels, "in_channels", name)
-        self.out_channels = positive_int(out_channels, "out_channels", name)
-        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
-        self.stride = only(pair(stride, "stride", name, 1), (1, 1), "stride", name)
-        self.padding = pair(padding, "padding", name, 0)
-        self.dilation = pair(dilation, "dilation", name, 1)
-        self.groups = only(groups, 1, "groups", name)
-        self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
+        only(self.stride, (1, 1), "stride", name)
         self.scale_factor = pair(scale_factor, "scale_factor", name, 1)
         self._plans = {}
         self._register_kernel((out_channels, in_channels, *self.kernel_size),
-                              in_channels * self.kernel_size[0] * self.kernel_size[1],
-                              out_channels, bias, device, dtype)
-
-    def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"scale_factor={self.scale_factor}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+                              in_channels * self.kernel_size[0] * self.kernel_size[1], bias, device, dtype)
 
     def _plan(self, x):
         key = (tuple(x.shape[2:]), x.dtype, x.device)
