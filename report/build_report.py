@@ -403,8 +403,7 @@ def speed(doc, inputs):
         f"{agreement:.1e} on the 0–255 scale) and times them alternately in one process after a warm-up, "
         f"reporting medians over rounds; torch {result['torch']}, {result['threads']} threads. A training "
         f"step is uint8 batch → forward → backward → SGD update; prediction is each `Model.predict`. Peak "
-        f"memory is the growth of the peak resident set during three training steps over the state before "
-        f"the first (network and data built), in a fresh process per implementation and batch.{epoch}")
+        f"memory is the peak resident-set growth over three steps, one fresh process each.{epoch}")
     doc.table(["task"] + ["ours", "torch.nn", "ratio", "peak MiB"] * len(networks), rows,
               "Median time per call (lower is better) and the ratio ours / torch.nn: below 1, the autograd-free "
               "framework is faster. Peak MiB: ours / torch.nn. Networks: "
