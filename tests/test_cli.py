@@ -354,3 +354,21 @@ def test_plots_reports_a_folder_without_metrics(capsys, tmp_path):
     status, _, err = run(capsys, "plots", tmp_path)
     assert status == 2 and "metrics.jsonl" in err
     assert_one_line_error(err)
+
+
+def test_seed_preset_trains_the_seed_reports_configuration(capsys, dataset, tmp_path, fake_training):
+    out = tmp_path / "seed"
+    status, _, _ = run(capsys, "train", "--data", dataset, "--preset", "seed", "--epochs", "1",
+                       "--out", out)
+    assert status == 0
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert config["channels"] == [64, 128] and config["kernel_down"] == 6 and config["kernel_up"] == 7
+    assert (config["optimizer"], config["lr"], config["batch_size"]) == ("sgd", 0.01, 10)
+
+
+def test_options_override_the_preset(capsys, dataset, tmp_path, fake_training):
+    out = tmp_path / "seed_adam"
+    status, _, _ = run(capsys, "train", "--data", dataset, "--preset", "seed", "--optimizer", "adam",
+                       "--lr", "0.002", "--epochs", "1", "--out", out)
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert status == 0 and (config["optimizer"], config["lr"], config["batch_size"]) == ("adam", 0.002, 10)
