@@ -37,5 +37,7 @@ test: setup
 submission: setup
 	$(BIN)/python tools/make_submission.py $(if $(wildcard $(QUICK_DATA)/val_data.pkl),--data $(QUICK_DATA))
 
+# The report's example pictures come from the default data set: built first if missing.
 report: setup
-	$(BIN)/python report/build_report.py
+	test -f $(QUICK_DATA)/val_data.pkl || $(BIN)/n2n data --out $(QUICK_DATA)
+	$(BIN)/python report/build_report.py --data $(QUICK_DATA)
