@@ -30,20 +30,23 @@ class Window:
             (n, oh, ow, kh, kw, c), (s_n, sh * s_h, sw * s_w, dh * s_h, dw * s_w, s_c)
         )
 
-    def _pad(self, x):
+    def _overlap(self):
+        """``(in_input, in_buffer)``: slices of the input and of the padded buffer holding the
+        same pixels (negative padding crops the input instead of growing the buffer)."""
         top, bottom, left, right = self.padding
-        if top == bottom == left == right == 0:
+        (h, w), (hp, wp) = self.in_size, self.padded
+        in_input = (slice(max(-top, 0), h - max(-bottom, 0)), slice(max(-left, 0), w - max(-right, 0)))
+        in_buffer = (slice(max(top, 0), hp - max(bottom, 0)), slice(max(left, 0), wp - max(right, 0)))
+        return in_input, in_buffer
+
+    def _pad(self, x):
+        if not any(self.padding):
             return x
-        h, w = self.in_size
-        hp, wp = self.padded
-        # Negative padding crops; clip the source and destination ranges accordingly.
-        src_h, src_w = slice(max(-top, 0), h - max(-bottom, 0)), slice(max(-left, 0), w - max(-right, 0))
-        out = x.new_empty((x.shape[0], hp, wp, x.shape[3]))
-        dst_h = slice(max(top, 0), hp - max(bottom, 0))
-        dst_w = slice(max(left, 0), wp - max(right, 0))
+        in_input, in_buffer = self._overlap()
+        out = x.new_empty((x.shape[0], *self.padded, x.shape[3]))
         if max(self.padding) > 0:
             out.zero_()
-        out[:, dst_h, dst_w, :] = x[:, src_h, src_w, :]
+        out[:, in_buffer[0], in_buffer[1], :] = x[:, in_input[0], in_input[1], :]
         return out
 
     def im2col(self, x):
@@ -77,13 +80,11 @@ class Window:
         return self._unpad(buffer)
 
     def _unpad(self, buffer):
-        top, bottom, left, right = self.padding
-        h, w = self.in_size
-        hp, wp = self.padded
-        inner = buffer[:, max(top, 0):hp - max(bottom, 0), max(left, 0):wp - max(right, 0), :]
+        in_input, in_buffer = self._overlap()
+        inner = buffer[:, in_buffer[0], in_buffer[1], :]
         if min(self.padding) >= 0:
             return inner
         # Cropped input pixels were never read: their gradient is zero.
-        out = buffer.new_empty((buffer.shape[0], h, w, buffer.shape[3])).zero_()
-        out[:, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0), :] = inner
+        out = buffer.new_empty((buffer.shape[0], *self.in_size, buffer.shape[3])).zero_()
+        out[:, in_input[0], in_input[1], :] = inner
         return out
