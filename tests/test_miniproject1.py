@@ -348,3 +348,13 @@ def test_miniproject_2_default_network_computes_the_same_function():
     for shape in [(4, 3, 32, 32), (2, 3, 33, 47), (1, 3, 2, 3)]:
         x = torch.randint(0, 256, shape, dtype=torch.uint8)
         assert torch.allclose(twin.predict(x), reference.predict(x), atol=1e-3)
+
+
+def test_both_miniprojects_train_alike_from_the_same_start():
+    """Same weights, same batches: the losses of the first steps agree to float32 rounding."""
+    noisy_a, noisy_b = smooth_pairs(64)
+    reference, ours = Model(**SMALL, seed=3), Miniproject2Model(**SMALL, seed=3)
+    for tensor, weight in zip([t for t, _ in ours.net.param()], reference.net.state_dict().values()):
+        tensor.copy_(weight)
+    for _ in range(3):
+        assert ours.train(noisy_a, noisy_b) == pytest.approx(reference.train(noisy_a, noisy_b), rel=1e-4)
