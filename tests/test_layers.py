@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, strategies as st
 
 from helpers import LAYOUTS, TOLERANCE, as_layout, check_against_autograd, gradcheck_module, twin
+from Miniproject_2.others import conv2d
 from Miniproject_2.others import (MSE, Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
                                   TransposeConv2d, Upsampling)
 
@@ -251,6 +252,24 @@ def test_kernel_as_large_as_the_input(module, size, layout):
 ], ids=repr)
 def test_odd_sizes(module, size, layout):
     check_against_autograd(module, torch.randn(2, 2, *size), layout, layout)
+
+
+@pytest.mark.parametrize("orders", [(True, True), (False, False), (False, True)],
+                         ids=["multiply-first", "im2col-first", "im2col-first forward, multiply-first backward"])
+@pytest.mark.parametrize("args, size", [
+    ({"kernel_size": 3, "padding": 1}, (6, 5)), ({"kernel_size": (3, 5), "padding": (1, 2), "dilation": (2, 1)}, (5, 7)),
+    ({"kernel_size": 2, "padding": (1, 0)}, (3, 4)), ({"kernel_size": 3, "padding": (5, 3), "dilation": 2}, (7, 2)),
+], ids=str)
+def test_channels_last_convolution_in_either_order(args, size, orders):
+    """A channels-last stride-1 convolution multiplies first when that materialises fewer
+    numbers (forward and backward decide separately, from the channel counts); every
+    combination, including padding wider than the kernel (a cropping adjoint window),
+    matches autograd."""
+    window = Conv2d(1, 1, **args)._window(torch.empty(1, 1, *size))
+    c_in, c_out = next((c_in, c_out) for c_in in (2, 4, 8) for c_out in range(1, 17) if orders == tuple(
+        conv2d._multiplies_first(window, c_in, c_out, copies) for copies in (1, 2)))
+    check_against_autograd(Conv2d(c_in, c_out, **args), torch.randn(2, c_in, *size), "channels_last",
+                           "channels_last")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

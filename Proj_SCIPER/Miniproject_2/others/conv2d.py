@@ -7,26 +7,80 @@ from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
 
 
+def _multiplies_first(window, c_in, c_out, copies):
+    """Whether to convolve as "multiply every pixel, then sum the windows" (see below).
+
+    The usual order (im2col, then one product) materialises ``copies`` matrices of
+    ``out_positions x taps x C_in`` numbers: one in forward, two in backward (the im2col
+    matrix again and the gradient of it). Multiplying first materialises one matrix of
+    ``in_positions x taps x C_out``, and skips the positions an upsampling phase pads
+    with. These layers spend their time moving memory or multiplying it, so the order that
+    materialises fewer numbers wins: multiplying first for the last layer's 3 colours in
+    both passes, and in backward for the layers before. It needs stride 1: with a larger
+    stride the gradient would be a zero-inserted image.
+    """
+    (h, w), (oh, ow) = window.in_size, window.out_size
+    return window.stride == (1, 1) and h * w * c_out < copies * oh * ow * c_in
+
+
+def _adjoint(window):
+    """The stride-1 window whose col2im is ``window``'s convolution read backwards.
+
+    It slides over ``window``'s output and its windows land on ``window``'s input pixels,
+    with the taps in reverse order (input pixel ``q`` reaches output ``o`` through tap
+    ``t`` when ``q + top = o + dilation * t``).
+    """
+    (kh, kw), (dh, dw) = window.kernel, window.dilation
+    top, bottom, left, right = window.padding
+    eh, ew = dh * (kh - 1), dw * (kw - 1)
+    return Window(window.kernel, (1, 1), window.dilation, (eh - top, eh - bottom, ew - left, ew - right),
+                  window.out_size)
+
+
+def _taps_reversed(w2, window, c_in):
+    """``(kh*kw*C_in, C_out)`` weight matrix -> ``(C_in, kh*kw*C_out)`` with the taps reversed."""
+    kh, kw = window.kernel
+    return w2.view(kh, kw, c_in, -1).flip(0, 1).permute(2, 0, 1, 3).reshape(c_in, -1)
+
+
 def conv_nhwc_forward(window, x, w2, bias):
     """Channels-last convolution as one matrix product.
 
     ``x`` is ``(N, H, W, C)``, ``w2`` the weight as a ``(kh*kw*C, C_out)`` matrix.
-    Returns the ``(N*oh*ow, C_out)`` output.
+    Returns the contiguous ``(N*oh*ow, C_out)`` output.
     """
-    cols = window.im2col(x)
-    return cols @ w2 if bias is None else bias.addmm(cols, w2)
+    n, c, c_out = x.shape[0], x.shape[3], w2.shape[1]
+    if not _multiplies_first(window, c, c_out, copies=1):
+        cols = window.im2col(x)
+        return cols @ w2 if bias is None else bias.addmm(cols, w2)
+    summed = _adjoint(window).col2im(x.view(-1, c) @ _taps_reversed(w2, window, c), n, c_out)
+    out = summed.new_empty(summed.shape).copy_(summed)
+    if bias is not None:
+        out.add_(bias)
+    return out.view(-1, c_out)
 
 
 def conv_nhwc_backward(window, x, w2, grad):
     """Gradients of :func:`conv_nhwc_forward` for an upstream ``(N*oh*ow, C_out)`` gradient.
 
-    The im2col matrix is rebuilt from ``x`` rather than kept from forward: it is
-    several times the input's size, and keeping every layer's until backward would
-    multiply peak memory for one copy's worth of time.
+    The im2col matrix is rebuilt rather than kept from forward: it is several times
+    the input's size, and keeping every layer's until backward would multiply peak
+    memory for one copy's worth of time.
     Returns ``(grad_w2, grad_bias, grad_x)`` with ``grad_x`` of shape ``(N, H, W, C)``.
     """
-    grad_w2 = window.im2col(x).t() @ grad
-    grad_x = window.col2im(grad @ w2.t(), x.shape[0], x.shape[3])
+    n, h, w, c = x.shape
+    c_out = w2.shape[1]
+    if not _multiplies_first(window, c, c_out, copies=2):
+        grad_w2 = window.im2col(x).t() @ grad
+        grad_x = window.col2im(grad @ w2.t(), n, c)
+        return grad_w2, grad.sum(0), grad_x
+    # Forward was col2im of x @ reversed taps; its adjoint is im2col of the gradient.
+    cols = _adjoint(window).im2col(grad.view(n, *window.out_size, c_out))
+    weight = _taps_reversed(w2, window, c)
+    grad_x = (cols @ weight.t()).view(n, h, w, c)
+    kh, kw = window.kernel
+    grad_reversed = (x.view(-1, c).t() @ cols).view(c, kh, kw, c_out)
+    grad_w2 = grad_reversed.flip(1, 2).permute(1, 2, 0, 3).reshape(-1, c_out)
     return grad_w2, grad.sum(0), grad_x
 
 
