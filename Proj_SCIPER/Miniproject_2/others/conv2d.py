@@ -5,6 +5,7 @@ from .args import check_grad_output, check_input
 from .conv_base import ConvBase
 from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
+from .scratch import scratch
 
 
 def _multiplies_first(window, c_in, c_out, copies):
@@ -53,7 +54,10 @@ def conv_nhwc_forward(window, x, w2, bias):
     if not _multiplies_first(window, c, c_out, copies=1):
         cols = window.im2col(x)
         return cols @ w2 if bias is None else bias.addmm(cols, w2)
-    summed = _adjoint(window).col2im(x.view(-1, c) @ _taps_reversed(w2, window, c), n, c_out)
+    x2, weight = x.view(-1, c), _taps_reversed(w2, window, c)
+    # beta=0: the scratch's old contents are ignored, NaN included.
+    product = scratch((x2.shape[0], weight.shape[1]), x).addmm_(x2, weight, beta=0)
+    summed = _adjoint(window).col2im(product, n, c_out)
     out = summed.new_empty(summed.shape).copy_(summed)
     if bias is not None:
         out.add_(bias)
@@ -72,7 +76,8 @@ def conv_nhwc_backward(window, x, w2, grad):
     c_out = w2.shape[1]
     if not _multiplies_first(window, c, c_out, copies=2):
         grad_w2 = window.im2col(x).t() @ grad
-        grad_x = window.col2im(grad @ w2.t(), n, c)
+        grad_cols = scratch((grad.shape[0], w2.shape[0]), x).addmm_(grad, w2.t(), beta=0)
+        grad_x = window.col2im(grad_cols, n, c)
         return grad_w2, grad.sum(0), grad_x
     # Forward was col2im of x @ reversed taps; its adjoint is im2col of the gradient.
     cols = _adjoint(window).im2col(grad.view(n, *window.out_size, c_out))

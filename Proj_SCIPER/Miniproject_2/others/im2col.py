@@ -5,8 +5,10 @@ per-side padding, negative padding meaning a crop) over an ``(N, H, W, C)``
 tensor. ``im2col`` lays the windows out as rows of a ``(N*oh*ow, kh*kw*C)``
 matrix, columns ordered ``(kh, kw, C)``; ``col2im`` is its adjoint and sums
 each row back onto the pixels it was read from. Both are built on one
-``as_strided`` view of a padded buffer, so im2col is a single copy.
+``as_strided`` view of a padded buffer, so im2col is a single copy, into
+scratch memory (see :mod:`.scratch`).
 """
+from .scratch import scratch
 
 
 class Window:
@@ -50,10 +52,11 @@ class Window:
         return out
 
     def im2col(self, x):
-        """``(N, H, W, C)`` -> ``(N*oh*ow, kh*kw*C)`` rows of windowed pixels."""
+        """``(N, H, W, C)`` -> ``(N*oh*ow, kh*kw*C)`` rows of windowed pixels, in scratch
+        memory: valid until the next scratch request."""
         view = self._view(self._pad(x))
         n, oh, ow, kh, kw, c = view.shape
-        return view.reshape(n * oh * ow, kh * kw * c)
+        return scratch(view.shape, x).copy_(view).view(n * oh * ow, kh * kw * c)
 
     def covers_exactly(self):
         """Windows tile the padded input with no overlap and no gap (e.g. 2x2 kernel, stride 2)."""
