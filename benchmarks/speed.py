@@ -11,6 +11,11 @@ a training step (uint8 batch -> forward -> backward -> SGD update) at batch
 measured in a fresh subprocess per implementation (peak RSS growth over the
 state before the first step, with network and data built). ``--epoch`` also times one epoch of
 Model.train on 50,000 random 32x32 pairs with the default network.
+
+Each row is checked against the targets of the project's speed issue (time ratio
+ours/torch: training step at batch 64 <= 0.5 default, <= 0.65 seed; predict <= 0.6;
+peak memory <= 1.5x torch's; the epoch <= 60 s); the last column says whether it is met,
+and the run ends with the list of missed targets (none, when all are met).
 """
 import argparse
 import json
@@ -36,6 +41,13 @@ NETWORKS = {
     "seed": {"channels": (64, 128), "kernel_down": 6, "padding_down": 2, "kernel_up": 7, "padding_up": 3},
 }
 BATCHES = (16, 64, 256)
+#: (network, task) -> largest acceptable time ratio ours / torch.
+RATIO_TARGETS = {
+    ("default", "train step batch 64"): 0.5, ("seed", "train step batch 64"): 0.65,
+    **{(network, task): 0.6 for network in NETWORKS for task in ("predict 1000x32x32", "predict 1x512x512")},
+}
+MEMORY_TARGET = 1.5
+EPOCH_TARGET_S = 60.0
 # torch.nn.Sequential index of each parameterised layer -> ours (the Upsample layers shift torch's).
 KEY_MAP = {"0": "0", "2": "2", "5": "4", "8": "6"}
 
@@ -139,6 +151,26 @@ def epoch_time():
     return time.perf_counter() - start
 
 
+def check_targets(row):
+    """Set ``row["targets"]`` to the targets that apply and ``row["met"]`` to whether all hold."""
+    targets = {}
+    if (row["network"], row["task"]) in RATIO_TARGETS:
+        targets["ratio"] = RATIO_TARGETS[row["network"], row["task"]]
+    if "ours_peak_mib" in row:
+        targets["memory_ratio"] = MEMORY_TARGET
+        row["memory_ratio"] = row["ours_peak_mib"] / row["torch_peak_mib"]
+    row["targets"] = targets
+    row["met"] = all(row[name] <= limit for name, limit in targets.items())
+    return row
+
+
+def describe_targets(row):
+    parts = [f"time <= {row['targets']['ratio']}" if "ratio" in row["targets"] else "",
+             f"memory <= {MEMORY_TARGET}x" if "memory_ratio" in row["targets"] else ""]
+    text = ", ".join(p for p in parts if p)
+    return f"{text}: {'met' if row['met'] else 'MISSED'}" if text else ""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="alternating timing rounds (median taken)")
@@ -155,7 +187,8 @@ def main():
 
     rows = []
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    header = f"{'network':8} {'task':22} {'ours img/s':>11} {'torch img/s':>12} {'ours/torch time':>16} {'ours MiB':>9} {'torch MiB':>10}"
+    header = (f"{'network':8} {'task':22} {'ours img/s':>11} {'torch img/s':>12} {'ours/torch time':>16} "
+              f"{'ours MiB':>9} {'torch MiB':>10}  target")
     print(header)
     print("-" * len(header))
     for network in NETWORKS:
@@ -178,15 +211,21 @@ def main():
             if batch is not None and not args.no_memory:
                 row["ours_peak_mib"] = peak_memory(network, batch, "ours")
                 row["torch_peak_mib"] = peak_memory(network, batch, "torch")
-            rows.append(row)
+            rows.append(check_targets(row))
             memory = (f"{row['ours_peak_mib']:9.1f} {row['torch_peak_mib']:10.1f}"
                       if "ours_peak_mib" in row else f"{'':9} {'':10}")
             print(f"{network:8} {name:22} {row['ours_img_s']:11.1f} {row['torch_img_s']:12.1f} "
-                  f"{row['ratio']:16.2f} {memory}", flush=True)
+                  f"{row['ratio']:16.2f} {memory}  {describe_targets(row)}", flush=True)
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}
+    missed = [f"{r['network']} {r['task']}" for r in rows if not r["met"]]
     if args.epoch:
         result["epoch_50k_s"] = epoch_time()
-        print(f"one epoch of 50,000 32x32 pairs, default network (Model.train): {result['epoch_50k_s']:.1f} s")
+        met = result["epoch_50k_s"] <= EPOCH_TARGET_S
+        print(f"one epoch of 50,000 32x32 pairs, default network (Model.train): {result['epoch_50k_s']:.1f} s "
+              f"(target <= {EPOCH_TARGET_S:.0f} s: {'met' if met else 'MISSED'})")
+        missed += [] if met else ["epoch of 50,000 pairs"]
+    result["missed_targets"] = missed
+    print("targets missed: " + ("; ".join(missed) if missed else "none"))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
     print(f"wrote {args.json}")

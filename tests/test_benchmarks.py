@@ -20,3 +20,17 @@ def test_speed_memory_probe_runs():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--memory-probe",
                           "default", "4", "ours"], capture_output=True, text=True, check=True, cwd=ROOT)
     assert float(out.stdout.strip().splitlines()[-1]) >= 0
+
+
+def test_speed_targets_are_checked_per_row():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import speed
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    row = speed.check_targets({"network": "seed", "task": "train step batch 64", "ratio": 0.64,
+                               "ours_peak_mib": 160.0, "torch_peak_mib": 100.0})
+    assert row["targets"] == {"ratio": 0.65, "memory_ratio": 1.5} and not row["met"]
+    assert speed.check_targets({"network": "default", "task": "predict 1x512x512", "ratio": 0.59})["met"]
+    untargeted = speed.check_targets({"network": "default", "task": "train step batch 16", "ratio": 0.9})
+    assert untargeted["targets"] == {} and untargeted["met"] and speed.describe_targets(untargeted) == ""
