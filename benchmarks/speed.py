@@ -15,7 +15,10 @@ Model.train on 50,000 random 32x32 pairs with the default network.
 Each row is checked against the targets of the project's speed issue (time ratio
 ours/torch: training step at batch 64 <= 0.5 default, <= 0.65 seed; predict <= 0.6;
 peak memory <= 1.5x torch's; the epoch <= 60 s); the last column says whether it is met,
-and the run ends with the list of missed targets (none, when all are met).
+and the run ends with the list of missed targets (none, when all are met). On a
+virtual machine, time the host gives to other guests ("steal" in /proc/stat) slows
+both implementations unevenly; the run reports the share of its CPU time stolen so a
+disturbed run can be recognised and repeated.
 """
 import argparse
 import json
@@ -151,6 +154,21 @@ def epoch_time():
     return time.perf_counter() - start
 
 
+def cpu_times():
+    """``(steal, total)`` CPU jiffies since boot from /proc/stat; ``None`` where it does not exist."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_share(start, end):
+    if start is None or end is None or end[1] == start[1]:
+        return None
+    return (end[0] - start[0]) / (end[1] - start[1])
+
+
 def check_targets(row):
     """Set ``row["targets"]`` to the targets that apply and ``row["met"]`` to whether all hold."""
     targets = {}
@@ -185,7 +203,7 @@ def main():
         network, batch, impl = args.memory_probe
         return memory_probe(network, int(batch), impl)
 
-    rows = []
+    rows, cpu_start = [], cpu_times()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     header = (f"{'network':8} {'task':22} {'ours img/s':>11} {'torch img/s':>12} {'ours/torch time':>16} "
               f"{'ours MiB':>9} {'torch MiB':>10}  target")
@@ -225,7 +243,11 @@ def main():
               f"(target <= {EPOCH_TARGET_S:.0f} s: {'met' if met else 'MISSED'})")
         missed += [] if met else ["epoch of 50,000 pairs"]
     result["missed_targets"] = missed
+    result["cpu_steal_share"] = steal_share(cpu_start, cpu_times())
     print("targets missed: " + ("; ".join(missed) if missed else "none"))
+    if result["cpu_steal_share"] is not None:
+        print(f"CPU time stolen by the host during the run: {100 * result['cpu_steal_share']:.1f}%"
+              + (" (disturbed run: repeat it)" if result["cpu_steal_share"] > 0.02 else ""))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
     print(f"wrote {args.json}")

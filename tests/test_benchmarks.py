@@ -8,6 +8,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def speed():
+    """benchmarks/speed.py as a module."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import speed
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return speed
+
+
 @pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py"])
 def test_benchmark_help(script):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
@@ -22,15 +33,17 @@ def test_speed_memory_probe_runs():
     assert float(out.stdout.strip().splitlines()[-1]) >= 0
 
 
-def test_speed_targets_are_checked_per_row():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import speed
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+def test_speed_targets_are_checked_per_row(speed):
     row = speed.check_targets({"network": "seed", "task": "train step batch 64", "ratio": 0.64,
                                "ours_peak_mib": 160.0, "torch_peak_mib": 100.0})
     assert row["targets"] == {"ratio": 0.65, "memory_ratio": 1.5} and not row["met"]
     assert speed.check_targets({"network": "default", "task": "predict 1x512x512", "ratio": 0.59})["met"]
     untargeted = speed.check_targets({"network": "default", "task": "train step batch 16", "ratio": 0.9})
     assert untargeted["targets"] == {} and untargeted["met"] and speed.describe_targets(untargeted) == ""
+
+
+def test_speed_reports_the_share_of_cpu_time_stolen(speed):
+    assert speed.steal_share((10, 1000), (60, 2000)) == 0.05
+    assert speed.steal_share(None, (60, 2000)) is None and speed.steal_share((1, 5), (1, 5)) is None
+    now = speed.cpu_times()
+    assert now is None or (0 <= now[0] <= now[1])
