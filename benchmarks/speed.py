@@ -1,6 +1,7 @@
 """Speed of the autograd-free framework against the same network in torch.nn + autograd.
 
     python benchmarks/speed.py [--rounds 7] [--epoch] [--json results/speed.json]
+    python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
 
 For the committed default network and for the seed report's network, both
 implementations get identical weights (their outputs are checked to agree),
@@ -169,6 +170,38 @@ def steal_share(start, end):
     return (end[0] - start[0]) / (end[1] - start[1])
 
 
+def layer_times(network, batch, rounds):
+    """Median forward and backward milliseconds of each of our layers in a training step."""
+    mine, _ = make_pair(network)
+    layers = mine.net.modules
+    x = to_unit(images(batch, 32, 2), "cpu", torch.float32)
+    times = [([], []) for _ in layers]
+    for _ in range(rounds + 1):  # the first round warms up (plans, scratch memory)
+        activations = [x]
+        for layer, (forward, _) in zip(layers, times):
+            start = time.perf_counter()
+            activations.append(layer.forward(activations[-1]))
+            forward.append(time.perf_counter() - start)
+        grad = torch.ones_like(activations[-1])
+        for layer, (_, backward) in zip(reversed(layers), reversed(times)):
+            start = time.perf_counter()
+            grad = layer.backward(grad)
+            backward.append(time.perf_counter() - start)
+    return [(repr(layer), 1e3 * statistics.median(f[1:]), 1e3 * statistics.median(b[1:]))
+            for layer, (f, b) in zip(layers, times)]
+
+
+def print_layer_times(batch, rounds):
+    for network in NETWORKS:
+        rows = layer_times(network, batch, rounds)
+        total = sum(f + b for _, f, b in rows)
+        width = max(len(name) for name, _, _ in rows)
+        print(f"{network} network, batch {batch}: {total:.1f} ms forward + backward")
+        print(f"  {'layer':{width}} {'forward ms':>10} {'backward ms':>11} {'share':>6}")
+        for name, f, b in rows:
+            print(f"  {name:{width}} {f:10.2f} {b:11.2f} {100 * (f + b) / total:5.1f}%")
+
+
 def check_targets(row):
     """Set ``row["targets"]`` to the targets that apply and ``row["met"]`` to whether all hold."""
     targets = {}
@@ -196,12 +229,17 @@ def main():
     parser.add_argument("--epoch", action="store_true", help="also time one 50,000-pair training epoch")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--json", default=str(ROOT / "results" / "speed.json"), help="where to write results")
+    parser.add_argument("--layers", action="store_true",
+                        help="only print our per-layer forward/backward times (no comparison)")
+    parser.add_argument("--batch", type=int, default=64, help="batch size for --layers")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     if args.memory_probe:
         network, batch, impl = args.memory_probe
         return memory_probe(network, int(batch), impl)
+    if args.layers:
+        return print_layer_times(args.batch, args.rounds)
 
     rows, cpu_start = [], cpu_times()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")

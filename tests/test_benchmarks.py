@@ -47,3 +47,10 @@ def test_speed_reports_the_share_of_cpu_time_stolen(speed):
     assert speed.steal_share(None, (60, 2000)) is None and speed.steal_share((1, 5), (1, 5)) is None
     now = speed.cpu_times()
     assert now is None or (0 <= now[0] <= now[1])
+
+
+def test_speed_layer_breakdown_covers_every_layer(speed):
+    rows = speed.layer_times("default", batch=2, rounds=1)
+    assert [name.split("(")[0] for name, _, _ in rows] == [
+        "Conv2d", "ReLU", "Conv2d", "ReLU", "Upsampling", "ReLU", "Upsampling", "Sigmoid"]
+    assert all(f > 0 and b > 0 for _, f, b in rows)
