@@ -288,8 +288,8 @@ def framework(doc, inputs):
         "parameters' gradients to their buffers, so they accumulate until `zero_grad()`, as in torch. "
         "`param()` returns the live (tensor, gradient) pairs, which the optimizers (`SGD`, `Adam`) and "
         "`load_state_dict` update in place; rebinding a parameter raises an error, so a reference never goes "
-        "stale. `Sequential` runs backward in reverse; its `state_dict` keys are torch's, so weights move both "
-        "ways between this framework and the torch.nn twin of Miniproject 1.")
+        "stale. `Sequential`'s `state_dict` keys are torch's, so weights move both ways between this framework "
+        "and the torch.nn twin of Miniproject 1.")
     doc.paragraph(
         "**Convolution as one matrix product.** For an input stored as (N, H, W, C) and zero-padded, one "
         "`as_strided` view exposes every kh×kw window; copying it is im2col, a matrix X with N·oh·ow rows "
@@ -307,13 +307,9 @@ def framework(doc, inputs):
         "computed from the low-resolution input: each of the s² output phases is a convolution whose taps "
         "are sums of kernel taps (a 3×3 kernel becomes four 2×2 ones at s = 2). The phases share one im2col "
         "and run as one matrix product whose columns are interleaved into place, so the upsampled image is "
-        "never built; backward maps the phase gradients back onto the kernel with the transposed 0/1 tap "
-        "matrix.",
-        "**Either order of the product.** A stride-1 convolution can instead multiply every input pixel by "
-        "every tap (taps reversed) and let col2im of the adjoint window sum each output's taps; backward is "
-        "then im2col of the gradient and two products. Each pass takes the order that materialises fewer "
-        "numbers (the 3-colour last layer both ways, the upsampling layers in backward), and that one large "
-        "matrix goes into a reused per-thread scratch buffer instead of freshly mapped memory.",
+        "never built.",
+        "**Either product order.** A stride-1 pass may multiply first and sum the windows by col2im; it "
+        "takes the order that materialises fewer numbers, in reused scratch memory.",
         "**Bit-exact NCHW Conv2d.** A contiguous NCHW input (the grader's check) goes through `unfold` and a "
         "batched product that starts its accumulation from the bias, as torch's im2col reference "
         "convolution does, so the output equals `F.conv2d` bit for bit wherever torch takes that path (products "
