@@ -45,7 +45,7 @@ def _taps_reversed(w2, window, c_in):
 
 
 def conv_nhwc_forward(window, x, w2, bias):
-    """Channels-last convolution as one matrix product.
+    """Channels-last convolution as one matrix product, in the order :func:`_multiplies_first` picks.
 
     ``x`` is ``(N, H, W, C)``, ``w2`` the weight as a ``(kh*kw*C, C_out)`` matrix.
     Returns the contiguous ``(N*oh*ow, C_out)`` output.
