@@ -272,6 +272,22 @@ def test_channels_last_convolution_in_either_order(args, size, orders):
                            "channels_last")
 
 
+@pytest.mark.parametrize("orders", [(True, True), (False, False), (False, True)],
+                         ids=["multiply-first", "im2col-first", "im2col-first forward, multiply-first backward"])
+@pytest.mark.parametrize("args, size", [
+    ({"kernel_size": 7, "padding": 3}, (4, 5)), ({"kernel_size": 3, "padding": 1, "scale_factor": (3, 2)}, (3, 4)),
+    ({"kernel_size": (2, 4), "dilation": 2, "padding": (4, 0)}, (2, 4)),
+], ids=str)
+def test_upsampling_in_either_order(args, size, orders):
+    """The same choice for Upsampling, whose phases make s*s*C_out product columns."""
+    plan = Upsampling(1, 1, **args)._plan(torch.empty(1, 1, *size))
+    phases = math.prod(as_pair(args.get("scale_factor", 2)))
+    c_in, c_out = next((c_in, c_out) for c_in in (2, 4, 8, 16) for c_out in range(1, 9) if orders == tuple(
+        conv2d._multiplies_first(plan.window, c_in, phases * c_out, copies) for copies in (1, 2)))
+    check_against_autograd(Upsampling(c_in, c_out, **args), torch.randn(2, c_in, *size), "channels_last",
+                           "channels_last")
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("args, size", [
     ({"scale_factor": 1.5}, (4, 6)), ({"scale_factor": 0.5}, (5, 7)), ({"scale_factor": 2.7}, (3, 4)),
