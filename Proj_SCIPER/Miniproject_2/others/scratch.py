@@ -2,9 +2,10 @@
 
 Each convolution builds one matrix several times its input's size (the im2col
 matrix, or the product that col2im sums), uses it at once and drops it. Freshly
-allocated, such a matrix comes from newly mapped pages that the kernel must fault
-in and zero on first touch: measured at about 13% of a training step of the seed
-report's network. Reusing one buffer avoids that. It works like torch's CUDA
+allocated, such a matrix (often beyond the C allocator's mapping threshold) comes
+from newly mapped pages that the kernel must fault in and zero on first touch, every
+call; for the seed report's network that was a visible share of a training step.
+Reusing one buffer avoids it. It works like torch's CUDA
 caching allocator: the buffer grows to the largest request and is kept (one per
 thread, device and dtype) until :func:`empty_cache`.
 """
