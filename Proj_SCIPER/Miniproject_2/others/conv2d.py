@@ -5,7 +5,7 @@ from .args import check_grad_output, check_input
 from .conv_base import ConvBase
 from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
-from .scratch import scratch
+from .transpose_conv2d import transpose_conv_nhwc_backward, transpose_conv_nhwc_forward
 
 
 def _multiplies_first(window, c_in, c_out, copies):
@@ -54,10 +54,9 @@ def conv_nhwc_forward(window, x, w2, bias):
     if not _multiplies_first(window, c, c_out, copies=1):
         cols = window.im2col(x)
         return cols @ w2 if bias is None else bias.addmm(cols, w2)
-    x2, weight = x.view(-1, c), _taps_reversed(w2, window, c)
-    # beta=0: the scratch's old contents are ignored, NaN included.
-    product = scratch((x2.shape[0], weight.shape[1]), x).addmm_(x2, weight, beta=0)
-    summed = _adjoint(window).col2im(product, n, c_out)
+    # Multiplying first is the transposed convolution over the adjoint window.
+    summed = transpose_conv_nhwc_forward(_adjoint(window), x.view(-1, c), _taps_reversed(w2, window, c),
+                                         n, c_out)
     out = summed.new_empty(summed.shape).copy_(summed)
     if bias is not None:
         out.add_(bias)
@@ -76,17 +75,13 @@ def conv_nhwc_backward(window, x, w2, grad):
     c_out = w2.shape[1]
     if not _multiplies_first(window, c, c_out, copies=2):
         grad_w2 = window.im2col(x).t() @ grad
-        grad_cols = scratch((grad.shape[0], w2.shape[0]), x).addmm_(grad, w2.t(), beta=0)
-        grad_x = window.col2im(grad_cols, n, c)
-        return grad_w2, grad.sum(0), grad_x
-    # Forward was col2im of x @ reversed taps; its adjoint is im2col of the gradient.
-    cols = _adjoint(window).im2col(grad.view(n, *window.out_size, c_out))
-    weight = _taps_reversed(w2, window, c)
-    grad_x = (cols @ weight.t()).view(n, h, w, c)
+        # The input gradient is the transposed convolution of the upstream one: col2im(G Wᵀ).
+        return grad_w2, grad.sum(0), transpose_conv_nhwc_forward(window, grad, w2.t(), n, c)
+    grad_reversed, grad_x = transpose_conv_nhwc_backward(
+        _adjoint(window), x.view(-1, c), _taps_reversed(w2, window, c), grad.view(n, *window.out_size, c_out))
     kh, kw = window.kernel
-    grad_reversed = (x.view(-1, c).t() @ cols).view(c, kh, kw, c_out)
-    grad_w2 = grad_reversed.flip(1, 2).permute(1, 2, 0, 3).reshape(-1, c_out)
-    return grad_w2, grad.sum(0), grad_x
+    grad_w2 = grad_reversed.view(c, kh, kw, c_out).flip(1, 2).permute(1, 2, 0, 3).reshape(-1, c_out)
+    return grad_w2, grad.sum(0), grad_x.view(n, h, w, c)
 
 
 class Conv2d(ConvBase):

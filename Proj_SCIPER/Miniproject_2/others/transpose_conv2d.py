@@ -4,6 +4,26 @@ from .args import check_grad_output, check_input, pair
 from .conv_base import ConvBase
 from .im2col import Window
 from .layout import nchw, nhwc
+from .scratch import scratch
+
+
+def transpose_conv_nhwc_forward(window, x2, w2, n, c_out):
+    """Each pixel times every tap, then col2im sums the windows: a transposed convolution.
+
+    ``x2`` is ``(N*H*W, C_in)``, one channels-last pixel per window position of
+    ``window``; ``w2`` is ``(C_in, kh*kw*C_out)``. Returns ``(N, oh, ow, C_out)`` on
+    ``window``'s input grid (possibly a view of a fresh buffer, never of scratch memory).
+    """
+    # beta=0: the scratch's old contents are ignored, NaN included.
+    product = scratch((x2.shape[0], w2.shape[1]), x2).addmm_(x2, w2, beta=0)
+    return window.col2im(product, n, c_out)
+
+
+def transpose_conv_nhwc_backward(window, x2, w2, grad):
+    """Gradients of :func:`transpose_conv_nhwc_forward` for an ``(N, oh, ow, C_out)`` upstream
+    gradient: im2col of it, then two products. Returns ``(grad_w2, grad_x2)``."""
+    cols = window.im2col(grad)
+    return x2.t() @ cols, cols @ w2.t()
 
 
 class TransposeConv2d(ConvBase):
@@ -71,7 +91,7 @@ class TransposeConv2d(ConvBase):
         x2 = nhwc(x).view(n * h * w, self.in_channels)
         w2 = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)
         self._x2, self._window_used, self._w2, self._batch = x2, window, w2, n
-        out = window.col2im(x2 @ w2, n, self.out_channels)
+        out = transpose_conv_nhwc_forward(window, x2, w2, n, self.out_channels)
         if self.bias is not None:
             out = out + self.bias
         return nchw(out)
@@ -81,12 +101,11 @@ class TransposeConv2d(ConvBase):
         n = self._batch
         check_grad_output(self, grad_output, (n, self.out_channels, *window.in_size))
         grad = nhwc(grad_output)
-        cols = window.im2col(grad)
+        grad_w2, grad_x2 = transpose_conv_nhwc_backward(window, x2, w2, grad)
         kh, kw = self.kernel_size
-        grad_w2 = x2.t() @ cols
         self._grads["weight"].add_(
             grad_w2.view(self.in_channels, kh, kw, self.out_channels).permute(0, 3, 1, 2))
         if self.bias is not None:
             self._grads["bias"].add_(grad.sum((0, 1, 2)))
         h, w = window.out_size
-        return nchw((cols @ w2.t()).view(n, h, w, self.in_channels))
+        return nchw(grad_x2.view(n, h, w, self.in_channels))
