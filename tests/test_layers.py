@@ -254,8 +254,19 @@ def test_odd_sizes(module, size, layout):
     check_against_autograd(module, torch.randn(2, 2, *size), layout, layout)
 
 
-@pytest.mark.parametrize("orders", [(True, True), (False, False), (False, True)],
-                         ids=["multiply-first", "im2col-first", "im2col-first forward, multiply-first backward"])
+product_orders = pytest.mark.parametrize(
+    "orders", [(True, True), (False, False), (False, True)],
+    ids=["multiply-first", "im2col-first", "im2col-first forward, multiply-first backward"])
+
+
+def channels_for(window, orders, columns_per_channel=1):
+    """``(c_in, c_out)`` for which a channels-last product over ``window`` multiplies first
+    in forward and in backward as ``orders`` says (the choice depends on the channel counts)."""
+    return next((c_in, c_out) for c_in in (2, 4, 8, 16) for c_out in range(1, 17) if orders == tuple(
+        conv2d._multiplies_first(window, c_in, columns_per_channel * c_out, copies) for copies in (1, 2)))
+
+
+@product_orders
 @pytest.mark.parametrize("args, size", [
     ({"kernel_size": 3, "padding": 1}, (6, 5)), ({"kernel_size": (3, 5), "padding": (1, 2), "dilation": (2, 1)}, (5, 7)),
     ({"kernel_size": 2, "padding": (1, 0)}, (3, 4)), ({"kernel_size": 3, "padding": (5, 3), "dilation": 2}, (7, 2)),
@@ -265,15 +276,12 @@ def test_channels_last_convolution_in_either_order(args, size, orders):
     numbers (forward and backward decide separately, from the channel counts); every
     combination, including padding wider than the kernel (a cropping adjoint window),
     matches autograd."""
-    window = Conv2d(1, 1, **args)._window(torch.empty(1, 1, *size))
-    c_in, c_out = next((c_in, c_out) for c_in in (2, 4, 8) for c_out in range(1, 17) if orders == tuple(
-        conv2d._multiplies_first(window, c_in, c_out, copies) for copies in (1, 2)))
+    c_in, c_out = channels_for(Conv2d(1, 1, **args)._window(torch.empty(1, 1, *size)), orders)
     check_against_autograd(Conv2d(c_in, c_out, **args), torch.randn(2, c_in, *size), "channels_last",
                            "channels_last")
 
 
-@pytest.mark.parametrize("orders", [(True, True), (False, False), (False, True)],
-                         ids=["multiply-first", "im2col-first", "im2col-first forward, multiply-first backward"])
+@product_orders
 @pytest.mark.parametrize("args, size", [
     ({"kernel_size": 7, "padding": 3}, (4, 5)), ({"kernel_size": 3, "padding": 1, "scale_factor": (3, 2)}, (3, 4)),
     ({"kernel_size": (2, 4), "dilation": 2, "padding": (4, 0)}, (2, 4)),
@@ -281,9 +289,7 @@ def test_channels_last_convolution_in_either_order(args, size, orders):
 def test_upsampling_in_either_order(args, size, orders):
     """The same choice for Upsampling, whose phases make s*s*C_out product columns."""
     plan = Upsampling(1, 1, **args)._plan(torch.empty(1, 1, *size))
-    phases = math.prod(as_pair(args.get("scale_factor", 2)))
-    c_in, c_out = next((c_in, c_out) for c_in in (2, 4, 8, 16) for c_out in range(1, 9) if orders == tuple(
-        conv2d._multiplies_first(plan.window, c_in, phases * c_out, copies) for copies in (1, 2)))
+    c_in, c_out = channels_for(plan.window, orders, math.prod(as_pair(args.get("scale_factor", 2))))
     check_against_autograd(Upsampling(c_in, c_out, **args), torch.randn(2, c_in, *size), "channels_last",
                            "channels_last")
 
