@@ -332,7 +332,7 @@ def check_backward(module, x, reference, params, what):
 
 def block_checks(report, module):
     names = ["Conv2d", "Sigmoid", "Sequential", "ReLU", "MSE", "SGD", "Upsampling"]
-    with report.check("Miniproject_2: blocks importable from Miniproject_2.model") as c:
+    with report.check("Miniproject_2: blocks importable from Miniproject_2.model"):
         missing = [n for n in names if not hasattr(module, n)]
         if missing:
             fail(f"missing {', '.join(missing)}; the grader imports them from Miniproject_2.model")
@@ -345,14 +345,14 @@ def block_checks(report, module):
     torch.manual_seed(0)
     x = torch.randn(1, 3, 32, 32)
     if Conv2d:
-        with report.check("Miniproject_2: Conv2d(3, 3, 3).forward(x) == F.conv2d (grader)") as c:
+        with report.check("Miniproject_2: Conv2d(3, 3, 3).forward(x) == F.conv2d (grader)"):
             conv = Conv2d(3, 3, 3)
             expect_close(conv.forward(x), F.conv2d(x, conv.weight, conv.bias), "Conv2d")
     if Sigmoid:
-        with report.check("Miniproject_2: Sigmoid().forward(x) == torch.sigmoid (grader)") as c:
+        with report.check("Miniproject_2: Sigmoid().forward(x) == torch.sigmoid (grader)"):
             expect_close(Sigmoid().forward(x), torch.sigmoid(x), "Sigmoid")
     if Conv2d and Sigmoid and Sequential:
-        with report.check("Miniproject_2: Sequential(conv, sigmoid) == F.conv2d(...).sigmoid() (grader)") as c:
+        with report.check("Miniproject_2: Sequential(conv, sigmoid) == F.conv2d(...).sigmoid() (grader)"):
             conv = Conv2d(3, 3, 3)
             expected = F.conv2d(x, conv.weight, conv.bias).sigmoid()
             expect_close(Sequential(conv, Sigmoid()).forward(x), expected, "Sequential")
@@ -439,7 +439,7 @@ def layered_checks(report, blocks):
 def sigmoid_extremes(report, blocks):
     if "Sigmoid" not in blocks:
         return
-    with report.check("Miniproject_2: Sigmoid at |x| up to 100 (no NaN, float32)") as c:
+    with report.check("Miniproject_2: Sigmoid at |x| up to 100 (no NaN, float32)"):
         x = torch.linspace(-100, 100, 401).view(1, 1, 1, -1)
         with torch.enable_grad():
             x_ref = x.clone().requires_grad_()
@@ -455,7 +455,7 @@ def sigmoid_extremes(report, blocks):
 def sgd_check(report, blocks):
     if "SGD" not in blocks or "Conv2d" not in blocks:
         return
-    with report.check("Miniproject_2: SGD(conv.param(), lr=0.1).step() updates conv.weight in place") as c:
+    with report.check("Miniproject_2: SGD(conv.param(), lr=0.1).step() updates conv.weight in place"):
         conv = blocks["Conv2d"](3, 3, 3)
         conv.forward(torch.randn(2, 3, 8, 8))
         conv.backward(torch.randn(2, 3, 6, 6))
