@@ -16,7 +16,6 @@ width work, odd ones included.
 import math
 import os
 import random
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,10 +23,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# The data pipeline (shuffling, batching, augmentation) is shared with Miniproject_2 so
-# that the two differ only in how the network computes.
+# The data pipeline (shuffling, batching, augmentation, padding) and the progress bar are
+# shared with Miniproject_2 so that the two differ only in how the network computes.
 from Miniproject_2.model import DEFAULT_CONFIG as MINIPROJECT_2_CONFIG
-from Miniproject_2.others.images import dihedral, epoch_batches
+from Miniproject_2.others.images import dihedral, epoch_batches, reflect_pad
+from Miniproject_2.others.progress import Progress
 
 # The twin takes Miniproject_2's configuration, so the two cannot drift apart, plus the
 # choice of architecture: 'simple' is the course's required network, 'unet' adds skip
@@ -154,17 +154,6 @@ class UNet(nn.Module):
         return torch.sigmoid(self.head(d1))
 
 
-def _reflect_index(size, device):
-    """Indices that pad an axis at its end, by reflection, to a multiple of SIZE_MULTIPLE.
-
-    The edge pixel is not repeated, as in ``F.pad(mode='reflect')``; an axis
-    too short to mirror far enough repeats its first pixel instead of
-    failing. Miniproject_2 pads the same way, so the twins agree on any size.
-    """
-    index = torch.arange(size + -size % SIZE_MULTIPLE, device=device)
-    return index.where(index < size, 2 * (size - 1) - index).clamp(min=0)
-
-
 def _check_images(name, images):
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
@@ -183,25 +172,6 @@ def _to_cpu(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_to_cpu(item) for item in value)
     return value
-
-
-class _Progress:
-    """A one-line progress bar on stderr, without third-party packages."""
-
-    def __init__(self, epoch, num_epochs, total):
-        self.prefix = f"epoch {epoch}/{num_epochs}"
-        self.total = total
-
-    def update(self, done, loss):
-        width = 30
-        filled = width * done // self.total
-        bar = "#" * filled + "." * (width - filled)
-        sys.stderr.write(f"\r{self.prefix} [{bar}] {done}/{self.total} loss {loss:.5f}")
-        sys.stderr.flush()
-
-    def close(self):
-        sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _build(config):
@@ -267,8 +237,6 @@ class Model:
             raise ValueError("cannot train on an empty set")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
             raise ValueError(f"num_epochs must be a non-negative int, got {num_epochs!r}")
-        if progress is None:
-            progress = sys.stderr.isatty()
 
         device = self._compute_device(train_input)
         self._move_to(device)
@@ -280,12 +248,11 @@ class Model:
         # grader does so for Miniproject_2).
         with torch.enable_grad():
             for _ in range(num_epochs):
-                bar = _Progress(self.epochs_trained + 1, last_epoch, n) if progress else None
+                bar = Progress(n, f"epoch {self.epochs_trained + 1}/{last_epoch}", enabled=progress)
                 try:
                     total = self._train_epoch(train_input, train_target, device, bar)
                 finally:
-                    if bar:
-                        bar.close()
+                    bar.close()
                 self.epochs_trained += 1
                 losses.append(total / n)
         return losses
@@ -313,8 +280,7 @@ class Model:
             self.optimizer.step()
             total += value * index.shape[0]
             done += index.shape[0]
-            if bar:
-                bar.update(done, total / done)
+            bar.update(index.shape[0], total / done)
         return total
 
     def predict(self, test_input):
@@ -324,14 +290,12 @@ class Model:
         device = self._compute_device(test_input)
         self._move_to(device)
         self.net.eval()
-        rows = _reflect_index(height, device)
-        columns = _reflect_index(width, device)
         chunk = max(1, PREDICT_PIXEL_BUDGET // (height * width))
         outputs = []
         with torch.no_grad():
             for start in range(0, n, chunk):
                 images = test_input[start:start + chunk].to(device, torch.float32) / 255
-                images = images.index_select(2, rows).index_select(3, columns)
+                images = reflect_pad(images, SIZE_MULTIPLE)
                 denoised = self.net(images)[:, :, :height, :width]
                 outputs.append((denoised * 255).clamp_(0, 255).to(test_input.device))
         if not outputs:
