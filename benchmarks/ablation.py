@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
-from Miniproject_2.model import Model  # noqa: E402
-from n2n_nograd.data import TRAIN_FILE, VAL_FILE, load_pairs  # noqa: E402
-from n2n_nograd.denoise import predict_batches  # noqa: E402
-from n2n_nograd.psnr import psnr  # noqa: E402
+from Miniproject_2.model import DEFAULT_CONFIG, Model  # noqa: E402
+from n2n_nograd.data import TRAIN_FILE, VAL_FILE, input_psnr, load_pairs  # noqa: E402
+from n2n_nograd.denoise import validation_psnr  # noqa: E402
 
-BASE = {"channels": (32, 64), "kernel_down": 2, "padding_down": 0, "kernel_up": 3, "padding_up": 1,
-        "optimizer": "adam", "lr": 1e-3, "batch_size": 32}
+#: The committed configuration, the factors the variants change.
+BASE = {key: DEFAULT_CONFIG[key] for key in ("channels", "kernel_down", "padding_down", "kernel_up",
+                                             "padding_up", "optimizer", "lr", "batch_size")}
 VARIANTS = {
     "channels": [{"channels": (16, 32)}, {"channels": (48, 96)}],
     "kernels": [{"kernel_up": 5, "padding_up": 2}],
@@ -43,8 +43,7 @@ def run(config, train, val, epochs, seed):
         start = time.perf_counter()
         model.train(*train, num_epochs=1, progress=False)
         seconds = time.perf_counter() - start
-        score = psnr(predict_batches(model, val[0]) / 255, val[1].float() / 255)
-        history.append({"val_psnr": score, "seconds": seconds})
+        history.append({"val_psnr": validation_psnr(model, *val), "seconds": seconds})
     return history
 
 
@@ -63,7 +62,7 @@ def main():
     a, b = load_pairs(Path(args.data) / TRAIN_FILE, "train")
     train = (a[:args.subset], b[:args.subset])
     val = load_pairs(Path(args.data) / VAL_FILE, "val")
-    noisy_psnr = psnr(val[0].float() / 255, val[1].float() / 255)
+    noisy_psnr = input_psnr(*val)
     path = Path(args.json)
     results = json.loads(path.read_text()) if path.exists() else {}
     if (results.get("subset"), results.get("epochs")) != (args.subset, args.epochs):

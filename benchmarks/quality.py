@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from n2n_nograd.baselines import BASELINES  # noqa: E402
 from n2n_nograd.cli import model_class_for  # noqa: E402
 from n2n_nograd.data import VAL_FILE, input_psnr, load_pairs  # noqa: E402
-from n2n_nograd.denoise import predict_batches  # noqa: E402
-from n2n_nograd.plots import read_metrics  # noqa: E402
+from n2n_nograd.denoise import validation_psnr  # noqa: E402
+from n2n_nograd.plots import METRICS_FILE, RUN_FILE, read_metrics  # noqa: E402
 from n2n_nograd.psnr import psnr  # noqa: E402
 
 #: (row name, implementation, run folder, checkpoint or None for the committed one)
@@ -44,18 +44,18 @@ def trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir):
     else:
         model.load_model(run_dir / checkpoint)
     started = time.perf_counter()
-    score = psnr(predict_batches(model, noisy) / 255, clean.float() / 255)
+    score = validation_psnr(model, noisy, clean)
     predict_seconds = time.perf_counter() - started
     records = read_metrics(run_dir)
     best = max(records, key=lambda r: r["val_psnr"])
     target = results_dir / run_dir.name
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(run_dir / "metrics.jsonl", target / "metrics.jsonl")
-    shutil.copy(run_dir / "run.json", target / "run.json")
+    for file in (METRICS_FILE, RUN_FILE):
+        shutil.copy(run_dir / file, target / file)
     params = sum(t.numel() for t in model.net.state_dict().values())
     return {"name": name, "impl": impl, "run": run_dir.name, "psnr": score, "params": params,
             "epochs": best["epoch"], "train_seconds": best["cumulative_seconds"],
-            "config": json.loads((run_dir / "run.json").read_text())["config"],
+            "config": json.loads((run_dir / RUN_FILE).read_text())["config"],
             "predict_seconds": predict_seconds}
 
 
@@ -75,7 +75,7 @@ def main():
         rows.append({"name": label, "psnr": score, "predict_seconds": time.perf_counter() - started})
     for name, impl, run, checkpoint in TRAINED:
         run_dir = Path(args.runs) / run
-        if not (run_dir / "metrics.jsonl").is_file():
+        if not (run_dir / METRICS_FILE).is_file():
             print(f"skipping {name!r}: no run in {run_dir}")
             continue
         rows.append(trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir))

@@ -132,7 +132,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .baselines import BASELINES, missing_requirement
     from .data import VAL_FILE, input_psnr, load_pairs
-    from .denoise import predict_batches
+    from .denoise import validation_psnr
     from .psnr import psnr
 
     if args.baselines and missing_requirement():
@@ -143,7 +143,7 @@ def cmd_evaluate(args) -> int:
     target = clean.float() / 255
     noisy_db = input_psnr(noisy, clean)
     started = time.perf_counter()
-    model_db = psnr(predict_batches(model, noisy) / 255, target)
+    model_db = validation_psnr(model, noisy, clean)
     model_seconds = time.perf_counter() - started
 
     source = args.checkpoint or "committed pretrained model"

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from .data import open_rgb
+from .psnr import psnr
 
 # The grader predicts the validation set 100 pictures at a time.
 GRADER_BATCH = 100
@@ -26,6 +27,11 @@ def predict_batches(model, noisy: torch.Tensor, batch: int = GRADER_BATCH) -> to
     with torch.no_grad():
         return torch.cat([model.predict(noisy[start:start + batch])
                           for start in range(0, len(noisy), batch)])
+
+
+def validation_psnr(model, noisy: torch.Tensor, clean: torch.Tensor) -> float:
+    """The grader's PSNR of ``model`` on a 0-255 validation set, predicted as the grader does."""
+    return psnr(predict_batches(model, noisy) / 255, clean.float() / 255)
 
 
 def predict_tiled(model, picture: torch.Tensor, tile: int = TILE, margin: int = MARGIN) -> torch.Tensor:

@@ -32,8 +32,7 @@ import torch
 
 from . import plots
 from .data import TRAIN_FILE, VAL_FILE, input_psnr, load_pairs
-from .denoise import predict_batches
-from .psnr import psnr
+from .denoise import predict_batches, validation_psnr
 
 CHECKPOINT = "checkpoint.pkl"
 BEST = "best.pkl"
@@ -72,10 +71,6 @@ def _check_resume(run: dict, impl: str, options: dict, subset: int | None) -> No
         if asked.get(key) is not None and asked[key] != kept.get(key):
             raise RunError(f"this run was started with {key}={kept.get(key)!r}, not {asked[key]!r}; "
                            "a resumed run keeps its settings (start a new --out to change them)")
-
-
-def _validation_psnr(model, noisy: torch.Tensor, clean: torch.Tensor) -> float:
-    return psnr(predict_batches(model, noisy) / 255, clean.float() / 255)
 
 
 def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
@@ -139,7 +134,7 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
             started = time.perf_counter()
             (loss,) = model.train(train_a, train_b, 1)
             trained = time.perf_counter()
-            val_psnr = _validation_psnr(model, val_noisy, val_clean)
+            val_psnr = validation_psnr(model, val_noisy, val_clean)
             cumulative += trained - started
             record = {"epoch": model.epochs_trained, "train_loss": loss, "val_psnr": val_psnr,
                       "epoch_seconds": trained - started,
@@ -175,7 +170,7 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
                         val_clean[indices], examples,
                         title=f"{impl} model after {model.epochs_trained} epochs")
     pictures.append(examples)
-    final = records[-1]["val_psnr"] if records else _validation_psnr(model, val_noisy, val_clean)
+    final = records[-1]["val_psnr"] if records else validation_psnr(model, val_noisy, val_clean)
     return Outcome("finished", f"final validation PSNR {final:.2f} dB "
                    f"(noisy input {noisy_psnr:.2f} dB, best {max(best, final):.2f} dB)",
                    pictures=pictures)

@@ -73,8 +73,9 @@ class Inputs:
             if "run" not in row:
                 continue
             path = self.results / row["run"]
-            if (path / METRICS_FILE).is_file() and read_metrics(path):
-                self.runs[row["run"]] = {"name": row["name"], "records": read_metrics(path),
+            records = read_metrics(path) if (path / METRICS_FILE).is_file() else []
+            if records:
+                self.runs[row["run"]] = {"name": row["name"], "records": records,
                                          "run": json.loads((path / RUN_FILE).read_text())}
             else:
                 self.missing.append(f"{path / METRICS_FILE} (copied there by `python benchmarks/quality.py`)")
