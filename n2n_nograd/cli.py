@@ -98,16 +98,37 @@ def _load_model(impl: str, checkpoint: str | None, device: str | None):
 
 # --- commands -------------------------------------------------------------
 
+def cmd_photos(args) -> int:
+    from .photos import fetch
+
+    for role, paths in fetch(args.out, log=print).items():
+        print(f"{role}: {len(paths)} photos in {Path(args.out) / role}")
+    return 0
+
+
 def cmd_data(args) -> int:
     from .data import TRAIN_FILE, VAL_FILE, build
 
     report = build(args.out, photos=args.photos, n_train=args.n_train, n_val=args.n_val,
-                   size=args.size, seed=args.seed, log=print)
+                   size=args.size, seed=args.seed, extra_train=args.train_photos or (),
+                   sigma_range=args.sigma_range, augment=args.augment or (),
+                   unclipped_targets=args.unclipped_targets, log=print)
     for path in report.skipped_photos:
         print(f"skipped {path}: its short side is below {args.size} px")
     print(f"wrote {Path(args.out) / TRAIN_FILE} ({report.n_train} noisy pairs) and "
           f"{Path(args.out) / VAL_FILE} ({report.n_val} noisy/clean pairs), "
           f"{args.size}x{args.size}, in {report.seconds:.1f} s")
+    return 0
+
+
+def cmd_testset(args) -> int:
+    from .data import TEST_FILE, build_testset
+
+    report = build_testset(args.out, args.photos, n=args.n, size=args.size, seed=args.seed, log=print)
+    for path in report.skipped_photos:
+        print(f"skipped {path}: its short side is below {args.size} px")
+    print(f"wrote {Path(args.out) / TEST_FILE} ({report.n} clean pictures of {args.size}x{args.size} "
+          f"from {len(report.photos)} photos) in {report.seconds:.1f} s")
     return 0
 
 
@@ -137,6 +158,8 @@ def cmd_evaluate(args) -> int:
 
     if args.baselines and missing_requirement():
         raise CliError(missing_requirement())
+    if args.sigmas is not None or args.testset:
+        return _evaluate_sweep(args)
     val_path = Path(args.data) / VAL_FILE
     noisy, clean = load_pairs(val_path, "val")
     model = _load_model(args.impl, args.checkpoint, args.device)
@@ -170,6 +193,41 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _evaluate_sweep(args) -> int:
+    """``n2n evaluate --sigmas``: the per-noise-level table on each evaluation set."""
+    from .baselines import BASELINES, BM3D_LABEL, bm3d, bm3d_missing
+    from .data import VAL_FILE, load_clean
+    from .denoise import predict_batches
+    from .evaluation import HEADER, SIGMAS, sweep
+
+    if args.bm3d and bm3d_missing():
+        raise CliError(bm3d_missing())
+    model = _load_model(args.impl, args.checkpoint, args.device)
+    source = args.checkpoint or "committed pretrained model"
+    denoisers = {f"model ({args.impl})": lambda noisy, sigma: predict_batches(model, noisy)}
+    if args.baselines:
+        denoisers.update({label: (lambda noisy, sigma, run=run: run(noisy))
+                          for label, run in BASELINES.values()})
+    subsets = {}
+    if args.bm3d:
+        denoisers[BM3D_LABEL] = bm3d
+        subsets[BM3D_LABEL] = args.bm3d
+    sets = [Path(args.data) / VAL_FILE, *(Path(t) for t in args.testset or ())]
+    results = {"impl": args.impl, "checkpoint": source, "sets": {}}
+    print(f"model: {args.impl}, {source}")
+    for path in sets:
+        clean = load_clean(path)
+        print(f"\n{path}: {len(clean)} clean pictures of {clean.shape[2]}x{clean.shape[3]}, "
+              "noise added at each sigma (0-255 scale)")
+        print(HEADER)
+        rows = sweep(denoisers, clean, args.sigmas or SIGMAS, subsets=subsets, log=print)
+        results["sets"][str(path)] = {"n": len(clean), "rows": rows}
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"numbers written to {args.json}")
+    return 0
+
+
 def cmd_denoise(args) -> int:
     from .denoise import can_write, predict_tiled, read_picture, write_picture
 
@@ -193,6 +251,15 @@ def cmd_plots(args) -> int:
     for path in redraw(args.run_dir):
         print(f"wrote {path}")
     return 0
+
+
+def _sigmas(text: str) -> tuple[float, ...]:
+    from .evaluation import parse_sigmas
+
+    try:
+        return parse_sigmas(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # --- parser ---------------------------------------------------------------
@@ -221,6 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    photos = commands.add_parser(
+        "photos", formatter_class=_Formatter,
+        help="install the pinned photo collections (training, unseen-source test)",
+        description=_wrap("Download Debian's wallpaper packages (without installing them), check "
+                          "each photograph's SHA-256 and copy it to OUT/train/PACKAGE/ (more "
+                          "training photos: lomiri-wallpapers-16.04 and -20.04) or "
+                          "OUT/unseen/PACKAGE/ (a source used only for testing: the nature photos "
+                          "of mate-backgrounds).  Needs apt-get and dpkg-deb, no root rights; "
+                          "about 75 MB to download."))
+    photos.add_argument("--out", metavar="DIR", default="photos", help="output folder (default: photos)")
+    photos.set_defaults(handler=cmd_photos)
+
     data = commands.add_parser(
         "data", formatter_class=_Formatter, help="build train_data.pkl and val_data.pkl from photos",
         description=_wrap("Build a data set in the course's format (train_data.pkl: uint8 "
@@ -239,7 +318,36 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--size", type=_positive_int, default=32, metavar="PX",
                       help="side of the pictures in pixels (default: 32)")
     data.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    data.add_argument("--train-photos", metavar="DIR", action="append",
+                      help="add every PNG/JPEG below DIR to the training side only (repeatable); "
+                           "e.g. photos/train from `n2n photos`")
+    data.add_argument("--sigma-range", metavar=("LO", "HI"), nargs=2, type=float,
+                      help="draw each training picture's noise sigma uniformly in [LO, HI] (0-255 "
+                           "scale) instead of using the calibrated one; validation keeps it")
+    data.add_argument("--augment", action="append", choices=("channels", "gain"),
+                      help="colour augmentation of the training pictures (repeatable): channels "
+                           "permutes the RGB channels of each picture, gain scales each channel "
+                           "by a random factor in [0.6, 1]")
+    data.add_argument("--unclipped-targets", action="store_true",
+                      help="store the training targets (noisy_b) unclipped, as int16, so that the "
+                           "network does not learn clipping's colour bias; not the course's format")
     data.set_defaults(handler=cmd_data)
+
+    testset = commands.add_parser(
+        "testset", formatter_class=_Formatter, help="build a clean test set from a folder of photos",
+        description=_wrap("Cut clean SIZE x SIZE pictures from every PNG/JPEG below PHOTOS, the way "
+                          "`n2n data` does, into OUT/test_clean.pkl (uint8 (N, 3, SIZE, SIZE)).  "
+                          "`n2n evaluate --testset OUT` adds noise at each level asked for.  Use "
+                          "photos of a source that no training or validation photo comes from."))
+    testset.add_argument("--photos", metavar="DIR", required=True,
+                         help="folder of photos, e.g. photos/unseen from `n2n photos`")
+    testset.add_argument("--out", metavar="DIR", default="data/unseen",
+                         help="output folder (default: data/unseen)")
+    testset.add_argument("--n", type=_positive_int, default=2_000, help="pictures (default: 2000)")
+    testset.add_argument("--size", type=_positive_int, default=32, metavar="PX",
+                         help="side of the pictures in pixels (default: 32)")
+    testset.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    testset.set_defaults(handler=cmd_testset)
 
     train = commands.add_parser(
         "train", formatter_class=_Formatter, help="train a model, with checkpoints and metrics",
@@ -296,6 +404,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                           help="implementation that wrote the checkpoint (default: nograd)")
     evaluate.add_argument("--device", help="torch device to compute on (default: cpu)")
+    evaluate.add_argument("--sigmas", type=_sigmas, metavar="S,S,...", nargs="?", const=(),
+                          help="per-noise-level table instead of the stored noisy pictures: noise of "
+                               "each sigma (0-255 scale) is added to the clean pictures (default "
+                               "levels: 5,15,25,35,50)")
+    evaluate.add_argument("--testset", metavar="DIR", action="append",
+                          help="also evaluate on the clean pictures of DIR (from `n2n testset`); "
+                               "implies --sigmas")
+    evaluate.add_argument("--bm3d", type=_positive_int, metavar="N",
+                          help="with --sigmas: add BM3D, told the true sigma, on the first N pictures "
+                               "of each set (about 1 s a picture; needs pip install bm3d)")
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run scikit-image's non-local means with a noise level "
                                "estimated from each picture (needs PyWavelets)")

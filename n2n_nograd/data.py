@@ -29,6 +29,12 @@ the course pictures are in colour and grey crops copied to three channels
 would teach the network that colour channels are always equal.  The synthetic
 pictures (color, phantom, chessboards, logo, horse) are left out as well.
 
+More training photos (``extra_train=[DIR, ...]``, ``--train-photos``): every
+PNG/JPEG below each folder joins the training side only, on top of the split
+above; the validation photos do not change, so validation numbers stay
+comparable.  ``n2n photos`` installs a pinned collection for this (see
+``photos.py``).
+
 Own photos (``photos=DIR``): every PNG/JPEG below DIR, searched recursively,
 converted to RGB (grayscale is copied to three channels, alpha is dropped,
 EXIF rotation is applied).  Photos are split, never crops: photos are ordered
@@ -48,6 +54,29 @@ mean over pictures of -10 log10(MSE) on the [0, 1] scale -- is 20.7 dB, the
 value of the course's validation set.  With the default photos and size 32
 that gives sigma close to 24.5.
 
+With ``sigma_range=(lo, hi)`` each training picture gets its own sigma, drawn
+uniformly in [lo, hi] (both noisy draws of a pair share it), so the network
+learns more than one noise level; validation keeps the calibrated sigma.
+
+Unclipped targets (``unclipped_targets=True``): clipping to 0-255 makes the
+noise of dark and bright pixels lose its zero mean, and a network trained
+Noise2Noise-style on clipped targets learns that bias as a colour shift.  With
+this option ``noisy_b``, the training target, is stored unclipped, as int16
+(``round(clean + sigma z)``, -255..510), while ``noisy_a``, the input, stays the
+clipped uint8 picture a camera file would hold.  Such a file is no longer in
+the course's format (``load_pairs`` accepts it; ``n2n train`` passes the
+target as floats).
+
+Colour augmentation (``augment``), applied to the clean training pictures
+before the noise, so that the network cannot learn the colour statistics of a
+few photos: ``"channels"`` permutes the three channels of each picture (one of
+the 6 orders, uniformly); ``"gain"`` scales each channel of each picture by
+its own factor drawn log-uniformly in [GAIN_LOW, 1] (darker, never clipped).
+
+Test sets (:func:`build_testset`) hold clean pictures only, cut the same way
+from photos of a source used nowhere else; the noise is added at evaluation
+time, at each noise level asked for.
+
 The result is fully determined by the seed (and the photos).
 """
 
@@ -55,6 +84,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -70,11 +100,16 @@ from .psnr import psnr
 
 TRAIN_FILE = "train_data.pkl"
 VAL_FILE = "val_data.pkl"
+TEST_FILE = "test_clean.pkl"
 INFO_FILE = "build.json"
 TARGET_PSNR = 20.7
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 _NAMES = {"train": ("noisy_a", "noisy_b"), "val": ("noisy", "clean")}
+
+AUGMENTATIONS = ("channels", "gain")
+#: Lowest per-channel gain of the "gain" augmentation.
+GAIN_LOW = 0.6
 
 BUNDLED_TRAIN = ("astronaut.png", "motorcycle_left.png", "motorcycle_right.png",
                  "rocket.jpg", "hubble_deep_field.jpg", "ihc.png", "retina.jpg")
@@ -97,36 +132,61 @@ def load_pairs(path, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     if kind not in _NAMES:
         raise ValueError(f"kind must be 'train' or 'val', not {kind!r}")
     names = _NAMES[kind]
-    path = Path(path)
     expected = f"a tuple ({names[0]}, {names[1]}) of two uint8 tensors (N, 3, H, W)"
-    if not path.exists():
-        raise ValueError(f"{path}: file not found (expected {expected})")
-    if path.is_dir():
-        raise ValueError(f"{path}: is a directory, not a {kind} data file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load raises many types for damaged files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: cannot be read by torch.load ({first_line})") from exc
+    obj = _read(path, expected)
     if not (isinstance(obj, (tuple, list)) and len(obj) == 2
             and all(isinstance(t, torch.Tensor) for t in obj)):
         raise ValueError(f"{path}: holds {_describe(obj)}, expected {expected}")
-    for name, tensor in zip(names, obj):
-        if tensor.dtype != torch.uint8:
-            raise ValueError(f"{path}: {name} has dtype {tensor.dtype}, expected torch.uint8")
-        if tensor.ndim != 4:
-            raise ValueError(f"{path}: {name} has shape {tuple(tensor.shape)}, "
-                             "expected 4 dimensions (N, 3, H, W)")
-        if tensor.shape[1] != 3:
-            raise ValueError(f"{path}: {name} has {tensor.shape[1]} channels "
-                             f"(shape {tuple(tensor.shape)}), expected 3")
+    for index, (name, tensor) in enumerate(zip(names, obj)):
+        # The training target may be unclipped int16 (see the module docstring).
+        _check_pictures(path, name, tensor, torch.int16 if kind == "train" and index else None)
     a, b = obj
     if a.shape != b.shape:
         raise ValueError(f"{path}: {names[0]} has shape {tuple(a.shape)} but "
                          f"{names[1]} has shape {tuple(b.shape)}")
-    if a.shape[0] == 0:
-        raise ValueError(f"{path}: holds no pictures (N = 0)")
     return a, b
+
+
+def _read(path, expected: str):
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: file not found (expected {expected})")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not a data file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many types for damaged files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: cannot be read by torch.load ({first_line})") from exc
+
+
+def _check_pictures(path, name: str, tensor: torch.Tensor, also=None) -> None:
+    if tensor.dtype not in (torch.uint8, also):
+        raise ValueError(f"{path}: {name} has dtype {tensor.dtype}, expected torch.uint8"
+                         + (f" or {also}" if also else ""))
+    if tensor.ndim != 4:
+        raise ValueError(f"{path}: {name} has shape {tuple(tensor.shape)}, "
+                         "expected 4 dimensions (N, 3, H, W)")
+    if tensor.shape[1] != 3:
+        raise ValueError(f"{path}: {name} has {tensor.shape[1]} channels "
+                         f"(shape {tuple(tensor.shape)}), expected 3")
+    if tensor.shape[0] == 0:
+        raise ValueError(f"{path}: holds no pictures (N = 0)")
+
+
+def load_clean(path) -> torch.Tensor:
+    """The clean pictures of an evaluation set: ``test_clean.pkl`` of a test set, or the
+    clean half of a ``val_data.pkl``; either file, or a folder holding one of them."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / TEST_FILE if (path / TEST_FILE).exists() else path / VAL_FILE
+    if path.name == VAL_FILE:
+        return load_pairs(path, "val")[1]
+    obj = _read(path, "a uint8 tensor (N, 3, H, W) of clean pictures")
+    if not isinstance(obj, torch.Tensor):
+        raise ValueError(f"{path}: holds {_describe(obj)}, expected a uint8 tensor (N, 3, H, W)")
+    _check_pictures(path, "the clean pictures", obj)
+    return obj
 
 
 def _describe(obj) -> str:
@@ -138,10 +198,14 @@ def _describe(obj) -> str:
 
 def save_pairs(path, first: torch.Tensor, second: torch.Tensor) -> None:
     """Write a course-format file; a crash never leaves a half-written file."""
+    # contiguous() so that torch.save never stores a larger underlying buffer.
+    _save(path, (first.contiguous(), second.contiguous()))
+
+
+def _save(path, obj) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    # contiguous() so that torch.save never stores a larger underlying buffer.
-    torch.save((first.contiguous(), second.contiguous()), tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
 
 
@@ -258,18 +322,45 @@ def clean_pictures(photos: list[Path], n: int, size: int,
     return torch.from_numpy(pictures).permute(0, 3, 1, 2).contiguous()
 
 
-def noisy_version(clean: torch.Tensor, sigma: float, z: torch.Tensor) -> torch.Tensor:
-    """The noise model, for a given standard-normal draw ``z`` of the same shape."""
-    return torch.add(clean, z, alpha=sigma).round_().clamp_(0, 255).to(torch.uint8)
+def noisy_version(clean: torch.Tensor, sigma, z: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """The noise model, for a given standard-normal draw ``z`` of the same shape.
+
+    ``sigma`` is one number, or a length-N tensor of one sigma per picture.
+    ``clip=False`` keeps values outside 0-255, as int16.
+    """
+    if isinstance(sigma, torch.Tensor):
+        noisy = z.mul(sigma.view(-1, 1, 1, 1)).add_(clean)
+    else:
+        noisy = torch.add(clean, z, alpha=sigma)
+    if not clip:
+        return noisy.round_().clamp_(-255, 510).to(torch.int16)
+    return noisy.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def add_noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
-    """One fresh noisy draw of a uint8 batch."""
-    out = torch.empty_like(clean)
+def add_noise(clean: torch.Tensor, sigma, generator: torch.Generator, clip: bool = True) -> torch.Tensor:
+    """One fresh noisy draw of a uint8 batch; ``sigma`` and ``clip`` as in :func:`noisy_version`."""
+    out = torch.empty(clean.shape, dtype=torch.uint8 if clip else torch.int16)
     for start in range(0, len(clean), _NOISE_BLOCK):
         block = clean[start:start + _NOISE_BLOCK]
         z = torch.randn(block.shape, generator=generator)
-        out[start:start + _NOISE_BLOCK] = noisy_version(block, sigma, z)
+        block_sigma = sigma[start:start + _NOISE_BLOCK] if isinstance(sigma, torch.Tensor) else sigma
+        out[start:start + _NOISE_BLOCK] = noisy_version(block, block_sigma, z, clip)
+    return out
+
+
+def augment_colours(clean: torch.Tensor, kinds, generator: torch.Generator) -> torch.Tensor:
+    """The colour augmentations ``kinds`` (see the module docstring) of a uint8 batch."""
+    unknown = sorted(set(kinds) - set(AUGMENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown[0]!r}; known: {', '.join(AUGMENTATIONS)}")
+    out = clean
+    if "channels" in kinds:
+        orders = torch.rand(len(clean), 3, generator=generator).argsort(dim=1)
+        out = out.gather(1, orders.view(-1, 3, 1, 1).expand_as(out))
+    if "gain" in kinds:
+        low = math.log(GAIN_LOW)
+        gains = torch.rand(len(clean), 3, 1, 1, generator=generator).mul_(-low).add_(low).exp_()
+        out = out.float().mul_(gains).round_().to(torch.uint8)
     return out
 
 
@@ -310,20 +401,38 @@ class BuildReport:
     train_photos: list[str]
     val_photos: list[str]
     skipped_photos: list[str] = field(default_factory=list)
+    train_sigma_range: list[float] | None = None
+    augment: list[str] = field(default_factory=list)
+    unclipped_targets: bool = False
     noise_model: str = "noisy = clip(round(clean + sigma * N(0,1)), 0, 255) on the 0-255 scale"
 
 
+def check_sigma_range(sigma_range) -> tuple[float, float] | None:
+    if sigma_range is None:
+        return None
+    lo, hi = (float(v) for v in sigma_range)
+    if not 0 <= lo <= hi <= 255:
+        raise ValueError(f"--sigma-range must be two numbers 0 <= LO <= HI <= 255, got {lo:g} {hi:g}")
+    return lo, hi
+
+
 def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int = 32,
-          seed: int = 0, target_psnr: float = TARGET_PSNR,
+          seed: int = 0, target_psnr: float = TARGET_PSNR, extra_train=(), sigma_range=None,
+          augment=(), unclipped_targets: bool = False,
           log: Callable[[str], None] = lambda message: None) -> BuildReport:
     """Write ``train_data.pkl``, ``val_data.pkl`` and ``build.json`` into ``out``.
 
-    ``photos`` is a folder of the user's photos, or None for the bundled ones.
+    ``photos`` is a folder of the user's photos, or None for the bundled ones;
+    ``extra_train`` folders add training photos; ``sigma_range``, ``augment``
+    and ``unclipped_targets`` are described in the module docstring.
     """
     if n_train < 1 or n_val < 1:
         raise ValueError("--n-train and --n-val must be at least 1")
     if size < 1:
         raise ValueError("--size must be at least 1")
+    sigma_range = check_sigma_range(sigma_range)
+    augment = sorted(set(augment))
+    augment_colours(torch.empty(0, 3, 1, 1, dtype=torch.uint8), augment, torch.Generator())
     started = time.perf_counter()
     if photos is None:
         train_photos, val_photos = bundled_split()
@@ -331,6 +440,8 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     else:
         root = Path(photos)
         train_photos, val_photos = split_photos(find_photos(root), root)
+    for folder in extra_train:
+        train_photos = train_photos + find_photos(folder)
     train_photos, small_train = _usable(train_photos, size)
     val_photos, small_val = _usable(val_photos, size)
     skipped = small_train + small_val
@@ -338,7 +449,10 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         raise ValueError(f"{root}: no {'training' if not train_photos else 'validation'} "
                          f"photo has a short side of at least {size} px")
 
-    crops_seed, train_noise_seed, val_noise_seed = np.random.SeedSequence(seed).spawn(3)
+    # Spawned children depend only on their index: the first three are those of
+    # builds made before sigma ranges and augmentation existed.
+    (crops_seed, train_noise_seed, val_noise_seed,
+     augment_seed, sigma_seed) = np.random.SeedSequence(seed).spawn(5)
     train_crops_seed, val_crops_seed = crops_seed.spawn(2)
     log(f"cutting {n_train} training pictures from {len(train_photos)} photos "
         f"and {n_val} validation pictures from {len(val_photos)} photos")
@@ -351,9 +465,18 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     val_psnr = input_psnr(val_noisy, val_clean)
     log(f"noise sigma {sigma:.3f} (0-255 scale) gives a validation input PSNR of {val_psnr:.2f} dB")
 
+    if augment:
+        train_clean = augment_colours(train_clean, augment, _torch_generator(augment_seed))
+        log(f"colour augmentation of the training pictures: {', '.join(augment)}")
+    train_sigma = sigma
+    if sigma_range is not None:
+        lo, hi = sigma_range
+        draw = torch.rand(n_train, generator=_torch_generator(sigma_seed), dtype=torch.float64)
+        train_sigma = draw.mul_(hi - lo).add_(lo).float()
+        log(f"training noise: sigma drawn per picture, uniformly in [{lo:g}, {hi:g}]")
     generator = _torch_generator(train_noise_seed)
-    noisy_a = add_noise(train_clean, sigma, generator)
-    noisy_b = add_noise(train_clean, sigma, generator)
+    noisy_a = add_noise(train_clean, train_sigma, generator)
+    noisy_b = add_noise(train_clean, train_sigma, generator, clip=not unclipped_targets)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -363,6 +486,38 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         sigma=sigma, val_input_psnr=val_psnr, seconds=time.perf_counter() - started,
         n_train=n_train, n_val=n_val, size=size, seed=seed,
         train_photos=[str(p) for p in train_photos], val_photos=[str(p) for p in val_photos],
-        skipped_photos=[str(p) for p in skipped])
+        skipped_photos=[str(p) for p in skipped],
+        train_sigma_range=list(sigma_range) if sigma_range else None, augment=augment,
+        unclipped_targets=unclipped_targets)
+    (out / INFO_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    return report
+
+
+@dataclass
+class TestsetReport:
+    n: int
+    size: int
+    seed: int
+    seconds: float
+    photos: list[str]
+    skipped_photos: list[str] = field(default_factory=list)
+
+
+def build_testset(out, photos, n: int = 2_000, size: int = 32, seed: int = 0,
+                  log: Callable[[str], None] = lambda message: None) -> TestsetReport:
+    """Write ``test_clean.pkl`` (``n`` clean crops of every photo below ``photos``) and ``build.json``."""
+    if n < 1 or size < 1:
+        raise ValueError("--n and --size must be at least 1")
+    started = time.perf_counter()
+    usable, small = _usable(find_photos(photos), size)
+    if not usable:
+        raise ValueError(f"{photos}: no PNG/JPEG photo with a short side of at least {size} px")
+    log(f"cutting {n} test pictures from {len(usable)} photos")
+    clean = clean_pictures(usable, n, size, np.random.SeedSequence(seed))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _save(out / TEST_FILE, clean)
+    report = TestsetReport(n=n, size=size, seed=seed, seconds=time.perf_counter() - started,
+                           photos=[str(p) for p in usable], skipped_photos=[str(p) for p in small])
     (out / INFO_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report

@@ -73,6 +73,11 @@ def _check_resume(run: dict, impl: str, options: dict, subset: int | None) -> No
                            "a resumed run keeps its settings (start a new --out to change them)")
 
 
+def training_pairs(noisy_a: torch.Tensor, noisy_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What ``Model.train`` takes: unclipped int16 targets (``n2n data --unclipped-targets``) as floats."""
+    return noisy_a, (noisy_b.float() if noisy_b.dtype == torch.int16 else noisy_b)
+
+
 def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
                  epochs: int, options: dict, subset: int | None = None, resume: bool = False,
                  log: Callable[[str], None] = print) -> Outcome:
@@ -104,7 +109,7 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         data_dir = Path(data_dir if data_dir is not None else "data")
         impl = impl or "nograd"
 
-    train_a, train_b = load_pairs(data_dir / TRAIN_FILE, "train")
+    train_a, train_b = training_pairs(*load_pairs(data_dir / TRAIN_FILE, "train"))
     val_noisy, val_clean = load_pairs(data_dir / VAL_FILE, "val")
     if subset is not None:
         train_a, train_b = train_a[:subset], train_b[:subset]

@@ -14,7 +14,7 @@ from n2n_nograd.baselines import missing_requirement
 
 Model = pytest.importorskip("Miniproject_2.model").Model
 
-COMMANDS = ["data", "train", "evaluate", "denoise", "plots"]
+COMMANDS = ["photos", "data", "testset", "train", "evaluate", "denoise", "plots"]
 
 
 def run(capsys, *argv):
@@ -372,3 +372,63 @@ def test_options_override_the_preset(capsys, dataset, tmp_path, fake_training):
                        "--lr", "0.002", "--epochs", "1", "--out", out)
     config = json.loads((out / "run.json").read_text())["config"]
     assert status == 0 and (config["optimizer"], config["lr"], config["batch_size"]) == ("adam", 0.002, 10)
+
+
+# --- noise levels and unseen sources ----------------------------------------
+
+def test_data_command_with_training_options(capsys, tmp_path):
+    status, text, _ = run(capsys, "data", "--out", tmp_path, "--n-train", 60, "--n-val", 10,
+                          "--sigma-range", 10, 30, "--augment", "channels", "--augment", "gain",
+                          "--unclipped-targets")
+    assert status == 0 and "uniformly in [10, 30]" in text and "channels, gain" in text
+    info = json.loads((tmp_path / data.INFO_FILE).read_text())
+    assert info["train_sigma_range"] == [10, 30] and info["augment"] == ["channels", "gain"]
+    assert data.load_pairs(tmp_path / data.TRAIN_FILE, "train")[1].dtype == torch.int16
+
+
+def test_data_command_refuses_a_bad_sigma_range(capsys, tmp_path):
+    status, _, err = run(capsys, "data", "--out", tmp_path, "--sigma-range", 40, 20)
+    assert status == 2 and "--sigma-range" in err
+    assert_one_line_error(err)
+
+
+def test_train_on_unclipped_targets(capsys, tmp_path):
+    data.build(tmp_path / "d", n_train=40, n_val=8, seed=1, unclipped_targets=True)
+    status, text, _ = run(capsys, "train", "--data", tmp_path / "d", "--epochs", 1,
+                          "--out", tmp_path / "run")
+    assert status == 0 and "final validation PSNR" in text
+
+
+@pytest.fixture(scope="module")
+def testset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("unseen")
+    for i in range(3):
+        Image.new("RGB", (48, 40), (60 * i, 200 - 50 * i, 90)).save(folder / f"p{i}.png")
+    out = folder / "set"
+    assert cli.main(["testset", "--photos", str(folder), "--out", str(out), "--n", "24"]) == 0
+    return out
+
+
+def test_evaluate_per_noise_level(capsys, trained, dataset, testset, tmp_path):
+    report = tmp_path / "sweep.json"
+    status, text, _ = run(capsys, "evaluate", "--data", dataset, "--checkpoint", trained[0] / "best.pkl",
+                          "--testset", testset, "--sigmas", "5,25", "--json", report)
+    assert status == 0 and "worse" in text and "colour" in text
+    sets = json.loads(report.read_text())["sets"]
+    assert list(sets) == [str(dataset / data.VAL_FILE), str(testset)]
+    rows = sets[str(testset)]["rows"]
+    assert [(r["sigma"], r["n"]) for r in rows] == [(5.0, 24), (25.0, 24)]
+    assert rows[1]["input_psnr"] < rows[0]["input_psnr"]
+
+
+def test_evaluate_refuses_bad_levels(capsys, dataset):
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--data", str(dataset), "--sigmas", "5,abc"])
+    assert "comma-separated" in capsys.readouterr().err
+
+
+def test_evaluate_without_bm3d(capsys, trained, dataset, monkeypatch):
+    monkeypatch.setattr("n2n_nograd.baselines.bm3d_missing", lambda: "needs pip install bm3d")
+    status, _, err = run(capsys, "evaluate", "--data", dataset, "--checkpoint",
+                         trained[0] / "best.pkl", "--sigmas", "--bm3d", 2)
+    assert status == 2 and "bm3d" in err

@@ -271,3 +271,100 @@ def test_broken_photo_is_named(tmp_path):
 def test_sixteen_bit_grey_is_rescaled():
     grey = Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16))
     assert data.to_rgb(grey).getpixel((0, 0)) == (255, 255, 255)
+
+
+# --- training options: more photos, noise levels, colours ------------------
+
+def test_sigma_range_gives_each_pair_its_own_level(tmp_path):
+    report = data.build(tmp_path, n_train=400, n_val=20, seed=3, sigma_range=(5, 45))
+    a, b = (x.float() for x in data.load_pairs(tmp_path / data.TRAIN_FILE, "train"))
+    spread = ((a - b).std(dim=(1, 2, 3)) / np.sqrt(2))
+    # Per-pair noise levels cover the range (clipping only lowers them).
+    assert spread.min() < 12 and spread.max() > 38
+    assert report.train_sigma_range == [5.0, 45.0]
+    # Validation keeps the calibrated course noise.
+    noisy, clean = data.load_pairs(tmp_path / data.VAL_FILE, "val")
+    assert abs(data.input_psnr(noisy, clean) - 20.7) <= 0.3
+
+
+def test_validation_set_does_not_depend_on_training_options(tmp_path, bundled):
+    out, _ = bundled
+    data.build(tmp_path, n_train=300, n_val=120, seed=7, sigma_range=(15, 35), augment=["channels"])
+    for first, again in zip(data.load_pairs(out / data.VAL_FILE, "val"),
+                            data.load_pairs(tmp_path / data.VAL_FILE, "val")):
+        assert torch.equal(first, again)
+
+
+@pytest.mark.parametrize("bad", [(-1, 10), (30, 20), (0, 300)])
+def test_sigma_range_is_checked(tmp_path, bad):
+    with pytest.raises(ValueError, match="--sigma-range"):
+        data.build(tmp_path, n_train=10, n_val=2, sigma_range=bad)
+
+
+def test_unclipped_targets_keep_zero_mean_noise(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, colour in enumerate([(0, 0, 0), (255, 255, 255), (3, 250, 128)]):
+        Image.new("RGB", (40, 40), colour).save(photos / f"flat{i}.png")
+    report = data.build(tmp_path / "out", photos=photos, n_train=300, n_val=10, size=16,
+                        seed=2, unclipped_targets=True)
+    a, b = data.load_pairs(tmp_path / "out" / data.TRAIN_FILE, "train")
+    assert a.dtype == torch.uint8 and b.dtype == torch.int16 and report.unclipped_targets
+    assert b.min() < 0 and b.max() > 255
+    train_colours = {tuple(Image.open(p).getpixel((0, 0))) for p in report.train_photos}
+    # Per picture, the unclipped target's channel means sit on the clean colour.
+    for picture in b[:50]:
+        means = picture.float().mean((1, 2))
+        assert any(all(abs(m - c) < 8 for m, c in zip(means, colour)) for colour in train_colours)
+
+
+def test_channel_permutation_keeps_each_picture_and_varies_orders():
+    clean = torch.stack([torch.stack([torch.full((4, 4), v, dtype=torch.uint8) for v in (10, 20, 30)])] * 600)
+    out = data.augment_colours(clean, ["channels"], torch.Generator().manual_seed(0))
+    orders = {tuple(int(v) for v in p[:, 0, 0]) for p in out}
+    assert len(orders) == 6 and all(sorted(o) == [10, 20, 30] for o in orders)
+
+
+def test_gain_darkens_by_at_most_the_lowest_gain():
+    clean = torch.full((500, 3, 2, 2), 200, dtype=torch.uint8)
+    out = data.augment_colours(clean, ["gain"], torch.Generator().manual_seed(0)).float()
+    assert out.max() <= 200 and out.min() >= round(200 * data.GAIN_LOW)
+    assert out.mean((2, 3)).std() > 10  # channels move independently
+
+
+def test_unknown_augmentation_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown augmentation 'hue'"):
+        data.build(tmp_path, n_train=10, n_val=2, augment=["hue"])
+
+
+def test_extra_training_photos_join_training_only(tmp_path, bundled):
+    _, plain = bundled
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    Image.new("RGB", (64, 64), (250, 10, 10)).save(extra / "red.png")
+    report = data.build(tmp_path / "out", n_train=300, n_val=120, seed=7, extra_train=[extra])
+    assert report.train_photos == plain.train_photos + [str(extra / "red.png")]
+    assert report.val_photos == plain.val_photos
+
+
+def test_testset_holds_clean_crops_of_its_photos(tmp_path):
+    photos = tmp_path / "photos"
+    paths = _photo_folder(photos)
+    report = data.build_testset(tmp_path / "test", photos, n=40, size=16, seed=1)
+    clean = data.load_clean(tmp_path / "test")
+    assert clean.shape == (40, 3, 16, 16) and clean.dtype == torch.uint8
+    colours = {tuple(Image.open(p).convert("RGB").getpixel((0, 0))) for p in paths}
+    assert {_colour_of(c) for c in clean} <= colours
+    assert len(report.photos) == len(paths)
+    assert torch.equal(clean, data.load_clean(tmp_path / "test" / data.TEST_FILE))
+
+
+def test_load_clean_reads_a_validation_set(bundled):
+    out, _ = bundled
+    assert torch.equal(data.load_clean(out), data.load_pairs(out / data.VAL_FILE, "val")[1])
+
+
+def test_load_clean_rejects_a_pair(tmp_path):
+    torch.save((_pictures(), _pictures()), tmp_path / data.TEST_FILE)
+    with pytest.raises(ValueError, match="expected a uint8 tensor"):
+        data.load_clean(tmp_path)
