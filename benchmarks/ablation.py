@@ -20,13 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
-from Miniproject_2.model import DEFAULT_CONFIG, Model  # noqa: E402
+from Miniproject_2.model import Model  # noqa: E402
 from n2n_nograd.data import TRAIN_FILE, VAL_FILE, input_psnr, load_pairs  # noqa: E402
 from n2n_nograd.denoise import validation_psnr  # noqa: E402
 
-#: The committed configuration, the factors the variants change.
-BASE = {key: DEFAULT_CONFIG[key] for key in ("channels", "kernel_down", "padding_down", "kernel_up",
-                                             "padding_up", "optimizer", "lr", "batch_size")}
+#: The configuration the ablation started from (the committed one until it chose the
+#: current default), the factors the variants change.
+BASE = {"channels": (32, 64), "kernel_down": 2, "padding_down": 0, "kernel_up": 3, "padding_up": 1,
+        "optimizer": "adam", "lr": 1e-3, "batch_size": 32}
 VARIANTS = {
     "channels": [{"channels": (16, 32)}, {"channels": (48, 96)}],
     "kernels": [{"kernel_up": 5, "padding_up": 2}],

@@ -44,10 +44,14 @@ def variants(photos: Path) -> dict[str, dict]:
         "+ Debian photos, sigma 15-35, channels": {**extra, "sigma_range": (15, 35), "augment": ["channels"]},
         "+ Debian photos, sigma 15-35, channels, gain": {**extra, "sigma_range": (15, 35),
                                                         "augment": ["channels", "gain"]},
-        "+ Debian photos, sigma 15-35, channels, unclipped targets": {
-            **extra, "sigma_range": (15, 35), "augment": ["channels"], "unclipped_targets": True},
-        "+ Debian photos, sigma 5-50, channels, unclipped targets": {
-            **extra, "sigma_range": (5, 50), "augment": ["channels"], "unclipped_targets": True},
+        "+ Debian photos, sigma 5-50, channels": {**extra, "sigma_range": (5, 50), "augment": ["channels"]},
+        "+ Debian photos, sigma 15-35, gain": {**extra, "sigma_range": (15, 35), "augment": ["gain"]},
+        "+ Debian photos, sigma 15-35, gain, unclipped targets": {
+            **extra, "sigma_range": (15, 35), "augment": ["gain"], "unclipped_targets": True},
+        "+ Debian photos, sigma 15-35, channels, gain, unclipped targets": {
+            **extra, "sigma_range": (15, 35), "augment": ["channels", "gain"], "unclipped_targets": True},
+        "+ Debian photos, sigma 10-40, channels, gain, unclipped targets": {
+            **extra, "sigma_range": (10, 40), "augment": ["channels", "gain"], "unclipped_targets": True},
     }
 
 

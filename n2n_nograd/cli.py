@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "model has N epochs (default: 10)")
     train.add_argument("--batch-size", type=_positive_int, metavar="N",
                        help="mini-batch size (default: the model's, 32)")
-    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's, 0.001)")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's, 0.003)")
     train.add_argument("--seed", type=int, help="seed of initial weights and shuffling (default: 0)")
     train.add_argument("--device", help="torch device to compute on, e.g. cuda (default: cpu)")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/IMPL)")

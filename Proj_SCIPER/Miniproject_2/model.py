@@ -29,13 +29,13 @@ __all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "Upsamplin
 
 #: The committed checkpoint was trained with exactly this configuration.
 DEFAULT_CONFIG = {
-    "channels": (32, 64),
+    "channels": (48, 96),
     "kernel_down": 2,
     "padding_down": 0,
-    "kernel_up": 3,
-    "padding_up": 1,
+    "kernel_up": 5,
+    "padding_up": 2,
     "optimizer": "adam",
-    "lr": 1e-3,
+    "lr": 3e-3,
     "momentum": 0.9,
     "batch_size": 32,
     "seed": 0,
