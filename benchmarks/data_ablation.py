@@ -31,7 +31,8 @@ from n2n_nograd.denoise import predict_batches, validation_psnr  # noqa: E402
 from n2n_nograd.training import training_pairs  # noqa: E402
 from n2n_nograd.evaluation import scores, noisy_copy  # noqa: E402
 
-CONFIG = {"lr": 3e-3}
+#: The course-sized network (lists, not tuples, so that it compares equal to its JSON copy).
+CONFIG = {"channels": [32, 64], "kernel_up": 3, "padding_up": 1, "lr": 3e-3}
 SIGMAS = (5.0, 15.0, 25.0, 50.0)
 
 
