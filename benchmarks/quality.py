@@ -1,15 +1,24 @@
-"""Denoising quality on the validation set: the committed model against its references.
+"""Denoising quality: the committed models against their references, at the course's noise
+level and at several noise levels on pictures from a source no model trained on.
 
-    python benchmarks/quality.py [--data data] [--json results/quality.json]
+    python benchmarks/quality.py [--data data] [--testset data/unseen] [--bm3d 50]
+                                 [--json results/quality.json] [--markdown]
 
-Rows: the noisy input; scikit-image's non-local means (blind sigma); the seed
-report's configuration trained with this framework (``runs/seed``); the same
-network as ours trained with the same recipe in torch.nn + autograd
-(``runs/twin``); and ours (the committed ``bestmodel.pkl``, whose training
-run is ``runs/best``). Each trained row reports its parameter count, the
-epoch of its best validation PSNR and the training time up to that epoch, read
-from the run's ``metrics.jsonl``; the metrics are also copied to
-``results/<run>/metrics.jsonl`` for the report.
+Part 1, the course's setting (the stored noisy validation set, one noise level):
+the noisy input; scikit-image's non-local means (blind sigma); the seed report's
+configuration trained with this framework (``runs/seed``); the same network as ours
+trained with the same recipe in torch.nn + autograd (``runs/twin``); and ours (the
+committed ``bestmodel.pkl``, whose training run is ``runs/best``). Each trained row
+reports its parameter count, the epoch of its best validation PSNR and the training
+time up to that epoch, read from the run's ``metrics.jsonl``; the run's metrics,
+settings and the data set's ``build.json`` (every photo it was trained on) are copied
+to ``results/<run>/`` for the report. A row whose run folder is absent keeps its last
+measured numbers from the JSON file, marked ``carried``.
+
+Part 2, per noise level (``n2n_nograd.evaluation``): noise of each sigma added to
+the clean pictures of the default validation set and of the unseen-source test set
+(``n2n photos``, then ``n2n testset``), scored for ours, the twin, non-local means
+and BM3D (told the true sigma; on the first ``--bm3d`` pictures of each set).
 """
 import argparse
 import json
@@ -22,27 +31,36 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
-from n2n_nograd.baselines import BASELINES  # noqa: E402
+from n2n_nograd.baselines import BASELINES, BM3D_LABEL, bm3d  # noqa: E402
 from n2n_nograd.cli import model_class_for  # noqa: E402
-from n2n_nograd.data import VAL_FILE, input_psnr, load_pairs  # noqa: E402
-from n2n_nograd.denoise import validation_psnr  # noqa: E402
+from n2n_nograd.data import INFO_FILE, VAL_FILE, input_psnr, load_clean, load_pairs  # noqa: E402
+from n2n_nograd.denoise import predict_batches, validation_psnr  # noqa: E402
+from n2n_nograd.evaluation import HEADER, SIGMAS, sweep  # noqa: E402
 from n2n_nograd.plots import METRICS_FILE, RUN_FILE, read_metrics  # noqa: E402
 from n2n_nograd.psnr import psnr  # noqa: E402
 
 #: (row name, implementation, run folder, checkpoint or None for the committed one)
 TRAINED = (
     ("seed report's configuration, this framework", "nograd", "seed", "best.pkl"),
-    ("torch.nn + autograd twin, same recipe", "torch", "twin", "best.pkl"),
+    ("torch.nn + autograd twin, same recipe", "torch", "twin", None),
     ("ours: committed bestmodel.pkl", "nograd", "best", None),
 )
+#: Part 2's denoisers: (name, implementation) of the committed models.
+SWEPT = (("ours (bestmodel.pkl)", "nograd"), ("torch.nn twin (bestmodel.pth)", "torch"))
+NL_MEANS = BASELINES["nl_means"][0]
 
 
-def trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir):
+def load(impl, checkpoint=None):
     model = model_class_for(impl)()
     if checkpoint is None:
         model.load_pretrained_model()
     else:
-        model.load_model(run_dir / checkpoint)
+        model.load_model(checkpoint)
+    return model
+
+
+def trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir):
+    model = load(impl, None if checkpoint is None else run_dir / checkpoint)
     started = time.perf_counter()
     score = validation_psnr(model, noisy, clean)
     predict_seconds = time.perf_counter() - started
@@ -52,21 +70,18 @@ def trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir):
     target.mkdir(parents=True, exist_ok=True)
     for file in (METRICS_FILE, RUN_FILE):
         shutil.copy(run_dir / file, target / file)
+    run = json.loads((run_dir / RUN_FILE).read_text())
+    build = Path(run["data"]) / INFO_FILE
+    if build.is_file():
+        shutil.copy(build, target / "data_build.json")
     params = sum(t.numel() for t in model.net.state_dict().values())
     return {"name": name, "impl": impl, "run": run_dir.name, "psnr": score, "params": params,
             "epochs": best["epoch"], "train_seconds": best["cumulative_seconds"],
-            "config": json.loads((run_dir / RUN_FILE).read_text())["config"],
-            "predict_seconds": predict_seconds}
+            "config": run["config"], "predict_seconds": predict_seconds}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(ROOT / "data"))
-    parser.add_argument("--runs", default=str(ROOT / "runs"), help="folder holding the runs seed/, twin/, best/")
-    parser.add_argument("--json", default=str(ROOT / "results" / "quality.json"))
-    args = parser.parse_args()
+def course_rows(args, earlier):
     noisy, clean = load_pairs(Path(args.data) / VAL_FILE, "val")
-    results_dir = Path(args.json).parent
     noisy_db = input_psnr(noisy, clean)
     rows = [{"name": "noisy input", "psnr": noisy_db}]
     for label, denoise in BASELINES.values():
@@ -75,18 +90,77 @@ def main():
         rows.append({"name": label, "psnr": score, "predict_seconds": time.perf_counter() - started})
     for name, impl, run, checkpoint in TRAINED:
         run_dir = Path(args.runs) / run
-        if not (run_dir / METRICS_FILE).is_file():
+        if (run_dir / METRICS_FILE).is_file():
+            rows.append(trained_row(name, impl, run_dir, checkpoint, noisy, clean, Path(args.json).parent))
+        elif name in earlier:
+            print(f"{name!r}: no run in {run_dir}; keeping its numbers from {args.json}")
+            rows.append({**earlier[name], "carried": True})
+        else:
             print(f"skipping {name!r}: no run in {run_dir}")
-            continue
-        rows.append(trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir))
     for row in rows:
         row["gain_db"] = row["psnr"] - noisy_db
         extra = (f"  {row['params']:>7,} params, best at epoch {row['epochs']}, "
                  f"{row['train_seconds'] / 60:.1f} min training" if "params" in row else "")
         print(f"{row['name']:<48} {row['psnr']:6.2f} dB  {row['gain_db']:+5.2f} dB{extra}")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"noisy_psnr": noisy_db, "n_val": len(noisy), "rows": rows}, indent=2))
-    print(f"wrote {args.json}")
+    return noisy_db, len(noisy), rows
+
+
+def sweeps(args):
+    denoisers = {}
+    for name, impl in SWEPT:
+        model = load(impl)
+        denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
+    denoisers[NL_MEANS] = lambda noisy, sigma: BASELINES["nl_means"][1](noisy)
+    denoisers[BM3D_LABEL] = bm3d
+    sets = {"validation": Path(args.data) / VAL_FILE, "unseen": Path(args.testset)}
+    results = {}
+    for key, path in sets.items():
+        clean = load_clean(path)
+        print(f"\n{key}: {path}, {len(clean)} clean pictures\n{HEADER}")
+        rows = sweep(denoisers, clean, SIGMAS, subsets={BM3D_LABEL: args.bm3d}, log=print)
+        results[key] = {"path": str(path), "n": len(clean), "rows": rows}
+    return results
+
+
+def markdown(sweep_results):
+    """The README's per-noise-level tables."""
+    lines = []
+    for key, result in sweep_results.items():
+        lines += [f"\n{key} ({result['n']} pictures):\n",
+                  "| sigma | denoiser | input dB | output dB | gain dB | made worse | worst gain dB | colour shift | s/MP |",
+                  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for row in result["rows"]:
+            name = row["denoiser"] + (f" (first {row['n']})" if row["n"] < result["n"] else "")
+            lines.append(f"| {row['sigma']:g} | {name} | {row['input_psnr']:.2f} | {row['psnr']:.2f} | "
+                         f"{row['gain']:+.2f} | {100 * row['worse']:.1f}% | {row['worst_gain']:+.2f} | "
+                         f"{row['colour_shift']:.2f} | {row['seconds_per_mp']:.2f} |")
+        subset_rows = [r for r in result["rows"] if "paired" in r]
+        if subset_rows:
+            lines += ["", f"On the pictures {BM3D_LABEL} saw: " + "; ".join(
+                f"sigma {r['sigma']:g}: BM3D {r['psnr']:.2f}, " + ", ".join(
+                    f"{other} {scores['psnr']:.2f}" for other, scores in r["paired"].items())
+                for r in subset_rows)]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(ROOT / "data"))
+    parser.add_argument("--testset", default=str(ROOT / "data" / "unseen"))
+    parser.add_argument("--runs", default=str(ROOT / "runs"), help="folder holding the runs seed/, twin/, best/")
+    parser.add_argument("--bm3d", type=int, default=50, help="pictures per set and sigma for BM3D (default: 50)")
+    parser.add_argument("--json", default=str(ROOT / "results" / "quality.json"))
+    parser.add_argument("--markdown", action="store_true", help="also print the per-sigma tables as Markdown")
+    args = parser.parse_args()
+    path = Path(args.json)
+    earlier = {row["name"]: row for row in json.loads(path.read_text())["rows"]} if path.exists() else {}
+    noisy_db, n_val, rows = course_rows(args, earlier)
+    results = {"noisy_psnr": noisy_db, "n_val": n_val, "rows": rows, "sigmas": sweeps(args)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
+    if args.markdown:
+        print(markdown(results["sigmas"]))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Every number in the report is formatted from an input, never typed here:
 - ``results/speed.json``            python benchmarks/speed.py --epoch
 - ``results/ablation.json``         python benchmarks/ablation.py
 - ``results/quality.json``          python benchmarks/quality.py, which also copies the training
-  runs it scores (``metrics.jsonl``, ``run.json``) to ``results/<run>/``
+  runs it scores (``metrics.jsonl``, ``run.json``, the data set's ``build.json`` as
+  ``data_build.json``) to ``results/<run>/``, and holds the per-noise-level tables
 - ``data/val_data.pkl``, ``data/build.json``   n2n data
 - ``Proj_SCIPER/Miniproject_2/bestmodel.pkl``  the committed model, which denoises the
   example pictures and a bundled scikit-image photograph while the report is built.
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import figures  # noqa: E402
 from typeset import Document  # noqa: E402
 from Miniproject_2.model import CHECKPOINT, Model  # noqa: E402
-from n2n_nograd.baselines import BASELINES  # noqa: E402
+from n2n_nograd.baselines import BASELINES, BM3D_LABEL  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, add_noise, load_pairs  # noqa: E402
 from n2n_nograd.denoise import GRADER_BATCH, predict_batches  # noqa: E402
 from n2n_nograd.plots import METRICS_FILE, RUN_FILE, example_indices, read_metrics  # noqa: E402
@@ -75,8 +76,10 @@ class Inputs:
             path = self.results / row["run"]
             records = read_metrics(path) if (path / METRICS_FILE).is_file() else []
             if records:
+                build = path / "data_build.json"
                 self.runs[row["run"]] = {"name": row["name"], "records": records,
-                                         "run": json.loads((path / RUN_FILE).read_text())}
+                                         "run": json.loads((path / RUN_FILE).read_text()),
+                                         "data": json.loads(build.read_text()) if build.is_file() else None}
             else:
                 self.missing.append(f"{path / METRICS_FILE} (copied there by `python benchmarks/quality.py`)")
         self.val = None
@@ -430,7 +433,7 @@ def quality(doc, inputs):
     if ours:
         doc.paragraph(f"**Training.** The committed model: {config_label(ours['run']['config'])}; MSE against the "
                       f"second noisy picture, a random flip/rotation per batch, best validation epoch kept (every "
-                      f"run: appendix).")
+                      f"run: appendix).{training_data_label(ours['data'])}")
     if inputs.quality is None:
         missing_note(doc, "results/quality.json and the training runs it copies", "python benchmarks/quality.py")
     else:
@@ -456,6 +459,8 @@ def quality(doc, inputs):
         findings = quality_findings(inputs)
         if findings:
             doc.paragraph(findings)
+    if inputs.quality is not None and inputs.quality.get("sigmas"):
+        noise_levels(doc, inputs.quality["sigmas"])
     untrained = "" if inputs.trained else " (UNTRAINED: the committed model was missing)"
     if inputs.val is not None:
         noisy, denoised, clean, scores = denoised_examples(inputs)
@@ -470,6 +475,55 @@ def quality(doc, inputs):
                    f"resolution by the model trained on {inputs.build['size']}×{inputs.build['size']} "
                    f"pictures{untrained}. Right: a {PHOTO_CROP[2]}×{PHOTO_CROP[2]} crop, titled with the PSNR "
                    f"of the whole photograph.")
+
+
+def training_data_label(build):
+    """A sentence on the committed model's training data, from the copy of its build.json."""
+    if not build:
+        return ""
+    photos = build["train_photos"]
+    sources = sorted({Path(p).parent.name for p in photos})
+    text = (f" Its training data: {count(build['n_train'])} pairs cut from {len(photos)} photographs "
+            f"(folders: {', '.join(sources)}; the list is in results/best/data_build.json)")
+    if build.get("train_sigma_range"):
+        lo, hi = build["train_sigma_range"]
+        text += f", σ drawn per picture in [{lo:g}, {hi:g}]"
+    if build.get("augment"):
+        text += f", colour augmentation: {', '.join(build['augment'])}"
+    if build.get("unclipped_targets"):
+        text += ", unclipped targets (no colour bias learnt from clipping at 0 and 255)"
+    return text + "."
+
+
+def noise_levels(doc, sigmas):
+    """The per-noise-level tables of benchmarks/quality.py, one per evaluation set."""
+    captions = {"validation": "the validation pictures (photographs of the training source's package)",
+                "unseen": "the unseen-source test set (photographs of a package no model trained on)"}
+    for key, result in sigmas.items():
+        rows = []
+        by_sigma = {}
+        for row in result["rows"]:
+            by_sigma.setdefault(row["sigma"], {})[row["denoiser"]] = row
+        (ours_name, _), (twin_name, _) = benchmark("quality").SWEPT
+        for sigma, cells in by_sigma.items():
+            ours, twin, nl_means = cells[ours_name], cells[twin_name], cells[BASELINES["nl_means"][0]]
+            bm3d = cells.get(BM3D_LABEL)
+            paired = f"{bm3d['psnr']:.2f} / {bm3d['paired'][ours_name]['psnr']:.2f}" if bm3d and "paired" in bm3d \
+                else (f"{bm3d['psnr']:.2f}" if bm3d else "")
+            rows.append((f"{sigma:g}", f"{ours['input_psnr']:.2f}",
+                         f"**{ours['psnr']:.2f}**", f"{100 * ours['worse']:.0f}%", f"{ours['colour_shift']:.1f}",
+                         f"{twin['psnr']:.2f}", f"{nl_means['psnr']:.2f}", f"{100 * nl_means['worse']:.0f}%",
+                         f"{nl_means['colour_shift']:.1f}", paired))
+        subset = next((r["n"] for r in result["rows"] if r["denoiser"] == BM3D_LABEL), None)
+        doc.table(["σ", "input", "ours", "worse", "colour", "twin", "NL-means", "worse", "colour",
+                   "BM3D / ours"], rows,
+                  f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures, noise "
+                  f"added to the clean pictures: ours (bestmodel.pkl), the torch.nn twin (bestmodel.pth), "
+                  f"non-local means (blind) and BM3D (told σ"
+                  + (f"; on the first {subset} pictures, next to ours on the same pictures)" if subset else ")")
+                  + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
+                  "per-channel means, 0–255 levels (`python benchmarks/quality.py`).",
+                  spans=[("", 2), ("ours", 3), ("", 1), ("non-local means", 3), ("", 1)])
 
 
 def ablation(doc, inputs):

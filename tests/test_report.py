@@ -21,6 +21,13 @@ def builder():
     return module
 
 
+def benchmark_module(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_json(path, value):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value))
@@ -40,9 +47,7 @@ def fake_inputs(root):
                 row.update(ours_peak_mib=12.0, torch_peak_mib=20.0)
             rows.append(row)
     write_json(results / "speed.json", {"torch": torch.__version__, "threads": 2, "rows": rows, "epoch_50k_s": 300.0})
-    spec = importlib.util.spec_from_file_location("ablation", ROOT / "benchmarks" / "ablation.py")
-    ablation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablation)
+    ablation = benchmark_module("ablation")
     runs = {"base": {"factor": "base", "change": {}, "history": [{"val_psnr": 23.0, "seconds": 10.0}] * 2}}
     for factor, changes in ablation.VARIANTS.items():
         for i, change in enumerate(changes):
@@ -66,7 +71,22 @@ def fake_inputs(root):
         (results / run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
         write_json(results / run / "run.json", {"impl": impl, "config": config, "data": "data", "subset": None,
                                                 "n_train": 100, "val_input_psnr": 20.7})
-    write_json(results / "quality.json", {"noisy_psnr": 20.7, "n_val": 10, "rows": rows})
+    write_json(results / "best" / "data_build.json", {
+        "n_train": 100, "train_photos": ["photos/train/a/x.jpg", "skimage/data/astronaut.png"],
+        "train_sigma_range": [10, 40], "augment": ["channels", "gain"], "unclipped_targets": True})
+    quality = benchmark_module("quality")
+    names = [name for name, _ in quality.SWEPT] + [quality.NL_MEANS, quality.BM3D_LABEL]
+    sweep_rows = []
+    for sigma in (5.0, 25.0):
+        for name in names:
+            row = {"sigma": sigma, "denoiser": name, "n": 4 if name == quality.BM3D_LABEL else 10,
+                   "input_psnr": 30.0, "psnr": 31.0, "gain": 1.0, "worse": 0.1, "worst_gain": -1.0,
+                   "colour_shift": 1.5, "seconds_per_mp": 2.0}
+            if name == quality.BM3D_LABEL:
+                row["paired"] = {other: {"psnr": 30.5} for other in names[:-1]}
+            sweep_rows.append(row)
+    sigmas = {key: {"path": key, "n": 10, "rows": sweep_rows} for key in ("validation", "unseen")}
+    write_json(results / "quality.json", {"noisy_psnr": 20.7, "n_val": 10, "rows": rows, "sigmas": sigmas})
     generator = torch.Generator().manual_seed(0)
     clean = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8, generator=generator)
     data.mkdir()
