@@ -229,7 +229,7 @@ def _evaluate_sweep(args) -> int:
 
 
 def cmd_denoise(args) -> int:
-    from .denoise import can_write, predict_tiled, read_picture, write_picture
+    from .denoise import LIGHT_NOISE, can_write, estimate_sigma, predict_tiled, read_picture, write_picture
 
     if not can_write(args.output):
         raise CliError(f"{args.output}: unknown picture format; use a .png or .jpg name")
@@ -238,6 +238,11 @@ def cmd_denoise(args) -> int:
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.input}: cannot read it as a picture ({exc})") from exc
     model = _load_model(args.impl, args.checkpoint, args.device)
+    sigma = estimate_sigma(picture)
+    if sigma < LIGHT_NOISE:
+        print(f"n2n denoise: warning: {args.input} looks lightly noisy (estimated sigma {sigma:.1f} on the "
+              f"0-255 scale); the committed models were trained on sigma 10-40 and may blur such a "
+              "picture more than they clean it", file=sys.stderr)
     started = time.perf_counter()
     write_picture(predict_tiled(model, picture), args.output)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "

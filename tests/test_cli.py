@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_nograd import cli, data, denoise
+from n2n_nograd import cli, data, denoise, evaluation
 from n2n_nograd.baselines import missing_requirement
 
 Model = pytest.importorskip("Miniproject_2.model").Model
@@ -432,3 +432,21 @@ def test_evaluate_without_bm3d(capsys, trained, dataset, monkeypatch):
     status, _, err = run(capsys, "evaluate", "--data", dataset, "--checkpoint",
                          trained[0] / "best.pkl", "--sigmas", "--bm3d", 2)
     assert status == 2 and "bm3d" in err
+
+
+def test_denoise_warns_about_lightly_noisy_pictures(capsys, trained, tmp_path):
+    from skimage import data as skimage_data
+
+    clean = torch.from_numpy(skimage_data.coffee()[:96, :96].copy()).permute(2, 0, 1)[None]
+    for sigma, warned in ((0.0, True), (30.0, False)):
+        path = tmp_path / f"s{sigma:g}.png"
+        denoise.write_picture(evaluation.noisy_copy(clean, sigma).float(), path)
+        status, _, err = run(capsys, "denoise", path, tmp_path / "out.png", "--checkpoint",
+                             trained[0] / "best.pkl")
+        assert status == 0 and ("lightly noisy" in err) == warned
+
+
+@pytest.mark.parametrize("sigma", [10.0, 25.0, 50.0])
+def test_noise_estimate_tracks_the_true_level(sigma):
+    flat = torch.full((1, 3, 128, 128), 128, dtype=torch.uint8)
+    assert denoise.estimate_sigma(evaluation.noisy_copy(flat, sigma)) == pytest.approx(sigma, rel=0.1)
