@@ -113,20 +113,25 @@ def cmd_data(args) -> int:
                    size=args.size, seed=args.seed, extra_train=args.train_photos or (),
                    sigma_range=args.sigma_range, augment=args.augment or (),
                    unclipped_targets=args.unclipped_targets, log=print)
-    for path in report.skipped_photos:
-        print(f"skipped {path}: its short side is below {args.size} px")
+    _print_skipped(report, args.size)
     print(f"wrote {Path(args.out) / TRAIN_FILE} ({report.n_train} noisy pairs) and "
           f"{Path(args.out) / VAL_FILE} ({report.n_val} noisy/clean pairs), "
           f"{args.size}x{args.size}, in {report.seconds:.1f} s")
     return 0
 
 
+def _print_skipped(report, size: int) -> None:
+    for path in report.skipped_photos:
+        print(f"skipped {path}: its short side is below {size} px")
+    for line in report.duplicate_photos:
+        print(f"skipped {line}")
+
+
 def cmd_testset(args) -> int:
     from .data import TEST_FILE, build_testset
 
     report = build_testset(args.out, args.photos, n=args.n, size=args.size, seed=args.seed, log=print)
-    for path in report.skipped_photos:
-        print(f"skipped {path}: its short side is below {args.size} px")
+    _print_skipped(report, args.size)
     print(f"wrote {Path(args.out) / TEST_FILE} ({report.n} clean pictures of {args.size}x{args.size} "
           f"from {len(report.photos)} photos) in {report.seconds:.1f} s")
     return 0

@@ -41,7 +41,11 @@ EXIF rotation is applied).  Photos are split, never crops: photos are ordered
 by the SHA-1 of their path relative to DIR and the first fifth (at least one)
 go to validation.  That split depends only on the file names, not on the seed,
 and adding photos never moves an existing photo to the other side.  Photos
-whose short side is below ``size`` are skipped.
+whose short side is below ``size`` are skipped, and so are near-duplicates: a
+photo whose 16x16 colour thumbnail is within NEAR_DUPLICATE levels (mean
+absolute difference) of an earlier photo's -- the same picture resized or
+re-encoded -- is left out, training photos being kept before validation ones,
+so that no picture is both learnt and used to validate.
 
 Noise model
 -----------
@@ -118,6 +122,9 @@ BUNDLED_VAL = ("chelsea.png", "coffee.png")
 # Noise is drawn in blocks of this many pictures: it bounds the float32
 # scratch memory, and keeping it fixed keeps the random stream reproducible.
 _NOISE_BLOCK = 4096
+
+#: Mean absolute difference (0-255) of 16x16 thumbnails under which two photos are one.
+NEAR_DUPLICATE = 4.0
 
 # See _crops: output pixels cover at least this many pyramid pixels per side.
 _MIN_COVER = 4
@@ -278,6 +285,26 @@ def _usable(photos: list[Path], size: int) -> tuple[list[Path], list[Path]]:
     return keep, small
 
 
+def _thumbnail(path: Path) -> np.ndarray:
+    with Image.open(path) as img:
+        img.draft("RGB", (64, 64))  # JPEGs decode at a fraction of their size
+        return np.asarray(to_rgb(ImageOps.exif_transpose(img)).resize((16, 16), Image.BOX), dtype=np.float32)
+
+
+def drop_near_duplicates(photos: list[Path]) -> tuple[list[Path], list[str]]:
+    """(photos without near-duplicates, one "path (near-duplicate of path)" line per photo left out)."""
+    kept, thumbnails, dropped = [], [], []
+    for path in photos:
+        thumbnail = _thumbnail(path)
+        twin = next((k for k, t in zip(kept, thumbnails) if np.abs(t - thumbnail).mean() < NEAR_DUPLICATE), None)
+        if twin is None:
+            kept.append(path)
+            thumbnails.append(thumbnail)
+        else:
+            dropped.append(f"{path} (near-duplicate of {twin})")
+    return kept, dropped
+
+
 def _crops(path: Path, count: int, size: int, seed: np.random.SeedSequence) -> np.ndarray:
     """``count`` random multi-scale crops of one photo, as (count, size, size, 3) uint8."""
     try:
@@ -401,6 +428,7 @@ class BuildReport:
     train_photos: list[str]
     val_photos: list[str]
     skipped_photos: list[str] = field(default_factory=list)
+    duplicate_photos: list[str] = field(default_factory=list)
     train_sigma_range: list[float] | None = None
     augment: list[str] = field(default_factory=list)
     unclipped_targets: bool = False
@@ -445,6 +473,9 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     train_photos, small_train = _usable(train_photos, size)
     val_photos, small_val = _usable(val_photos, size)
     skipped = small_train + small_val
+    unique, duplicates = drop_near_duplicates(train_photos + val_photos)
+    train_photos = [p for p in train_photos if p in unique]
+    val_photos = [p for p in val_photos if p in unique]
     if not train_photos or not val_photos:
         raise ValueError(f"{root}: no {'training' if not train_photos else 'validation'} "
                          f"photo has a short side of at least {size} px")
@@ -486,7 +517,7 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         sigma=sigma, val_input_psnr=val_psnr, seconds=time.perf_counter() - started,
         n_train=n_train, n_val=n_val, size=size, seed=seed,
         train_photos=[str(p) for p in train_photos], val_photos=[str(p) for p in val_photos],
-        skipped_photos=[str(p) for p in skipped],
+        skipped_photos=[str(p) for p in skipped], duplicate_photos=duplicates,
         train_sigma_range=list(sigma_range) if sigma_range else None, augment=augment,
         unclipped_targets=unclipped_targets)
     (out / INFO_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
@@ -501,6 +532,7 @@ class TestsetReport:
     seconds: float
     photos: list[str]
     skipped_photos: list[str] = field(default_factory=list)
+    duplicate_photos: list[str] = field(default_factory=list)
 
 
 def build_testset(out, photos, n: int = 2_000, size: int = 32, seed: int = 0,
@@ -510,6 +542,7 @@ def build_testset(out, photos, n: int = 2_000, size: int = 32, seed: int = 0,
         raise ValueError("--n and --size must be at least 1")
     started = time.perf_counter()
     usable, small = _usable(find_photos(photos), size)
+    usable, duplicates = drop_near_duplicates(usable)
     if not usable:
         raise ValueError(f"{photos}: no PNG/JPEG photo with a short side of at least {size} px")
     log(f"cutting {n} test pictures from {len(usable)} photos")
@@ -518,6 +551,7 @@ def build_testset(out, photos, n: int = 2_000, size: int = 32, seed: int = 0,
     out.mkdir(parents=True, exist_ok=True)
     _save(out / TEST_FILE, clean)
     report = TestsetReport(n=n, size=size, seed=seed, seconds=time.perf_counter() - started,
-                           photos=[str(p) for p in usable], skipped_photos=[str(p) for p in small])
+                           photos=[str(p) for p in usable], skipped_photos=[str(p) for p in small],
+                           duplicate_photos=duplicates)
     (out / INFO_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report

@@ -368,3 +368,19 @@ def test_load_clean_rejects_a_pair(tmp_path):
     torch.save((_pictures(), _pictures()), tmp_path / data.TEST_FILE)
     with pytest.raises(ValueError, match="expected a uint8 tensor"):
         data.load_clean(tmp_path)
+
+
+def test_near_duplicate_photos_are_left_out(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).resize((240, 180)).save(photos / f"p{i}.png")
+    original = Image.open(photos / "p1.png")
+    original.resize((120, 90)).save(photos / "p1_small.jpg", quality=90)
+    report = data.build(tmp_path / "out", photos=photos, n_train=20, n_val=4, size=16)
+    assert [line.split(" (")[0] for line in report.duplicate_photos] in (
+        [str(photos / "p1_small.jpg")], [str(photos / "p1.png")])
+    assert len(report.train_photos) + len(report.val_photos) == 3
+    test = data.build_testset(tmp_path / "test", photos, n=8, size=16)
+    assert len(test.photos) == 3 and len(test.duplicate_photos) == 1
