@@ -53,6 +53,10 @@ def variants(photos: Path) -> dict[str, dict]:
             **extra, "sigma_range": (15, 35), "augment": ["channels", "gain"], "unclipped_targets": True},
         "+ Debian photos, sigma 10-40, channels, gain, unclipped targets": {
             **extra, "sigma_range": (10, 40), "augment": ["channels", "gain"], "unclipped_targets": True},
+        "+ Debian photos, sigma 10-40, channels, exposure, unclipped targets": {
+            **extra, "sigma_range": (10, 40), "augment": ["channels", "exposure"], "unclipped_targets": True},
+        "+ Debian photos, sigma 10-40, exposure, unclipped targets": {
+            **extra, "sigma_range": (10, 40), "augment": ["exposure"], "unclipped_targets": True},
     }
 
 

@@ -334,10 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--sigma-range", metavar=("LO", "HI"), nargs=2, type=float,
                       help="draw each training picture's noise sigma uniformly in [LO, HI] (0-255 "
                            "scale) instead of using the calibrated one; validation keeps it")
-    data.add_argument("--augment", action="append", choices=("channels", "gain"),
+    data.add_argument("--augment", action="append", choices=("channels", "gain", "exposure"),
                       help="colour augmentation of the training pictures (repeatable): channels "
                            "permutes the RGB channels of each picture, gain scales each channel "
-                           "by a random factor in [0.6, 1]")
+                           "by a random factor in [0.6, 1], exposure by one in [0.6, 1/0.6] that "
+                           "never pushes the channel's brightest pixel past 255")
     data.add_argument("--unclipped-targets", action="store_true",
                       help="store the training targets (noisy_b) unclipped, as int16, so that the "
                            "network does not learn clipping's colour bias; not the course's format")

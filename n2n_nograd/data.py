@@ -75,7 +75,10 @@ Colour augmentation (``augment``), applied to the clean training pictures
 before the noise, so that the network cannot learn the colour statistics of a
 few photos: ``"channels"`` permutes the three channels of each picture (one of
 the 6 orders, uniformly); ``"gain"`` scales each channel of each picture by
-its own factor drawn log-uniformly in [GAIN_LOW, 1] (darker, never clipped).
+its own factor drawn log-uniformly in [GAIN_LOW, 1] (darker, never clipped);
+``"exposure"`` does the same in [GAIN_LOW, 1 / GAIN_LOW] but brightens a channel
+no further than its brightest pixel allows (so brightness is not biased down,
+and still nothing clips).
 
 Test sets (:func:`build_testset`) hold clean pictures only, cut the same way
 from photos of a source used nowhere else; the noise is added at evaluation
@@ -111,7 +114,7 @@ PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 _NAMES = {"train": ("noisy_a", "noisy_b"), "val": ("noisy", "clean")}
 
-AUGMENTATIONS = ("channels", "gain")
+AUGMENTATIONS = ("channels", "gain", "exposure")
 #: Lowest per-channel gain of the "gain" augmentation.
 GAIN_LOW = 0.6
 
@@ -384,10 +387,15 @@ def augment_colours(clean: torch.Tensor, kinds, generator: torch.Generator) -> t
     if "channels" in kinds:
         orders = torch.rand(len(clean), 3, generator=generator).argsort(dim=1)
         out = out.gather(1, orders.view(-1, 3, 1, 1).expand_as(out))
-    if "gain" in kinds:
-        low = math.log(GAIN_LOW)
-        gains = torch.rand(len(clean), 3, 1, 1, generator=generator).mul_(-low).add_(low).exp_()
-        out = out.float().mul_(gains).round_().to(torch.uint8)
+    low = math.log(GAIN_LOW)
+    for kind in ("gain", "exposure"):
+        if kind in kinds:
+            high = torch.zeros(len(clean), 3, 1, 1)
+            if kind == "exposure":
+                brightest = out.amax((2, 3), keepdim=True).float().clamp_(min=1)
+                high = (255 / brightest).log_().clamp_(max=-low)
+            gains = torch.rand(len(clean), 3, 1, 1, generator=generator).mul_(high - low).add_(low).exp_()
+            out = out.float().mul_(gains).round_().clamp_(max=255).to(torch.uint8)
     return out
 
 

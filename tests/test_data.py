@@ -332,6 +332,14 @@ def test_gain_darkens_by_at_most_the_lowest_gain():
     assert out.mean((2, 3)).std() > 10  # channels move independently
 
 
+def test_exposure_brightens_without_clipping_and_darkens():
+    clean = torch.stack([torch.full((3, 2, 2), 100, dtype=torch.uint8), torch.full((3, 2, 2), 250, dtype=torch.uint8)] * 300)
+    out = data.augment_colours(clean, ["exposure"], torch.Generator().manual_seed(0)).float()
+    dim, bright = out[0::2], out[1::2]
+    assert dim.max() > 150 and dim.min() < 70 and dim.max() <= round(100 / data.GAIN_LOW)
+    assert bright.max() <= 255 and bright.min() >= round(250 * data.GAIN_LOW)
+
+
 def test_unknown_augmentation_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown augmentation 'hue'"):
         data.build(tmp_path, n_train=10, n_val=2, augment=["hue"])
