@@ -46,8 +46,10 @@ def named(module, *fragments):
     (lambda: Upsampling(3, 3, 3, scale_factor=0), "Upsampling: scale_factor must be >= 1, got 0"),
     (lambda: NearestUpsampling(), "NearestUpsampling: give exactly one of size and scale_factor, got size=None"),
     (lambda: NearestUpsampling(size=4, scale_factor=2), "NearestUpsampling: give exactly one of size and scale_factor"),
-    (lambda: NearestUpsampling(scale_factor=-1), "NearestUpsampling: scale_factor must be a positive number or pair, got -1"),
-    (lambda: NearestUpsampling(scale_factor="2"), "NearestUpsampling: scale_factor must be a positive number or pair, got '2'"),
+    (lambda: NearestUpsampling(scale_factor=-1), "NearestUpsampling: scale_factor must be a finite positive number or pair, got -1"),
+    (lambda: NearestUpsampling(scale_factor="2"), "NearestUpsampling: scale_factor must be a finite positive number or pair, got '2'"),
+    (lambda: NearestUpsampling(scale_factor=float("inf")), "scale_factor must be a finite positive number or pair, got inf"),
+    (lambda: NearestUpsampling(scale_factor=True), "scale_factor must be a finite positive number or pair, got True"),
     (lambda: NearestUpsampling(size=0), "NearestUpsampling: size must be >= 1, got 0"),
     (lambda: MSE("avg"), "MSE: reduction must be 'mean', 'sum' or 'none', got 'avg'"),
 ], ids=lambda v: v if isinstance(v, str) else None)
@@ -165,13 +167,18 @@ def test_mse_grad_output_of_the_wrong_shape(reduction, shape):
 
 
 @pytest.mark.parametrize("build, error, message", [
-    (lambda p: SGD(p, lr=-0.1), ValueError, "SGD: invalid lr -0.1 (must be >= 0)"),
-    (lambda p: SGD(p, momentum=-0.5), ValueError, "SGD: invalid momentum -0.5"),
-    (lambda p: SGD(p, weight_decay=-1), ValueError, "SGD: invalid weight_decay -1"),
+    (lambda p: SGD(p, lr=-0.1), ValueError, "SGD: lr must be a number in [0, inf], got -0.1"),
+    (lambda p: SGD(p, momentum=-0.5), ValueError, "SGD: momentum must be a number in [0, inf], got -0.5"),
+    (lambda p: SGD(p, weight_decay=-1), ValueError, "SGD: weight_decay must be a number in [0, inf], got -1"),
     (lambda p: SGD(p, nesterov=True), ValueError, "SGD: nesterov requires momentum > 0 and dampening = 0, got momentum=0"),
     (lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True), ValueError, "got momentum=0.9, dampening=0.1"),
-    (lambda p: Adam(p, lr=-1), ValueError, "Adam: lr, eps and weight_decay must be >= 0, got -1"),
-    (lambda p: Adam(p, betas=(0.9, 1.0)), ValueError, "Adam: betas must lie in [0, 1), got (0.9, 1.0)"),
+    (lambda p: Adam(p, lr=-1), ValueError, "Adam: lr must be a number in [0, inf], got -1"),
+    (lambda p: Adam(p, lr="fast"), ValueError, "Adam: lr must be a number in [0, inf], got 'fast'"),
+    (lambda p: Adam(p, eps="1e-8"), ValueError, "Adam: eps must be a number in [0, inf], got '1e-8'"),
+    (lambda p: Adam(p, lr=float("nan")), ValueError, "Adam: lr must be a number in [0, inf], got nan"),
+    (lambda p: Adam(p, betas=0.9), ValueError, "Adam: betas must be a pair of numbers in [0, 1), got 0.9"),
+    (lambda p: SGD(p, lr=float("inf")), ValueError, "SGD: lr must be a number in [0, inf], got inf"),
+    (lambda p: Adam(p, betas=(0.9, 1.0)), ValueError, "Adam: each of betas must be a number in [0, 1), got 1.0"),
     (lambda p: SGD([t for t, _ in p]), TypeError, "SGD: params[0] must be a (tensor, grad) pair, got Tensor"),
     (lambda p: Adam([]), ValueError, "Adam: got an empty parameter list"),
 ], ids=lambda v: v if isinstance(v, str) else None)
