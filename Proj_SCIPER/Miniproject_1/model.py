@@ -182,7 +182,8 @@ class Model:
         """Trains on noisy pairs and returns the mean loss of each epoch.
 
         As Miniproject_2's: sizes must be multiples of 4, and an epoch in which the loss
-        or the weights stop being finite raises ``FloatingPointError`` and is undone.
+        or the weights stop being finite raises ``FloatingPointError`` and is undone, as
+        is an interrupted one.
         """
         check_images(train_input, "Model.train: train_input", SIZE_MULTIPLE)
         check_images(train_target, "Model.train: train_target", SIZE_MULTIPLE)
@@ -206,7 +207,7 @@ class Model:
                           self._random.getstate())
                 try:
                     total = self._train_epoch(train_input, train_target, device, bar)
-                except FloatingPointError:
+                except BaseException:
                     self.net.load_state_dict(before[0])
                     self.optimizer.load_state_dict(before[1])
                     self._random.setstate(before[2])

@@ -119,7 +119,7 @@ class Model:
         the 8 flips/rotations (the same for both images of a pair). Raises
         ``FloatingPointError`` if the loss or the weights stop being finite (or grow past
         :data:`checkpoint.MAX_WEIGHT`); the model is then restored to where it stood
-        before that epoch.
+        before that epoch, as it is when the epoch is interrupted (``KeyboardInterrupt``).
         """
         check_images(train_input, "Model.train: train_input", STRIDE)
         check_images(train_target, "Model.train: train_target", STRIDE)
@@ -132,7 +132,8 @@ class Model:
             before = self._snapshot()
             try:
                 losses.append(self._train_epoch(train_input, train_target, progress))
-            except FloatingPointError:
+            except BaseException:
+                # Diverged or interrupted (Ctrl-C): the model stays at a finished epoch.
                 self._restore(before)
                 raise
             self.epochs_trained += 1

@@ -1,10 +1,10 @@
 """Checkpoints: plain dicts of tensors and numbers, written atomically, read without pickle code.
 
 Both miniprojects write and read their checkpoints here (each with its own format tag), and
-the command line writes its data files with :func:`write_atomic`, so there is one
-implementation of each guarantee:
+the command line writes its data sets, run settings and metrics with :func:`save_tensors`
+and :func:`write_atomic`, so there is one implementation of each guarantee:
 
-- a file on disk is always a whole one: written to a temporary file in the same folder,
+- a file on disk is always a whole one (:func:`write_atomic`): written to a temporary file in the same folder,
   flushed to the disk, then renamed over the target (a crash leaves the old file, or at
   worst a ``.tmp-*.pkl`` file that :func:`remove_temporaries` deletes);
 - only finite weights of a sane size are written, and a file whose weights are not is
@@ -26,20 +26,14 @@ MAX_WEIGHT = 1e6
 TEMPORARY = ".tmp-*.pkl"
 
 
-def write_atomic(obj, path):
-    """``torch.save(obj)`` into ``path`` so that ``path`` is always either the old or the new file.
-
-    The bytes are built in memory first, so a full disk surfaces as the ``OSError`` of
-    the write (``errno.ENOSPC``) rather than as torch's internal writer error.
-    """
+def write_atomic(data, path):
+    """Write the bytes ``data`` into ``path`` so that ``path`` is always either the old or the new file."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getbuffer())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file private; give it the permissions a plain open() would.
@@ -57,6 +51,17 @@ def write_atomic(obj, path):
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def save_tensors(obj, path):
+    """``torch.save(obj, path)``, atomically (see :func:`write_atomic`).
+
+    The bytes are built in memory first, so a full disk surfaces as the ``OSError`` of
+    the write (``errno.ENOSPC``) rather than as torch's internal writer error.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(buffer.getbuffer(), path)
 
 
 def remove_temporaries(folder):
@@ -99,7 +104,7 @@ def save(payload, path, format=FORMAT):
     problem = weight_problem(payload["state_dict"])
     if problem:
         raise ValueError(f"refusing to save {os.fspath(path)!r}: {problem}")
-    write_atomic({"format": format, **payload}, path)
+    save_tensors({"format": format, **payload}, path)
 
 
 def load(path, format=FORMAT):
