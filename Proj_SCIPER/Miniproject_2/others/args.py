@@ -57,14 +57,15 @@ def check_grad_output(module, grad_output, expected, like):
     """``grad_output`` must have exactly the output's shape, dtype and device (those of
     ``like``): broadcasting one of another shape would silently give a wrong gradient, and
     another dtype would give a gradient of a type no parameter has. Returns it detached."""
-    grad_output = check_tensor(module, grad_output)
+    if not hasattr(grad_output, "detach"):
+        raise TypeError(f"{module!r}: grad_output must be a torch.Tensor, got {type(grad_output).__name__}")
     shape = tuple(grad_output.shape)
     if shape != tuple(expected):
         raise ValueError(f"{module!r}: grad_output has shape {shape}, expected {tuple(expected)}")
     if grad_output.dtype != like.dtype or grad_output.device != like.device:
         raise TypeError(f"{module!r}: grad_output is {grad_output.dtype} on {grad_output.device}, but forward "
                         f"ran in {like.dtype} on {like.device}")
-    return grad_output
+    return grad_output.detach()
 
 
 def check_tensor(module, x):
