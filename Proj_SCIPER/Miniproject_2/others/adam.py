@@ -1,7 +1,7 @@
 """Adam."""
 import math
 
-from .args import check_number
+from .args import check_number, shown
 from .optimizer import Optimizer, buffer_like
 
 
@@ -21,7 +21,7 @@ class Adam(Optimizer):
         for name, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
             check_number(value, name, "Adam")
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-            raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {betas!r}")
+            raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {shown(betas)}")
         for beta in betas:
             check_number(beta, "each of betas", "Adam", high=1, high_open=True)
         self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(betas), eps, weight_decay
@@ -43,5 +43,5 @@ class Adam(Optimizer):
     def _restore(self, value, param):
         if not (isinstance(value, tuple) and len(value) == 3 and isinstance(value[0], int)
                 and not isinstance(value[0], bool) and value[0] > 0):
-            raise ValueError(f"Adam: a saved state must be (step > 0, exp_avg, exp_avg_sq), got {value!r:.80}")
+            raise ValueError(f"Adam: a saved state must be (step > 0, exp_avg, exp_avg_sq), got {shown(value)}")
         return (value[0], buffer_like(value[1], param, "Adam"), buffer_like(value[2], param, "Adam"))

@@ -2,31 +2,37 @@
 import math
 
 
+def shown(value):
+    """``repr(value)`` on one short line, for error messages (a tensor's repr spans lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def pair(value, name, owner, minimum):
     """``int`` or 2-sequence -> ``(h, w)`` tuple of ints >= ``minimum``, else ``ValueError``."""
     if isinstance(value, bool):
-        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {shown(value)}")
     try:
         h, w = (value, value) if isinstance(value, int) else value
     except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}") from None
+        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {shown(value)}") from None
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (h, w)):
-        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {shown(value)}")
     if h < minimum or w < minimum:
-        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {shown(value)}")
     return (h, w)
 
 
 def positive_int(value, name, owner):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a positive int, got {shown(value)}")
     return value
 
 
 def only(value, supported, name, owner):
     """Reject an argument value this framework does not implement, rather than ignore it."""
     if value != supported:
-        raise ValueError(f"{owner}: {name}={value!r} is not supported (only {name}={supported!r})")
+        raise ValueError(f"{owner}: {name}={shown(value)} is not supported (only {name}={shown(supported)})")
     return value
 
 
@@ -84,5 +90,5 @@ def check_number(value, name, owner, low=0.0, high=math.inf, high_open=False):
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < low or value > high or (high_open and value == high):
         bracket = ")" if high_open else "]"
-        raise ValueError(f"{owner}: {name} must be a number in [{low:g}, {high:g}{bracket}, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a number in [{low:g}, {high:g}{bracket}, got {shown(value)}")
     return value

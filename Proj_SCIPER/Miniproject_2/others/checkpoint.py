@@ -19,6 +19,8 @@ import tempfile
 
 import torch
 
+from .args import shown
+
 FORMAT = "n2n-nograd-checkpoint"
 #: Trained weights are of order 1; anything this large is a flipped exponent bit or a
 #: diverged run, and would give non-finite predictions.
@@ -76,14 +78,14 @@ def weight_problem(state_dict):
     """Why ``state_dict`` must not be saved or used (a string), or None if its weights are sane."""
     for key, tensor in state_dict.items():
         if not isinstance(tensor, torch.Tensor):
-            return f"{key!r} is a {type(tensor).__name__}, not a tensor"
+            return f"{shown(key)} is a {type(tensor).__name__}, not a tensor"
         if tensor.numel() == 0 or not tensor.is_floating_point():
             continue
         if not tensor.isfinite().all():
-            return f"{key!r} holds non-finite values"
+            return f"{shown(key)} holds non-finite values"
         largest = tensor.abs().max().item()
         if largest > MAX_WEIGHT:
-            return f"{key!r} holds a value of magnitude {largest:.3g} (more than {MAX_WEIGHT:g})"
+            return f"{shown(key)} holds a value of magnitude {largest:.3g} (more than {MAX_WEIGHT:g})"
     return None
 
 
@@ -141,7 +143,7 @@ def load(path, format=FORMAT):
     if not all(t.isfinite().all() for t in _tensors(payload["optimizer"]) if t.is_floating_point()):
         raise ValueError(f"checkpoint {path!r} is corrupt: the optimizer state holds non-finite values")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"checkpoint {path!r}: epochs_trained must be a non-negative int, got {epochs!r}")
+        raise ValueError(f"checkpoint {path!r}: epochs_trained must be a non-negative int, got {shown(epochs)}")
     rng = None
     if "rng_state" in payload:
         rng = random.Random()

@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from .args import shown
+
 #: The committed checkpoint was trained with exactly this configuration.
 DEFAULT_CONFIG = {
     "channels": (32, 64),
@@ -56,7 +58,7 @@ def check_config(config, defaults=DEFAULT_CONFIG, owner="Model", complete=False)
     config = {**defaults, **config}
 
     def bad(key, expected):
-        return ValueError(f"{owner}: {key} must be {expected}, got {config[key]!r}")
+        return ValueError(f"{owner}: {key} must be {expected}, got {shown(config[key])}")
 
     channels = config["channels"]
     if not (isinstance(channels, (tuple, list)) and len(channels) == 2
@@ -72,12 +74,12 @@ def check_config(config, defaults=DEFAULT_CONFIG, owner="Model", complete=False)
     # Without these two identities the output would not have the input's size.
     if config["kernel_down"] - 2 * config["padding_down"] not in (1, 2):
         raise ValueError(f"{owner}: kernel_down - 2 * padding_down must be 1 or 2 so that a stride-2 "
-                         f"convolution halves even sizes exactly, got kernel_down={config['kernel_down']!r}, "
-                         f"padding_down={config['padding_down']!r}")
+                         f"convolution halves even sizes exactly, got kernel_down={shown(config['kernel_down'])}, "
+                         f"padding_down={shown(config['padding_down'])}")
     if config["kernel_up"] != 2 * config["padding_up"] + 1:
         raise ValueError(f"{owner}: kernel_up must equal 2 * padding_up + 1 so that the convolution after "
-                         f"each upsampling keeps the size, got kernel_up={config['kernel_up']!r}, "
-                         f"padding_up={config['padding_up']!r}")
+                         f"each upsampling keeps the size, got kernel_up={shown(config['kernel_up'])}, "
+                         f"padding_up={shown(config['padding_up'])}")
     if config["optimizer"] not in ("adam", "sgd"):
         raise bad("optimizer", "'adam' or 'sgd'")
     if not (_is_number(config["lr"]) and 0 < config["lr"] <= MAX_LR):
@@ -91,12 +93,13 @@ def check_config(config, defaults=DEFAULT_CONFIG, owner="Model", complete=False)
         try:
             config["device"] = str(torch.device(device))
         except (RuntimeError, TypeError, ValueError) as error:
-            raise ValueError(f"{owner}: device {device!r} is not a torch device: {error}") from None
+            raise ValueError(f"{owner}: device {shown(device)} is not a torch device: "
+                             f"{str(error).splitlines()[0]}") from None
     return config
 
 
 def check_count(value, name, owner):
     """A count such as ``num_epochs``: a non-negative int (``True`` is not one)."""
     if not (_is_int(value) and value >= 0):
-        raise ValueError(f"{owner}: {name} must be a non-negative int, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a non-negative int, got {shown(value)}")
     return value

@@ -1,5 +1,5 @@
 """Mean squared error loss."""
-from .args import check_grad_output, check_tensor
+from .args import check_grad_output, check_tensor, shown
 from .module import Module
 
 
@@ -19,7 +19,7 @@ class MSE(Module):
     def __init__(self, reduction="mean"):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"MSE: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+            raise ValueError(f"MSE: reduction must be 'mean', 'sum' or 'none', got {shown(reduction)}")
         self.reduction = reduction
 
     def extra_repr(self):

@@ -1,4 +1,5 @@
 """What SGD and Adam share: the parameter list, zero_grad, step and a savable state."""
+from .args import shown
 
 
 class Optimizer:
@@ -40,11 +41,11 @@ class Optimizer:
         name = type(self).__name__
         entries = state_dict.get("state") if isinstance(state_dict, dict) else None
         if not isinstance(entries, dict):
-            raise ValueError(f"{name}: expected a state_dict {{'state': {{index: buffers}}}}, got {state_dict!r:.80}")
+            raise ValueError(f"{name}: expected a state_dict {{'state': {{index: buffers}}}}, got {shown(state_dict)}")
         state = {}
         for index, value in entries.items():
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.params):
-                raise ValueError(f"{name}: state for parameter {index!r}, but there are {len(self.params)} parameters")
+                raise ValueError(f"{name}: state for parameter {shown(index)}, but there are {len(self.params)} parameters")
             state[index] = self._restore(value, self.params[index][0])
         self.state = state
 

@@ -1,5 +1,5 @@
 """Stochastic gradient descent."""
-from .args import check_number
+from .args import check_number, shown
 from .optimizer import Optimizer, buffer_like
 
 
@@ -29,7 +29,7 @@ class SGD(Optimizer):
             check_number(value, name, "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"SGD: nesterov requires momentum > 0 and dampening = 0, "
-                             f"got momentum={momentum!r}, dampening={dampening!r}")
+                             f"got momentum={shown(momentum)}, dampening={shown(dampening)}")
         self.lr, self.momentum, self.dampening = lr, momentum, dampening
         self.weight_decay, self.nesterov, self.maximize = weight_decay, nesterov, maximize
 

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from .args import check_grad_output, check_input, only, pair
+from .args import check_grad_output, check_input, only, pair, shown
 from .conv_base import ConvBase
 from .conv2d import conv_nhwc_backward, conv_nhwc_forward
 from .im2col import Window
@@ -34,7 +34,7 @@ class NearestUpsampling(Module):
         super().__init__()
         if (size is None) == (scale_factor is None):
             raise ValueError(f"NearestUpsampling: give exactly one of size and scale_factor, "
-                             f"got size={size!r}, scale_factor={scale_factor!r}")
+                             f"got size={shown(size)}, scale_factor={shown(scale_factor)}")
         self.size = None if size is None else pair(size, "size", "NearestUpsampling", 1)
         self.scale_factor = None
         if scale_factor is not None:
@@ -42,7 +42,7 @@ class NearestUpsampling(Module):
             if len(factors) != 2 or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
                                             and 0 < f < math.inf for f in factors):
                 raise ValueError(f"NearestUpsampling: scale_factor must be a finite positive number or pair, "
-                                 f"got {scale_factor!r}")
+                                 f"got {shown(scale_factor)}")
             self.scale_factor = tuple(float(f) for f in factors)
 
     def extra_repr(self):
