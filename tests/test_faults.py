@@ -537,6 +537,11 @@ def test_read_only_and_missing_folders_are_one_line_errors(capsys, dataset, tmp_
             cls(**SMALL).save_model(missing)
     status, _, err = run(capsys, "evaluate", "--data", tmp_path / "nowhere")
     assert status == cli.EXIT_ERROR and one_line(err)
+    # A folder that cannot be created (a file is in the way) fails like a read-only one.
+    (tmp_path / "file").write_text("")
+    status, _, err = run(capsys, "train", "--data", dataset, "--subset", 16, "--epochs", 1,
+                         "--out", tmp_path / "file" / "r")
+    assert status == cli.EXIT_IO and one_line(err)
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
     locked = tmp_path / "locked"

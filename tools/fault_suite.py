@@ -453,8 +453,9 @@ def cli_commands(rng, workdir):
         if rng.random() < 0.2:
             argv += ["--photos", rng.choice([str(pictures), str(scratch / "none")])]
     elif command.startswith("train"):
+        out = scratch if rng.random() < 0.9 else pictures / "junk.png" / "run"  # a file in the way
         argv = ["train", "--data", value(str(dataset)), "--subset", value(rng.choice(["4", "8"])),
-                "--epochs", value(rng.choice(["1", "2"])), "--out", str(scratch)]
+                "--epochs", value(rng.choice(["1", "2"])), "--out", str(out)]
         for option, good in (("--lr", rng.choice(["0.001", "1e30", "10", "1e38"])),
                              ("--batch-size", rng.choice(["2", "4"])), ("--seed", rng.choice(["0", "7"])),
                              ("--impl", rng.choice(["nograd", "torch"])), ("--optimizer", rng.choice(["adam", "sgd"])),
