@@ -16,8 +16,8 @@ suite = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(suite)
 
 #: Examples per family: what fits in a few seconds each on 2 cores.
-EXAMPLES = {"layers": 60, "model config": 30, "predict inputs": 40, "train inputs": 30, "checkpoints": 40,
-            "malicious pickles": 20, "data files": 40, "n2n commands": 15}
+EXAMPLES = {"layers": 100, "model config": 40, "predict inputs": 60, "train inputs": 40, "checkpoints": 60,
+            "malicious pickles": 30, "data files": 60, "n2n commands": 20}
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -146,9 +146,14 @@ def load(path, format=FORMAT):
         raise ValueError(f"checkpoint {path!r}: epochs_trained must be a non-negative int, got {shown(epochs)}")
     rng = None
     if "rng_state" in payload:
+        state = payload["rng_state"]
         rng = random.Random()
         try:
-            rng.setstate(payload["rng_state"])
+            # random.setstate itself would compare whatever it is given, tensors included.
+            if not (isinstance(state, tuple) and len(state) == 3 and isinstance(state[1], tuple)
+                    and all(type(v) is int for v in (state[0], *state[1]))):
+                raise TypeError(f"got {shown(state)}")
+            rng.setstate(state)
         except (TypeError, ValueError, OverflowError) as error:
             raise ValueError(f"checkpoint {path!r}: rng_state is not a random.Random state ({error})") from None
     return config, state_dict, payload["optimizer"], epochs, rng
