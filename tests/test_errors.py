@@ -31,6 +31,8 @@ def named(module, *fragments):
     (lambda: Conv2d(3, 3, 3, stride="1"), "Conv2d: stride must be an int or a pair of ints, got '1'"),
     (lambda: Conv2d(3, 3, 3, padding=-1), "Conv2d: padding must be >= 0, got -1"),
     (lambda: Conv2d(3, 3, 3, padding=1.5), "Conv2d: padding must be an int or a pair of ints, got 1.5"),
+    (lambda: Conv2d(3, 3, 3, padding=10 ** 30), f"Conv2d: padding must be <= {2 ** 31 - 1}, got {10 ** 30}"),
+    (lambda: Conv2d(3, 2 ** 40, 3), f"Conv2d: out_channels must be <= {2 ** 31 - 1}, got {2 ** 40}"),
     (lambda: Conv2d(3, 3, 3, padding="same"), "Conv2d: padding must be an int or a pair of ints, got 'same'"),
     (lambda: Conv2d(3, 3, 3, dilation=(1, 0)), "Conv2d: dilation must be >= 1, got (1, 0)"),
     (lambda: Conv2d(3, 3, 3, groups=3), "Conv2d: groups=3 is not supported (only groups=1)"),

@@ -1,6 +1,10 @@
 """Argument normalisation and input checks shared by the layers."""
 import math
 
+#: Sizes and counts above this cannot be a tensor's dimension (torch's kernels take them as
+#: 32-bit ints) and would fail deep inside torch.
+LARGEST = 2 ** 31 - 1
+
 
 def shown(value):
     """``repr(value)`` on one short line, for error messages (a tensor's repr spans lines)."""
@@ -20,12 +24,16 @@ def pair(value, name, owner, minimum):
         raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {shown(value)}")
     if h < minimum or w < minimum:
         raise ValueError(f"{owner}: {name} must be >= {minimum}, got {shown(value)}")
+    if h > LARGEST or w > LARGEST:
+        raise ValueError(f"{owner}: {name} must be <= {LARGEST}, got {shown(value)}")
     return (h, w)
 
 
 def positive_int(value, name, owner):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive int, got {shown(value)}")
+    if value > LARGEST:
+        raise ValueError(f"{owner}: {name} must be <= {LARGEST}, got {shown(value)}")
     return value
 
 
