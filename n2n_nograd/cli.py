@@ -14,9 +14,23 @@ from . import __version__
 
 IMPLEMENTATIONS = {"nograd": "Miniproject_2.model", "torch": "Miniproject_1.model"}
 
-EXIT_ERROR = 2
+# Exit statuses, one per kind of failure (documented in `n2n --help` and the README).
 EXIT_DIVERGED = 1
+EXIT_ERROR = 2
+EXIT_IO = 3
+EXIT_COLLAPSED = 4
 EXIT_INTERRUPTED = 130
+EXIT_STATUSES = """\
+exit statuses:
+  0    success
+  1    train: the loss or the weights stopped being finite (the checkpoint keeps
+       the last finished epoch)
+  2    bad arguments, input files or checkpoints (a one-line message says which)
+  3    a file could not be read or written (disk full, permissions, ...)
+  4    train: the model collapsed (validation PSNR fell far below its best and
+       below the noisy input's)
+  130  interrupted (Ctrl-C)
+"""
 
 NOISE_MODEL = """\
 noise model:
@@ -51,6 +65,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    from Miniproject_2.others.config import SEEDS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value not in SEEDS:
+        raise argparse.ArgumentTypeError(f"must be in [-2**63, 2**64), got {value}")
     return value
 
 
@@ -152,7 +178,7 @@ def cmd_train(args) -> int:
         print("pictures: " + ", ".join(str(p) for p in outcome.pictures))
         return 0
     print(f"n2n train: {outcome.message}", file=sys.stderr)
-    return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_DIVERGED
+    return {"interrupted": EXIT_INTERRUPTED, "collapsed": EXIT_COLLAPSED}.get(outcome.status, EXIT_DIVERGED)
 
 
 def cmd_evaluate(args) -> int:
@@ -234,14 +260,11 @@ def _evaluate_sweep(args) -> int:
 
 
 def cmd_denoise(args) -> int:
-    from .denoise import LIGHT_NOISE, can_write, estimate_sigma, predict_tiled, read_picture, write_picture
+    from .denoise import LIGHT_NOISE, can_write, denoise_picture, estimate_sigma, read_picture, write_picture
 
     if not can_write(args.output):
         raise CliError(f"{args.output}: unknown picture format; use a .png or .jpg name")
-    try:
-        picture = read_picture(args.input)
-    except (OSError, ValueError) as exc:
-        raise CliError(f"{args.input}: cannot read it as a picture ({exc})") from exc
+    picture = read_picture(args.input)
     model = _load_model(args.impl, args.checkpoint, args.device)
     sigma = estimate_sigma(picture)
     if sigma < LIGHT_NOISE:
@@ -249,7 +272,7 @@ def cmd_denoise(args) -> int:
               f"0-255 scale); the committed models were trained on sigma 10-40 and may blur such a "
               "picture more than they clean it", file=sys.stderr)
     started = time.perf_counter()
-    write_picture(predict_tiled(model, picture), args.output)
+    write_picture(denoise_picture(model, picture), args.output)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
           f"in {time.perf_counter() - started:.1f} s")
     return 0
@@ -294,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  n2n train --epochs 5          train the autograd-free model into runs/nograd/\n"
                "  n2n evaluate --baselines      PSNR of the committed model vs non-local means\n"
                "  n2n denoise in.png out.png    denoise a picture of your own\n\n"
-               "Run `n2n COMMAND --help` for each command's options.")
+               "Run `n2n COMMAND --help` for each command's options.\n\n" + EXIT_STATUSES)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -372,9 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
                "  metrics.jsonl   per epoch: epoch, train_loss, val_psnr, epoch_seconds,\n"
                "                  eval_seconds, cumulative_seconds\n"
                "  loss.png, psnr.png, examples.png   drawn at the end\n\n"
-               "Ctrl-C saves the checkpoint and exits with status 130; continue with --resume.\n"
-               "If the loss becomes NaN/inf the run stops with status 1 and leaves the last\n"
-               "checkpoint untouched.")
+               "Ctrl-C exits with status 130; checkpoint.pkl keeps the last finished epoch:\n"
+               "continue with --resume.  If the loss or the weights stop being finite the run\n"
+               "stops with status 1, and if the model collapses (validation PSNR 3 dB below\n"
+               "its best and below the noisy input's) with status 4; either way the\n"
+               "checkpoints keep finished, finite, evaluated epochs only.")
     train.add_argument("--data", metavar="DIR",
                        help="folder with train_data.pkl and val_data.pkl (default: data, or the "
                             "run's own folder with --resume)")
@@ -384,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, metavar="N",
                        help="mini-batch size (default: the model's, 32)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's, 0.003)")
-    train.add_argument("--seed", type=int, help="seed of initial weights and shuffling (default: 0)")
+    train.add_argument("--seed", type=_seed, help="seed of initial weights and shuffling (default: 0)")
     train.add_argument("--device", help="torch device to compute on, e.g. cuda (default: cpu)")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/IMPL)")
     train.add_argument("--resume", action="store_true",
@@ -459,9 +484,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (CliError, ValueError, OSError) as exc:
+    except (CliError, ValueError) as exc:
         print(f"n2n {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:
+        print(f"n2n {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_IO
     except KeyboardInterrupt:
         print(f"n2n {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

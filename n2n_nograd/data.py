@@ -103,6 +103,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from Miniproject_2.others.checkpoint import save_tensors
+
 from .psnr import psnr
 
 TRAIN_FILE = "train_data.pkl"
@@ -209,23 +211,17 @@ def _describe(obj) -> str:
 def save_pairs(path, first: torch.Tensor, second: torch.Tensor) -> None:
     """Write a course-format file; a crash never leaves a half-written file."""
     # contiguous() so that torch.save never stores a larger underlying buffer.
-    _save(path, (first.contiguous(), second.contiguous()))
-
-
-def _save(path, obj) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    save_tensors((first.contiguous(), second.contiguous()), path)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
     """Any PIL picture as 8-bit RGB (grey copied to 3 channels, alpha dropped)."""
     if img.mode.startswith("I"):
-        # 16/32-bit grey: PIL's own conversion would clip instead of rescale.
+        # 16-bit grey (PNG's only integer mode): PIL's own conversion would clip instead of
+        # rescale. The scale is the file's, never guessed from the values: a dark 16-bit
+        # picture stays dark.
         grey = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if grey.max() > 255 else 255.0
-        img = Image.fromarray(np.rint(grey * (255.0 / top)).clip(0, 255).astype(np.uint8))
+        img = Image.fromarray(np.rint(grey * (255.0 / 65535.0)).clip(0, 255).astype(np.uint8))
     return img.convert("RGB")
 
 
@@ -282,7 +278,7 @@ def _usable(photos: list[Path], size: int) -> tuple[list[Path], list[Path]]:
             # Only the header is read; the short side does not depend on EXIF rotation.
             with Image.open(p) as img:
                 w, h = img.size
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise ValueError(f"{p}: not a readable PNG/JPEG picture ({exc})") from exc
         (keep if min(w, h) >= size else small).append(p)
     return keep, small
@@ -312,7 +308,7 @@ def _crops(path: Path, count: int, size: int, seed: np.random.SeedSequence) -> n
     """``count`` random multi-scale crops of one photo, as (count, size, size, 3) uint8."""
     try:
         img = open_rgb(path)
-    except OSError as exc:
+    except (OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{path}: cannot decode picture ({exc})") from exc
     w, h = img.size
     rng = np.random.default_rng(seed)
@@ -557,7 +553,7 @@ def build_testset(out, photos, n: int = 2_000, size: int = 32, seed: int = 0,
     clean = clean_pictures(usable, n, size, np.random.SeedSequence(seed))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _save(out / TEST_FILE, clean)
+    save_tensors(clean, out / TEST_FILE)
     report = TestsetReport(n=n, size=size, seed=seed, seconds=time.perf_counter() - started,
                            photos=[str(p) for p in usable], skipped_photos=[str(p) for p in small],
                            duplicate_photos=duplicates)

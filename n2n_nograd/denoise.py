@@ -17,13 +17,6 @@ from .psnr import psnr
 # The grader predicts the validation set 100 pictures at a time.
 GRADER_BATCH = 100
 
-# Photos are denoised in tiles so that memory stays bounded whatever their
-# size.  Both numbers are multiples of 16, so every tile starts on the
-# networks' downsampling grid (4, or 16 to leave room) and sees its pixels
-# exactly as a single pass would; the margin covers the receptive field.
-TILE = 512
-MARGIN = 32
-
 
 def predict_batches(model, noisy: torch.Tensor, batch: int = GRADER_BATCH) -> torch.Tensor:
     """``model.predict`` over a (N, 3, H, W) set, a batch at a time; floats in [0, 255]."""
@@ -37,21 +30,13 @@ def validation_psnr(model, noisy: torch.Tensor, clean: torch.Tensor) -> float:
     return psnr(predict_batches(model, noisy) / 255, clean.float() / 255)
 
 
-def predict_tiled(model, picture: torch.Tensor, tile: int = TILE, margin: int = MARGIN) -> torch.Tensor:
-    """``model.predict`` on one (1, 3, H, W) picture of any size, tile by tile."""
-    _, _, height, width = picture.shape
-    with torch.no_grad():
-        if height <= tile + 2 * margin and width <= tile + 2 * margin:
-            return model.predict(picture)
-        out = torch.empty(picture.shape, dtype=torch.float32)
-        for top in range(0, height, tile):
-            for left in range(0, width, tile):
-                y0, x0 = max(0, top - margin), max(0, left - margin)
-                y1, x1 = min(height, top + tile + margin), min(width, left + tile + margin)
-                piece = model.predict(picture[:, :, y0:y1, x0:x1])
-                out[:, :, top:top + tile, left:left + tile] = \
-                    piece[:, :, top - y0:top - y0 + tile, left - x0:left - x0 + tile]
-        return out
+def denoise_picture(model, picture: torch.Tensor) -> torch.Tensor:
+    """A denoised copy of a (1, 3, H, W) uint8 picture of any size, as uint8.
+
+    ``Model.predict`` works in tiles of bounded size and writes straight into the uint8
+    result, so memory is the picture, the result and a constant.
+    """
+    return model.predict(picture, out=torch.empty_like(picture))
 
 
 #: Below this estimated noise level the required-shape model, trained on sigma 10-40,
@@ -76,17 +61,20 @@ def estimate_sigma(picture: torch.Tensor) -> float:
 
 
 def read_picture(path) -> torch.Tensor:
-    """Any PNG/JPEG as a (1, 3, H, W) uint8 tensor (converted to RGB)."""
-    rgb = np.asarray(open_rgb(path))
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).unsqueeze(0)
+    """Any PNG/JPEG as a (1, 3, H, W) uint8 tensor (converted to RGB); ``ValueError`` naming
+    the file if it cannot be read (decompression bombs included)."""
+    try:
+        rgb = np.array(open_rgb(path))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{path}: cannot read it as a picture ({exc})") from None
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
 
 
 def write_picture(picture: torch.Tensor, path) -> None:
-    """Save a (1, 3, H, W) picture with values in [0, 255]; the suffix picks the format."""
-    pixels = picture[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    """Save a (1, 3, H, W) uint8 picture; the suffix picks the format."""
     path = Path(path)
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    Image.fromarray(pixels).save(path, **options)
+    Image.fromarray(picture[0].permute(1, 2, 0).numpy()).save(path, **options)
 
 
 def can_write(path) -> bool:

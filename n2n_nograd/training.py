@@ -15,8 +15,19 @@ A run directory holds:
                     (training time of all epochs so far, across resumes).
 ``loss.png``, ``psnr.png``, ``examples.png``  drawn at the end.
 
-Checkpoints are written by ``Model.save_model``, which replaces files
-atomically, so a crash or Ctrl-C never leaves a half-written one.
+What is on disk stays consistent whenever the run is killed:
+
+- every file is replaced atomically (``Model.save_model``, and ``write_atomic``
+  for ``metrics.jsonl``), so none is ever half-written, and checkpoints only
+  ever hold finite weights;
+- after each epoch the metrics record is written first, then ``checkpoint.pkl``,
+  then ``best.pkl``: a checkpoint on disk always has its epoch's record.  A kill
+  between two of these writes is repaired by ``--resume``, which drops records
+  of epochs the checkpoint does not have (they are trained again), rewrites
+  ``best.pkl`` if the checkpoint's epoch was the best one, and deletes the
+  temporary files of interrupted writes;
+- ``run.json`` and the folder are only created when there is something to
+  keep, so a run that fails before its first epoch leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ from typing import Callable
 
 import torch
 
+from Miniproject_2.others.checkpoint import remove_temporaries, write_atomic
+
 from . import plots
 from .data import TRAIN_FILE, VAL_FILE, input_psnr, load_pairs
 from .denoise import predict_batches, validation_psnr
@@ -40,6 +53,10 @@ BEST = "best.pkl"
 # Settings a resumed run must keep; "device" may change (it describes the machine).
 _FIXED_ON_RESUME = ("lr", "batch_size", "seed")
 
+# A validation PSNR this far below the run's best, and below the noisy input's, means
+# the model collapsed (typically a learning rate far too high): the run stops.
+COLLAPSE_DB = 3.0
+
 
 class RunError(ValueError):
     """A run cannot start as asked (existing run, nothing to resume, changed settings...)."""
@@ -47,7 +64,7 @@ class RunError(ValueError):
 
 @dataclass
 class Outcome:
-    status: str  # "finished", "interrupted" or "diverged"
+    status: str  # "finished", "interrupted", "diverged" or "collapsed"
     message: str
     pictures: list[Path] = field(default_factory=list)
 
@@ -78,6 +95,31 @@ def training_pairs(noisy_a: torch.Tensor, noisy_b: torch.Tensor) -> tuple[torch.
     return noisy_a, (noisy_b.float() if noisy_b.dtype == torch.int16 else noisy_b)
 
 
+def _write_metrics(path: Path, records: list[dict]) -> None:
+    write_atomic("".join(json.dumps(record) + "\n" for record in records).encode(), path)
+
+
+def _reconcile(out: Path, model, model_class, config: dict, records: list[dict], log) -> list[dict]:
+    """Repair what a kill between the writes of an epoch left (see the module's docstring)."""
+    for path in remove_temporaries(out):
+        log(f"removed {path}, left by an interrupted write")
+    kept = [r for r in records if r["epoch"] <= model.epochs_trained]
+    if len(kept) != len(records):
+        log(f"dropped the records of epochs {[r['epoch'] for r in records[len(kept):]]}: their checkpoint "
+            "was never written; they are trained again")
+        _write_metrics(out / plots.METRICS_FILE, kept)
+    if kept and max(kept, key=lambda r: r["val_psnr"])["epoch"] == model.epochs_trained:
+        best = model_class(**config)
+        try:
+            best.load_model(out / BEST)
+        except (OSError, ValueError):
+            best.epochs_trained = None
+        if best.epochs_trained != model.epochs_trained:
+            log(f"{out / BEST}: rewritten from epoch {model.epochs_trained}, the best, whose write was interrupted")
+            model.save_model(out / BEST)
+    return kept
+
+
 def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
                  epochs: int, options: dict, subset: int | None = None, resume: bool = False,
                  log: Callable[[str], None] = print) -> Outcome:
@@ -94,8 +136,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     checkpoint, best_path = out / CHECKPOINT, out / BEST
     metrics_path = out / plots.METRICS_FILE
     if resume:
-        if not checkpoint.is_file():
-            raise RunError(f"{checkpoint}: no checkpoint to resume from")
+        if not (out / plots.RUN_FILE).is_file():
+            raise RunError(f"{out}: no checkpoint to resume from (no {plots.RUN_FILE} either)")
         run = _read_run(out)
         _check_resume(run, impl, options, subset)
         config = {**run["config"], **({"device": options["device"]} if options.get("device") else {})}
@@ -115,18 +157,25 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         train_a, train_b = train_a[:subset], train_b[:subset]
     noisy_psnr = input_psnr(val_noisy, val_clean)
 
+    model_class = model_class_for(impl)
     # Miniproject_2 draws its initial weights from torch's global generator.
     torch.manual_seed(config.get("seed", 0))
-    model = model_class_for(impl)(**config)
-    if resume:
-        model.load_model(checkpoint)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        run = {"impl": impl, "config": model.config, "data": str(data_dir.resolve()),
-               "subset": subset, "n_train": len(train_a), "val_input_psnr": noisy_psnr}
-        (out / plots.RUN_FILE).write_text(json.dumps(run, indent=2, default=str) + "\n")
-
+    model = model_class(**config)
     records = plots.read_metrics(out) if metrics_path.is_file() else []
+    if resume:
+        # A run killed in its first epoch has no checkpoint yet: it starts again.
+        if checkpoint.is_file():
+            model.load_model(checkpoint)
+        records = _reconcile(out, model, model_class, config, records, log)
+
+    def keep_run():
+        """Create the run's folder and run.json before the first file that needs them."""
+        if not (out / plots.RUN_FILE).is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            run = {"impl": impl, "config": model.config, "data": str(data_dir.resolve()),
+                   "subset": subset, "n_train": len(train_a), "val_input_psnr": noisy_psnr}
+            write_atomic((json.dumps(run, indent=2, default=str) + "\n").encode(), out / plots.RUN_FILE)
+
     best = max((r["val_psnr"] for r in records), default=-math.inf)
     cumulative = records[-1]["cumulative_seconds"] if records else 0.0
     log(f"training {impl} model on {len(train_a)} pairs from {data_dir}, "
@@ -145,22 +194,35 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
                       "epoch_seconds": trained - started,
                       "eval_seconds": time.perf_counter() - trained,
                       "cumulative_seconds": cumulative}
+            if not math.isfinite(val_psnr):
+                raise FloatingPointError(f"the validation PSNR of epoch {record['epoch']} is {val_psnr}")
+            keep_run()
+            records.append(record)
+            _write_metrics(metrics_path, records)
             model.save_model(checkpoint)
             if val_psnr > best:
                 best = val_psnr
                 model.save_model(best_path)
-            with metrics_path.open("a") as file:
-                file.write(json.dumps(record) + "\n")
-            records.append(record)
             log(f"epoch {record['epoch']}/{epochs}: train loss {loss:.5f}, val PSNR {val_psnr:.2f} dB"
                 f"{' (best)' if best == val_psnr else ''}, {record['epoch_seconds']:.1f} s")
+            if val_psnr < noisy_psnr:
+                log(f"warning: the model makes pictures worse than the noisy input ({val_psnr:.2f} dB "
+                    f"< {noisy_psnr:.2f} dB); if this lasts, the learning rate may be too high")
+            if val_psnr < min(best - COLLAPSE_DB, noisy_psnr):
+                return Outcome("collapsed",
+                               f"the model collapsed: validation PSNR fell to {val_psnr:.2f} dB in epoch "
+                               f"{record['epoch']}, from {best:.2f} dB and below the noisy input's "
+                               f"{noisy_psnr:.2f} dB; {best_path} keeps the best epoch. Start a new run with "
+                               "a smaller --lr")
     except KeyboardInterrupt:
-        # The weights may be part-way through an epoch; keeping them loses
-        # nothing, and resuming runs that epoch again in full.
-        model.save_model(checkpoint)
+        # Only evaluated epochs are kept: the checkpoint of the last one is already on
+        # disk, and --resume trains the interrupted epoch again, exactly as it would have.
+        if not checkpoint.is_file():
+            return Outcome("interrupted", f"interrupted in epoch 1; no epoch had finished, so nothing "
+                                          f"was saved: start again with the same command")
         return Outcome("interrupted",
-                       f"interrupted in epoch {model.epochs_trained + 1}; the model is saved in "
-                       f"{checkpoint} ({model.epochs_trained} full epochs): continue with "
+                       f"interrupted in epoch {len(records) + 1}; {checkpoint} keeps the model after "
+                       f"epoch {len(records)}: continue with "
                        f"`n2n train --out {out} --resume --epochs {epochs}`")
     except FloatingPointError as exc:
         kept = (f"{checkpoint} is left as it was ({model.epochs_trained} epochs)"

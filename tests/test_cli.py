@@ -202,7 +202,8 @@ def test_ctrl_c_in_first_epoch(capsys, dataset, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Model, "train", interrupt)
     status, _, err = run(capsys, "train", "--data", dataset, "--out", tmp_path / "r")
-    assert status == 130 and (tmp_path / "r" / "checkpoint.pkl").is_file()
+    # Only finished, evaluated epochs are kept: there is none, so no run folder either.
+    assert status == 130 and "nothing was saved" in err and not (tmp_path / "r").exists()
 
 
 def test_divergence_keeps_last_checkpoint(capsys, dataset, tmp_path, monkeypatch):
@@ -327,16 +328,6 @@ def test_denoise_errors(capsys, trained, tmp_path):
     assert_one_line_error(err)
     status, _, err = run(capsys, "denoise", tmp_path / "fake.png", tmp_path / "o.unknown")
     assert status == 2 and "format" in err
-
-
-def test_tiles_match_a_single_pass(trained):
-    model = Model()
-    model.load_model(trained[0] / "best.pkl")
-    picture = torch.randint(0, 256, (1, 3, 90, 75), dtype=torch.uint8,
-                            generator=torch.Generator().manual_seed(0))
-    whole = model.predict(picture)
-    tiled = denoise.predict_tiled(model, picture, tile=32, margin=16)
-    assert torch.allclose(whole, tiled, atol=1e-3)
 
 
 # --- plots ----------------------------------------------------------------

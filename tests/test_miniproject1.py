@@ -37,7 +37,7 @@ def test_default_model_uses_default_config():
 
 
 def test_unknown_config_key_is_rejected():
-    with pytest.raises(ValueError, match="unknown config keys"):
+    with pytest.raises(ValueError, match="unknown configuration keys"):
         Model(chanels=(8, 16))
 
 
@@ -85,8 +85,9 @@ def test_predict_keeps_shape_and_device_and_returns_0_255_floats(shape, dtype):
     assert out.min() >= 0 and out.max() <= 255
 
 
-def test_predict_of_an_empty_batch_is_empty():
-    assert Model(**SMALL).predict(torch.zeros(0, 3, 32, 32)).shape == (0, 3, 32, 32)
+def test_predict_of_an_empty_batch_is_refused_like_miniproject_2():
+    with pytest.raises(ValueError, match="empty"):
+        Model(**SMALL).predict(torch.zeros(0, 3, 32, 32))
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
@@ -185,14 +186,14 @@ def test_sgd_and_float_inputs_and_non_square_images_train():
     assert all(math.isfinite(loss) for loss in losses)
 
 
-def test_a_non_finite_loss_raises_and_keeps_the_last_finite_weights():
+def test_a_diverging_epoch_raises_and_is_undone():
     noisy_a, noisy_b = smooth_pairs(16)
-    poisoned = noisy_a.float()
-    poisoned[0, 0, 0, 0] = float("nan")
-    model = Model(**{**SMALL, "batch_size": 16})
+    model = Model(**{**SMALL, "optimizer": "sgd", "lr": 1e30, "momentum": 0.0})
+    before = {key: value.clone() for key, value in model.net.state_dict().items()}
     with pytest.raises(FloatingPointError):
-        model.train(poisoned, noisy_b.float())
-    assert all(torch.isfinite(p).all() for p in model.net.parameters())
+        model.train(noisy_a, noisy_b, num_epochs=3)
+    assert model.epochs_trained == 0
+    assert all(torch.equal(before[key], value) for key, value in model.net.state_dict().items())
 
 
 @pytest.mark.parametrize("args, error", [

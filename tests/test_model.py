@@ -228,3 +228,16 @@ def test_checkpoints_never_run_code(tmp_path):
     torch.save({"format": "n2n-nograd-checkpoint", "config": Payload()}, tmp_path / "evil.pkl")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         Model().load_model(tmp_path / "evil.pkl")
+
+
+def test_train_targets_may_be_unclipped_but_inputs_may_not():
+    torch.manual_seed(0)
+    model = Model(channels=(4, 8), kernel_up=3, padding_up=1)
+    x = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    unclipped = x.float() + torch.randn(x.shape) * 60
+    assert unclipped.min() < 0 and unclipped.max() > 255
+    model.train(x, unclipped, 1)
+    with pytest.raises(ValueError, match="train_input: values must lie in \\[0, 255\\]"):
+        model.train(unclipped, x, 1)
+    with pytest.raises(ValueError, match="train_target: values must lie in \\[-255, 510\\]"):
+        model.train(x, unclipped * 10, 1)

@@ -13,20 +13,22 @@ reflection up to a multiple of 4 and crops the output back: any height and
 width work, odd ones included.
 """
 
+import copy
 import math
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-# The data pipeline (shuffling, batching, augmentation, padding) and the progress bar are
-# shared with Miniproject_2 so that the two differ only in how the network computes.
-from Miniproject_2.model import DEFAULT_CONFIG as MINIPROJECT_2_CONFIG
-from Miniproject_2.others.images import dihedral, epoch_batches, reflect_pad
+# The data pipeline (shuffling, batching, augmentation, padding), the progress bar, the
+# configuration and input checks, prediction in pieces and the checkpoint files are
+# shared with Miniproject_2, so that the two differ only in how the network computes.
+from Miniproject_2.others import checkpoint, tiles
+from Miniproject_2.others.config import DEFAULT_CONFIG as MINIPROJECT_2_CONFIG
+from Miniproject_2.others.config import check_config, check_count
+from Miniproject_2.others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
 
 # The twin takes Miniproject_2's configuration, so the two cannot drift apart, plus the
@@ -43,56 +45,15 @@ SIZE_MULTIPLE = 4
 PREDICT_PIXEL_BUDGET = 256 * 32 * 32
 
 
-def _check_config(config):
-    unknown = set(config) - set(DEFAULT_CONFIG)
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(DEFAULT_CONFIG)}")
-    config = {**DEFAULT_CONFIG, **config}
+# The U-Net's receptive field: two 3x3 convolutions at each of 1, 1/2 and 1/4 resolution
+# on the way down and up, plus the pooling grid, with room to spare.
+UNET_MARGIN = 32
 
-    def positive_int(key):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{key} must be a positive int, got {value!r}")
 
+def _check_config(config, owner="Model", complete=False):
+    config = check_config(config, DEFAULT_CONFIG, owner, complete)
     if config["arch"] not in ("simple", "unet"):
-        raise ValueError(f"arch must be 'simple' or 'unet', got {config['arch']!r}")
-    channels = config["channels"]
-    if (
-        not isinstance(channels, (tuple, list))
-        or len(channels) != 2
-        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels)
-    ):
-        raise ValueError(f"channels must be two positive ints, got {channels!r}")
-    config["channels"] = tuple(channels)
-    for key in ("kernel_down", "kernel_up", "batch_size"):
-        positive_int(key)
-    for key in ("padding_down", "padding_up"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{key} must be a non-negative int, got {value!r}")
-    # Without these two identities the output would not have the input's size.
-    if config["kernel_down"] - 2 * config["padding_down"] not in (1, 2):
-        raise ValueError("kernel_down - 2 * padding_down must be 1 or 2 so that a stride-2 "
-                         "convolution halves even sizes exactly")
-    if config["kernel_up"] != 2 * config["padding_up"] + 1:
-        raise ValueError("kernel_up must equal 2 * padding_up + 1 so that the convolution "
-                         "after each upsampling keeps the size")
-    if config["optimizer"] not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {config['optimizer']!r}")
-    lr = config["lr"]
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    momentum = config["momentum"]
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if isinstance(config["seed"], bool) or not isinstance(config["seed"], int):
-        raise ValueError(f"seed must be an int, got {config['seed']!r}")
-    device = config["device"]
-    if device is not None:
-        try:
-            config["device"] = str(torch.device(device))
-        except (RuntimeError, TypeError) as error:
-            raise ValueError(f"device {device!r} is not a torch device: {error}") from None
+        raise ValueError(f"{owner}: arch must be 'simple' or 'unet', got {config['arch']!r}")
     return config
 
 
@@ -152,15 +113,6 @@ class UNet(nn.Module):
         d2 = self.dec2(torch.cat([F.interpolate(bottom, scale_factor=2.0), e2], dim=1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0), e1], dim=1))
         return torch.sigmoid(self.head(d1))
-
-
-def _check_images(name, images):
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (N, 3, H, W), got {tuple(images.shape)}")
-    if images.dtype == torch.bool or images.is_complex():
-        raise TypeError(f"{name} must hold uint8 or float values in 0-255, got {images.dtype}")
 
 
 def _to_cpu(value):
@@ -227,16 +179,18 @@ class Model:
         self.load_model(path)
 
     def train(self, train_input, train_target, num_epochs=1, progress=None):
-        """Trains on noisy pairs and returns the mean loss of each epoch."""
-        _check_images("train_input", train_input)
-        _check_images("train_target", train_target)
+        """Trains on noisy pairs and returns the mean loss of each epoch.
+
+        As Miniproject_2's: sizes must be multiples of 4, and an epoch in which the loss
+        or the weights stop being finite raises ``FloatingPointError`` and is undone, as
+        is an interrupted one.
+        """
+        check_images(train_input, "Model.train: train_input", SIZE_MULTIPLE)
+        check_images(train_target, "Model.train: train_target", SIZE_MULTIPLE, TARGET_RANGE)
         if train_input.shape != train_target.shape:
-            raise ValueError(f"train_input and train_target shapes differ: "
+            raise ValueError(f"Model.train: train_input and train_target shapes differ: "
                              f"{tuple(train_input.shape)} vs {tuple(train_target.shape)}")
-        if train_input.shape[0] == 0:
-            raise ValueError("cannot train on an empty set")
-        if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
-            raise ValueError(f"num_epochs must be a non-negative int, got {num_epochs!r}")
+        check_count(num_epochs, "num_epochs", "Model.train")
 
         device = self._compute_device(train_input)
         self._move_to(device)
@@ -249,8 +203,15 @@ class Model:
         with torch.enable_grad():
             for _ in range(num_epochs):
                 bar = Progress(n, f"epoch {self.epochs_trained + 1}/{last_epoch}", enabled=progress)
+                before = (copy.deepcopy(self.net.state_dict()), copy.deepcopy(self.optimizer.state_dict()),
+                          self._random.getstate())
                 try:
                     total = self._train_epoch(train_input, train_target, device, bar)
+                except BaseException:
+                    self.net.load_state_dict(before[0])
+                    self.optimizer.load_state_dict(before[1])
+                    self._random.setstate(before[2])
+                    raise
                 finally:
                     bar.close()
                 self.epochs_trained += 1
@@ -264,7 +225,8 @@ class Model:
         total, done = 0.0, 0
         for indices, k in epoch_batches(n, batch_size, self._random):
             index = torch.tensor(indices, device=train_input.device)
-            inputs, targets = dihedral(train_input[index], k), dihedral(train_target[index], k)
+            # detach: a caller's graph must not reach into training.
+            inputs, targets = dihedral(train_input[index], k).detach(), dihedral(train_target[index], k).detach()
             inputs = inputs.to(device, torch.float32) / 255
             targets = targets.to(device, torch.float32) / 255
             loss = F.mse_loss(self.net(inputs), targets)
@@ -281,83 +243,71 @@ class Model:
             total += value * index.shape[0]
             done += index.shape[0]
             bar.update(index.shape[0], total / done)
+        # The loss is checked before each step, so the epoch's last step is checked here.
+        problem = checkpoint.weight_problem(self.net.state_dict())
+        if problem:
+            raise FloatingPointError(f"weight {problem} in epoch {self.epochs_trained + 1}; "
+                                     f"try a smaller lr (now {self.config['lr']})")
         return total
 
-    def predict(self, test_input):
-        """Denoises (N, 3, H, W) images; returns floats in [0, 255] on the input's device."""
-        _check_images("test_input", test_input)
-        n, _, height, width = test_input.shape
+    def predict(self, test_input, out=None):
+        """Denoises (N, 3, H, W) images; returns floats in [0, 255] on the input's device.
+
+        Memory is bounded as in Miniproject_2 (large pictures go in tiles), and ``out``
+        works the same way.
+        """
+        check_images(test_input, "Model.predict: test_input")
         device = self._compute_device(test_input)
         self._move_to(device)
         self.net.eval()
-        chunk = max(1, PREDICT_PIXEL_BUDGET // (height * width))
-        outputs = []
+        if out is None:
+            out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
+        tiles.check_out(out, test_input, "Model.predict")
+        context = (UNET_MARGIN if self.config["arch"] == "unet"
+                   else tiles.margin(self.config["kernel_down"], self.config["kernel_up"]))
+
+        def denoise(images):
+            height, width = images.shape[2:]
+            images = reflect_pad(images.to(device, torch.float32) / 255, SIZE_MULTIPLE)
+            return (self.net(images)[:, :, :height, :width] * 255).clamp_(0, 255)
+
         with torch.no_grad():
-            for start in range(0, n, chunk):
-                images = test_input[start:start + chunk].to(device, torch.float32) / 255
-                images = reflect_pad(images, SIZE_MULTIPLE)
-                denoised = self.net(images)[:, :, :height, :width]
-                outputs.append((denoised * 255).clamp_(0, 255).to(test_input.device))
-        if not outputs:
-            return torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
-        return torch.cat(outputs)
+            return tiles.predict_in_pieces(denoise, test_input, out, context, PREDICT_PIXEL_BUDGET)
 
     def save_model(self, path) -> None:
-        """Writes a checkpoint atomically: a crash never leaves half a file."""
-        checkpoint = {
-            "format": CHECKPOINT_FORMAT,
+        """Writes a checkpoint atomically (Miniproject_2's writer: finite weights only)."""
+        checkpoint.save({
             "config": dict(self.config),
             "state_dict": _to_cpu(self.net.state_dict()),
             "optimizer": _to_cpu(self.optimizer.state_dict()),
             "epochs_trained": self.epochs_trained,
             # Where the batch order stands, so that a resumed run sees the batches it would have.
             "rng_state": self._random.getstate(),
-        }
-        path = Path(path)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                torch.save(checkpoint, file)
-                file.flush()
-                os.fsync(file.fileno())
-            # mkstemp makes owner-only files; a checkpoint is meant to be shared.
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        }, path, CHECKPOINT_FORMAT)
 
     def load_model(self, path) -> None:
         """Loads a checkpoint written by ``save_model``, replacing the configuration.
 
-        The ``device`` setting is kept: it describes this machine, not the
-        checkpoint.
+        Checked as Miniproject_2's and built aside, so a failed load raises
+        ``ValueError`` and changes nothing. The ``device`` setting is kept: it
+        describes this machine, not the checkpoint.
         """
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as error:
-            raise ValueError(f"{path} is not a readable checkpoint: {error}") from error
-        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a Miniproject_1 checkpoint ({CHECKPOINT_FORMAT})")
-        try:
-            config = {**checkpoint["config"], "device": self.config["device"]}
-            state_dict, optimizer_state = checkpoint["state_dict"], checkpoint["optimizer"]
-            epochs_trained = int(checkpoint["epochs_trained"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path} is an incomplete checkpoint: {error}") from error
-        # Built aside so that a failed load leaves this model as it was.
-        config = _check_config(config)
+        saved, state_dict, optimizer_state, epochs, rng = checkpoint.load(path, CHECKPOINT_FORMAT)
+        config = _check_config({**saved, "device": self.config["device"]}, f"checkpoint {str(path)!r}",
+                               complete=True)
         net, optimizer = _build(config)
         try:
             net.load_state_dict(state_dict)
             optimizer.load_state_dict(optimizer_state)
-        except (RuntimeError, KeyError, ValueError, TypeError) as error:
-            raise ValueError(f"{path} does not match its own configuration: {error}") from error
+            for param, state in optimizer.state.items():
+                for key, value in state.items():
+                    if key != "step" and value.shape != param.shape:
+                        raise ValueError(f"optimizer state {key!r} has shape {tuple(value.shape)}, "
+                                         f"its parameter {tuple(param.shape)}")
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as error:
+            raise ValueError(f"checkpoint {str(path)!r} does not match its own configuration: "
+                             f"{str(error).splitlines()[0]}") from None
         self.config, self.net, self.optimizer = config, net, optimizer
         self.device = torch.device("cpu")
-        self.epochs_trained = epochs_trained
-        self._random = random.Random(config["seed"])
-        if "rng_state" in checkpoint:
-            self._random.setstate(checkpoint["rng_state"])
+        self.epochs_trained = epochs
+        self._random = rng or random.Random(config["seed"])

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import torch
 
-from .others import checkpoint
+from .others import checkpoint, tiles
 from .others.adam import Adam
+from .others.config import DEFAULT_CONFIG, check_config, check_count
 from .others.conv2d import Conv2d
-from .others.images import check_images, dihedral, epoch_batches, reflect_pad, to_unit
+from .others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.mse import MSE
 from .others.network import STRIDE, build_denoiser
 from .others.progress import Progress
@@ -25,22 +26,8 @@ from .others.transpose_conv2d import TransposeConv2d
 from .others.upsampling import NearestUpsampling, Upsampling
 
 __all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "Upsampling", "ReLU", "Sigmoid",
-           "MSE", "SGD", "Adam", "Sequential"]
+           "MSE", "SGD", "Adam", "Sequential", "DEFAULT_CONFIG"]
 
-#: The committed checkpoint was trained with exactly this configuration.
-DEFAULT_CONFIG = {
-    "channels": (48, 96),
-    "kernel_down": 2,
-    "padding_down": 0,
-    "kernel_up": 5,
-    "padding_up": 2,
-    "optimizer": "adam",
-    "lr": 3e-3,
-    "momentum": 0.9,
-    "batch_size": 32,
-    "seed": 0,
-    "device": None,
-}
 ARCHITECTURE = ("channels", "kernel_down", "padding_down", "kernel_up", "padding_up")
 CHECKPOINT = Path(__file__).resolve().parent / "bestmodel.pkl"
 LONG = torch.int64
@@ -48,41 +35,45 @@ LONG = torch.int64
 PREDICT_PIXELS = 1 << 19
 
 
+def _copy(value):
+    """A tensor, or a tuple of tensors and numbers (an optimizer's state), copied."""
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
+    return value.clone() if hasattr(value, "clone") else value
+
+
 class Model:
     """A Noise2Noise denoiser: learns from pairs of noisy images, predicts clean ones.
 
-    ``Model()`` uses :data:`DEFAULT_CONFIG`; keyword arguments override it. Weights are
-    initialised from torch's global random generator, as torch.nn layers are (seed it
-    with ``torch.manual_seed`` for a reproducible start); ``seed`` drives shuffling and
-    augmentation through its own generator, so the caller's random state is untouched.
+    ``Model()`` uses :data:`DEFAULT_CONFIG`; keyword arguments override it, and a bad
+    value raises ``ValueError`` naming it. Weights are initialised from torch's global
+    random generator, as torch.nn layers are (seed it with ``torch.manual_seed`` for a
+    reproducible start); ``seed`` drives shuffling and augmentation through its own
+    generator, so the caller's random state is untouched.
     """
 
     def __init__(self, **config):
-        unknown = sorted(set(config) - set(DEFAULT_CONFIG))
-        if unknown:
-            raise ValueError(f"Model: unknown configuration keys {unknown}; known: {sorted(DEFAULT_CONFIG)}")
-        self.config = {**DEFAULT_CONFIG, **config}
-        self.config["channels"] = tuple(self.config["channels"])
-        if self.config["optimizer"] not in ("adam", "sgd"):
-            raise ValueError(f"Model: optimizer must be 'adam' or 'sgd', got {self.config['optimizer']!r}")
-        if not isinstance(self.config["batch_size"], int) or self.config["batch_size"] < 1:
-            raise ValueError(f"Model: batch_size must be a positive int, got {self.config['batch_size']!r}")
+        self.config = check_config(config)
         self.device = self.config["device"] or "cpu"
-        self._build()
+        self.net, self.optimizer = self._build(self.config)
+        self.loss = MSE()
         self.epochs_trained = 0
         self._random = random.Random(self.config["seed"])
 
-    def _build(self):
-        arch = {key: self.config[key] for key in ARCHITECTURE}
-        self.net = build_denoiser(**arch, device=self.device)
-        self.loss = MSE()
-        if self.config["optimizer"] == "adam":
-            self.optimizer = Adam(self.net.param(), lr=self.config["lr"])
-        else:
-            self.optimizer = SGD(self.net.param(), lr=self.config["lr"], momentum=self.config["momentum"])
+    def _build(self, config):
+        """A new network and its optimizer for ``config``."""
+        net = build_denoiser(**{key: config[key] for key in ARCHITECTURE}, device=self.device)
+        if config["optimizer"] == "adam":
+            return net, Adam(net.param(), lr=config["lr"])
+        return net, SGD(net.param(), lr=config["lr"], momentum=config["momentum"])
 
     # -- persistence ------------------------------------------------------------------------
-    def save_model(self, path=CHECKPOINT):
+    def save_model(self, path):
+        """Write configuration, weights, optimizer state and batch order to ``path``, atomically.
+
+        There is no default path: the committed ``bestmodel.pkl`` is only ever replaced on
+        purpose. Non-finite weights raise ``ValueError`` and write nothing.
+        """
         config = {**self.config, "channels": list(self.config["channels"])}
         checkpoint.save({"config": config, "state_dict": self.net.state_dict(),
                          "optimizer": self.optimizer.state_dict(),
@@ -93,28 +84,28 @@ class Model:
     def load_model(self, path):
         """Load configuration, weights, optimizer state and batch order from ``path``.
 
-        The ``device`` setting is kept (it describes this machine). When the checkpoint's
-        configuration matches this model's, tensors are loaded in place, so references to
-        the parameters stay live; otherwise the network and optimizer are rebuilt first.
+        The ``device`` setting is kept (it describes this machine). Everything is checked
+        on a network built aside before this model changes, so a checkpoint that is
+        corrupt or does not fit raises ``ValueError`` and changes nothing. When the
+        configuration matches this model's, tensors are copied in place, so references
+        to the parameters stay live.
         """
-        payload = checkpoint.load(path, ("config", "state_dict", "optimizer", "epochs_trained"))
-        saved = {**payload["config"], "device": self.config["device"]}
-        saved["channels"] = tuple(saved.get("channels", ()))
-        if set(saved) != set(DEFAULT_CONFIG):
-            raise ValueError(f"checkpoint {str(path)!r} has configuration keys {sorted(saved)}, "
-                             f"expected {sorted(DEFAULT_CONFIG)}")
-        if saved != self.config:
-            self.config = saved
-            self._build()
+        saved, state_dict, optimizer_state, epochs, rng = checkpoint.load(path)
+        config = check_config({**saved, "device": self.config["device"]}, owner=f"checkpoint {str(path)!r}",
+                              complete=True)
+        net, optimizer = self._build(config)
         try:
-            self.net.load_state_dict(payload["state_dict"])
-            self.optimizer.load_state_dict(payload["optimizer"])
-        except (KeyError, ValueError, IndexError) as error:
-            raise ValueError(f"checkpoint {str(path)!r} does not fit the network: {error}") from None
-        self.epochs_trained = int(payload["epochs_trained"])
-        self._random = random.Random(self.config["seed"])
-        if "rng_state" in payload:
-            self._random.setstate(payload["rng_state"])
+            net.load_state_dict(state_dict)
+            optimizer.load_state_dict(optimizer_state)
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"checkpoint {str(path)!r} does not fit its configuration: {error}") from None
+        if config == self.config:
+            self.net.load_state_dict(net.state_dict())
+            self.optimizer.load_state_dict(optimizer.state_dict())
+        else:
+            self.config, self.net, self.optimizer = config, net, optimizer
+        self.epochs_trained = epochs
+        self._random = rng or random.Random(config["seed"])
 
     def load_pretrained_model(self):
         self.load_model(CHECKPOINT)
@@ -123,54 +114,89 @@ class Model:
     def train(self, train_input, train_target, num_epochs=1, progress=None):
         """Train on pairs of noisy 0-255 images; returns the mean loss of each epoch.
 
-        Each epoch visits the pairs in a new random order, in mini-batches, each batch
-        under one of the 8 flips/rotations (the same for both images of a pair). Raises
-        ``FloatingPointError`` if the loss stops being finite; the weights are then
-        those of the last finite step.
+        Heights and widths must be multiples of 4 (``predict`` takes any size). The target
+        may hold values in ``TARGET_RANGE`` (unclipped noisy pictures). Each epoch
+        visits the pairs in a new random order, in mini-batches, each batch under one of
+        the 8 flips/rotations (the same for both images of a pair). Raises
+        ``FloatingPointError`` if the loss or the weights stop being finite (or grow past
+        :data:`checkpoint.MAX_WEIGHT`); the model is then restored to where it stood
+        before that epoch, as it is when the epoch is interrupted (``KeyboardInterrupt``).
         """
-        check_images(train_input, "Model.train: train_input")
-        check_images(train_target, "Model.train: train_target")
+        check_images(train_input, "Model.train: train_input", STRIDE)
+        check_images(train_target, "Model.train: train_target", STRIDE, TARGET_RANGE)
         if train_input.shape != train_target.shape:
             raise ValueError(f"Model.train: train_input {tuple(train_input.shape)} and train_target "
                              f"{tuple(train_target.shape)} differ in shape")
-        if not isinstance(num_epochs, int) or num_epochs < 0:
-            raise ValueError(f"Model.train: num_epochs must be a non-negative int, got {num_epochs!r}")
-        n, batch = train_input.shape[0], self.config["batch_size"]
-        dtype = self.net[0].weight.dtype
+        check_count(num_epochs, "num_epochs", "Model.train")
         losses = []
         for _ in range(num_epochs):
-            bar = Progress(n, f"epoch {self.epochs_trained + 1}", enabled=progress)
-            total = 0.0
-            for indices, k in epoch_batches(n, batch, self._random):
+            before = self._snapshot()
+            try:
+                losses.append(self._train_epoch(train_input, train_target, progress))
+            except BaseException:
+                # Diverged or interrupted (Ctrl-C): the model stays at a finished epoch.
+                self._restore(before)
+                raise
+            self.epochs_trained += 1
+        return losses
+
+    def _train_epoch(self, train_input, train_target, progress):
+        n, epoch = train_input.shape[0], self.epochs_trained + 1
+        dtype = self.net[0].weight.dtype
+        bar = Progress(n, f"epoch {epoch}", enabled=progress)
+        total = 0.0
+        try:
+            for indices, k in epoch_batches(n, self.config["batch_size"], self._random):
                 index = train_input.new_tensor(indices, dtype=LONG, device=train_input.device)
                 noisy = to_unit(dihedral(train_input.index_select(0, index), k), self.device, dtype)
                 target = to_unit(dihedral(train_target.index_select(0, index), k), self.device, dtype)
                 loss = self.loss.forward(self.net.forward(noisy), target).item()
                 if not math.isfinite(loss):
-                    bar.close()
-                    raise FloatingPointError(
-                        f"Model.train: training diverged in epoch {self.epochs_trained + 1} after "
-                        f"{bar.done} pairs: loss is {loss}; lower the learning rate (lr={self.config['lr']})")
+                    raise FloatingPointError(f"Model.train: training diverged in epoch {epoch} after {bar.done} "
+                                             f"pairs: loss is {loss}; lower the learning rate (lr={self.config['lr']})")
                 self.optimizer.zero_grad()
                 self.net.backward(self.loss.backward())
                 self.optimizer.step()
                 total += loss * index.shape[0]
                 bar.update(index.shape[0], loss)
+        finally:
             bar.close()
-            self.epochs_trained += 1
-            losses.append(total / n)
-        return losses
+        # The loss is checked before each step, so the epoch's last step is checked here.
+        problem = checkpoint.weight_problem(self.net.state_dict())
+        if problem:
+            raise FloatingPointError(f"Model.train: training diverged in epoch {epoch}: weight {problem}; "
+                                     f"lower the learning rate (lr={self.config['lr']})")
+        return total / n
+
+    def _snapshot(self):
+        """Copies of everything an epoch changes, to undo a diverged one."""
+        return ({key: tensor.clone() for key, tensor in self.net.state_dict().items()},
+                {"state": {index: _copy(value) for index, value in self.optimizer.state.items()}},
+                self._random.getstate())
+
+    def _restore(self, snapshot):
+        weights, optimizer_state, random_state = snapshot
+        self.net.load_state_dict(weights)
+        self.optimizer.load_state_dict(optimizer_state)
+        self._random.setstate(random_state)
 
     # -- inference ------------------------------------------------------------------------------
-    def predict(self, test_input):
-        """Denoise 0-255 images of any size: a float tensor in [0, 255], shaped and placed like the input."""
+    def predict(self, test_input, out=None):
+        """Denoise 0-255 images of any size: a float tensor in [0, 255], shaped and placed like the input.
+
+        Runs at most about :data:`PREDICT_PIXELS` pixels at a time (a large picture goes in
+        tiles whose results equal a single pass), so memory beyond the result stays bounded.
+        ``out``, a tensor of the input's shape, receives the result instead (rounded if it
+        is an integer tensor, e.g. uint8), and is returned.
+        """
         check_images(test_input, "Model.predict: test_input")
-        n, _, h, w = test_input.shape
-        dtype = self.net[0].weight.dtype
-        chunk = max(1, PREDICT_PIXELS // (h * w))
-        out = test_input.new_empty(test_input.shape, dtype=dtype)
-        for start in range(0, n, chunk):
-            images = to_unit(test_input[start:start + chunk], self.device, dtype)
-            denoised = self.net.forward(reflect_pad(images, STRIDE))[:, :, :h, :w]
-            out[start:start + chunk] = denoised.mul(255).clamp_(0, 255).to(test_input.device)
-        return out
+        if out is None:
+            out = test_input.new_empty(test_input.shape, dtype=self.net[0].weight.dtype)
+        tiles.check_out(out, test_input, "Model.predict")
+        context = tiles.margin(self.config["kernel_down"], self.config["kernel_up"])
+        return tiles.predict_in_pieces(self._denoise, test_input, out, context, PREDICT_PIXELS)
+
+    def _denoise(self, images):
+        h, w = images.shape[2:]
+        x = to_unit(images, self.device, self.net[0].weight.dtype)
+        return self.net.forward(reflect_pad(x, STRIDE))[:, :, :h, :w].mul(255).clamp_(0, 255)

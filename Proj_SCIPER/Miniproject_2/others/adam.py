@@ -1,7 +1,8 @@
 """Adam."""
 import math
 
-from .optimizer import Optimizer
+from .args import check_number, shown
+from .optimizer import Optimizer, buffer_like
 
 
 class Adam(Optimizer):
@@ -17,10 +18,12 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         super().__init__(params)
-        if lr < 0 or eps < 0 or weight_decay < 0:
-            raise ValueError(f"Adam: lr, eps and weight_decay must be >= 0, got {lr!r}, {eps!r}, {weight_decay!r}")
-        if not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas!r}")
+        for name, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
+            check_number(value, name, "Adam")
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {shown(betas)}")
+        for beta in betas:
+            check_number(beta, "each of betas", "Adam", high=1, high_open=True)
         self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(betas), eps, weight_decay
 
     def _update(self, index, param, grad):
@@ -36,3 +39,9 @@ class Adam(Optimizer):
         square.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         denominator = (square.sqrt() / math.sqrt(1 - beta2 ** step)).add_(self.eps)
         param.addcdiv_(mean, denominator, value=-self.lr / (1 - beta1 ** step))
+
+    def _restore(self, value, param):
+        if not (isinstance(value, tuple) and len(value) == 3 and isinstance(value[0], int)
+                and not isinstance(value[0], bool) and value[0] > 0):
+            raise ValueError(f"Adam: a saved state must be (step > 0, exp_avg, exp_avg_sq), got {shown(value)}")
+        return (value[0], buffer_like(value[1], param, "Adam"), buffer_like(value[2], param, "Adam"))

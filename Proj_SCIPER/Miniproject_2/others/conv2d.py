@@ -136,13 +136,14 @@ class Conv2d(ConvBase):
         return self.weight.permute(2, 3, 1, 0).reshape(-1, self.out_channels)
 
     def forward(self, x):
-        check_input(self, x, self.in_channels)
+        x = check_input(self, x, self.in_channels)
         window = self._window(x)
         n, o = x.shape[0], self.out_channels
         oh, ow = window.out_size
-        self._x, self._window_used, self._w2 = x, window, self._weight_matrix()
+        w2 = self._weight_matrix()
+        self._save(_x=x, _window_used=window, _w2=w2)
         if is_channels_last(x) and not x.is_contiguous():
-            out = conv_nhwc_forward(window, nhwc(x), self._w2, self.bias)
+            out = conv_nhwc_forward(window, nhwc(x), w2, self.bias)
             return nchw(out.view(n, oh, ow, o))
         cols = unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
         weight = self.weight.reshape(1, o, -1).expand(n, -1, -1)
@@ -156,7 +157,7 @@ class Conv2d(ConvBase):
     def backward(self, grad_output):
         x, window, w2 = self._saved("_x", "_window_used", "_w2")
         n, c = x.shape[0], self.in_channels
-        check_grad_output(self, grad_output, (n, self.out_channels, *window.out_size))
+        grad_output = check_grad_output(self, grad_output, (n, self.out_channels, *window.out_size), x)
         grad = nhwc(grad_output).view(-1, self.out_channels)
         grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, nhwc(x), w2, grad)
         kh, kw = self.kernel_size

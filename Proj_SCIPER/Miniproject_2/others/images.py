@@ -1,26 +1,54 @@
 """Turning user tensors of 0-255 images into network inputs."""
+import warnings
+
 import torch
 
 from .layout import nchw
 
 
-def check_images(x, what):
-    """An ``(N, 3, H, W)`` uint8 or floating tensor; anything else raises naming the problem."""
-    if not hasattr(x, "dim"):
+#: The values a training target may hold: a Noise2Noise target is a noisy picture, and
+#: noise left unclipped (so that it keeps a zero mean near black and white) leaves 0-255.
+TARGET_RANGE = (-255, 510)
+
+
+def check_images(x, what, multiple=1, value_range=(0, 255)):
+    """An ``(N, 3, H, W)`` uint8 or floating tensor of 0-255 values, H and W multiples of ``multiple``.
+
+    Anything else raises naming the problem: values outside ``value_range`` (or NaN) are
+    refused, since the network would silently map them into 0-255. A floating input whose values
+    all lie in [0, 1] is most likely a picture on the wrong scale: that gets a warning
+    (once per call site, Python's default), not an error, since a very dark picture is
+    legitimate.
+    """
+    if not isinstance(x, torch.Tensor):
         raise TypeError(f"{what}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"{what}: expected shape (N, 3, H, W), got {tuple(x.shape)}")
-    if not (x.is_floating_point() or str(x.dtype) == "torch.uint8"):
+    if not (x.is_floating_point() or x.dtype == torch.uint8):
         raise TypeError(f"{what}: expected uint8 or floating values in 0-255, got {x.dtype}")
     if min(x.shape) == 0:
         raise ValueError(f"{what}: got an empty tensor of shape {tuple(x.shape)}")
+    if x.shape[2] % multiple or x.shape[3] % multiple:
+        raise ValueError(f"{what}: height and width must be multiples of {multiple} here, got "
+                         f"{x.shape[2]}x{x.shape[3]}")
+    if x.is_floating_point():
+        low, high = x.detach().aminmax()
+        low, high = low.item(), high.item()
+        # NaN fails both comparisons.
+        bottom, top = value_range
+        if not (bottom <= low and high <= top):
+            raise ValueError(f"{what}: values must lie in [{bottom}, {top}], got values from {low} to {high}")
+        if 0 < high <= 1:
+            warnings.warn(f"{what}: all values lie in [0, 1]; this model expects pictures on the 0-255 "
+                          "scale (multiply by 255)", stacklevel=3)
 
 
 def to_unit(x, device, dtype):
     """0-255 images -> a new channels-last tensor in [0, 1] on ``device`` (input untouched)."""
     n, c, h, w = x.shape
     out = x.new_empty((n, h, w, c), device=device, dtype=dtype)
-    out.copy_(x.permute(0, 2, 3, 1))
+    # detach: the caller's autograd graph must not grow into the network.
+    out.copy_(x.detach().permute(0, 2, 3, 1))
     return nchw(out.mul_(1 / 255))
 
 

@@ -117,9 +117,21 @@ class Module:
         lines.append(")")
         return "\n".join(lines)
 
+    def _save(self, **values):
+        """Keep what backward needs, with the version of every tensor among it."""
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self._versions = {name: value._version for name, value in values.items() if hasattr(value, "_version")}
+
     def _saved(self, *names):
-        """Fetch what forward stored for backward, failing loudly if forward never ran."""
+        """Fetch what forward kept for backward, failing loudly if forward never ran or if a
+        kept tensor (an input or output the caller holds too) was changed in place since:
+        the gradient would silently be that of other numbers, so torch refuses as well."""
         values = [self.__dict__.get(name) for name in names]
         if any(v is None for v in values):
             raise RuntimeError(f"{self!r}: backward called before forward")
+        for name, value in zip(names, values):
+            if name in self._versions and value._version != self._versions[name]:
+                raise RuntimeError(f"{self!r}: a tensor kept for backward ({name.lstrip('_')}) was modified "
+                                   f"in place after forward; backward would compute a wrong gradient")
         return values if len(values) > 1 else values[0]

@@ -1,5 +1,5 @@
 """Mean squared error loss."""
-from .args import check_grad_output, check_tensor
+from .args import check_grad_output, check_tensor, shown
 from .module import Module
 
 
@@ -19,19 +19,19 @@ class MSE(Module):
     def __init__(self, reduction="mean"):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"MSE: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+            raise ValueError(f"MSE: reduction must be 'mean', 'sum' or 'none', got {shown(reduction)}")
         self.reduction = reduction
 
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
     def forward(self, input, target):
-        check_tensor(self, input)
-        check_tensor(self, target)
+        input, target = check_tensor(self, input), check_tensor(self, target)
         if input.shape != target.shape:
             raise ValueError(f"{self!r}: input shape {tuple(input.shape)} != target shape {tuple(target.shape)}")
-        self._diff = input - target
-        squared = self._diff * self._diff
+        diff = input - target
+        self._save(_diff=diff)
+        squared = diff * diff
         if self.reduction == "none":
             return squared
         total = squared.sum()
@@ -40,6 +40,6 @@ class MSE(Module):
     def backward(self, grad_output=1.0):
         diff = self._saved("_diff")
         if hasattr(grad_output, "shape"):
-            check_grad_output(self, grad_output, diff.shape if self.reduction == "none" else ())
+            grad_output = check_grad_output(self, grad_output, diff.shape if self.reduction == "none" else (), diff)
         scale = 2.0 / diff.numel() if self.reduction == "mean" else 2.0
         return diff * (grad_output * scale)

@@ -11,13 +11,13 @@ class ReLU(Module):
     """
 
     def forward(self, x):
-        check_tensor(self, x)
-        self._out = x.clamp(min=0)
-        return self._out
+        out = check_tensor(self, x).clamp(min=0)
+        self._save(_out=out)
+        return out
 
     def backward(self, grad_output):
         # sign(max(0, x)) is the 0/1 derivative; a float multiply is several times
         # faster than selecting with a boolean mask.
         out = self._saved("_out")
-        check_grad_output(self, grad_output, out.shape)
+        grad_output = check_grad_output(self, grad_output, out.shape, out)
         return grad_output * out.sign()

@@ -1,5 +1,6 @@
 """Stochastic gradient descent."""
-from .optimizer import Optimizer
+from .args import check_number, shown
+from .optimizer import Optimizer, buffer_like
 
 
 class SGD(Optimizer):
@@ -23,12 +24,12 @@ class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
                  *, maximize=False):
         super().__init__(params)
-        for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
-            if value < 0:
-                raise ValueError(f"SGD: invalid {name} {value!r} (must be >= 0)")
+        for name, value in (("lr", lr), ("momentum", momentum), ("dampening", dampening),
+                            ("weight_decay", weight_decay)):
+            check_number(value, name, "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"SGD: nesterov requires momentum > 0 and dampening = 0, "
-                             f"got momentum={momentum!r}, dampening={dampening!r}")
+                             f"got momentum={shown(momentum)}, dampening={shown(dampening)}")
         self.lr, self.momentum, self.dampening = lr, momentum, dampening
         self.weight_decay, self.nesterov, self.maximize = weight_decay, nesterov, maximize
 
@@ -44,3 +45,6 @@ class SGD(Optimizer):
                 buffer.mul_(self.momentum).add_(step, alpha=1 - self.dampening)
             step = step.add(buffer, alpha=self.momentum) if self.nesterov else buffer
         param.add_(step, alpha=-self.lr)
+
+    def _restore(self, value, param):
+        return buffer_like(value, param, "SGD")

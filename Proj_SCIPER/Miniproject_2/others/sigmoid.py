@@ -15,11 +15,11 @@ class Sigmoid(Module):
     """
 
     def forward(self, x):
-        check_tensor(self, x)
-        self._out = x.neg().exp_().add_(1).reciprocal_()
-        return self._out
+        out = check_tensor(self, x).neg().exp_().add_(1).reciprocal_()
+        self._save(_out=out)
+        return out
 
     def backward(self, grad_output):
         out = self._saved("_out")
-        check_grad_output(self, grad_output, out.shape)
+        grad_output = check_grad_output(self, grad_output, out.shape, out)
         return grad_output * out * (1 - out)

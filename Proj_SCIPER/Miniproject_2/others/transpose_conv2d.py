@@ -85,12 +85,12 @@ class TransposeConv2d(ConvBase):
         return Window(self.kernel_size, self.stride, self.dilation, (ph, ph - oph, pw, pw - opw), out_size)
 
     def forward(self, x):
-        check_input(self, x, self.in_channels)
+        x = check_input(self, x, self.in_channels)
         window = self._window(x)
         n, _, h, w = x.shape
         x2 = nhwc(x).view(n * h * w, self.in_channels)
         w2 = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)
-        self._x2, self._window_used, self._w2, self._batch = x2, window, w2, n
+        self._save(_x2=x2, _window_used=window, _w2=w2, _batch=n)
         out = transpose_conv_nhwc_forward(window, x2, w2, n, self.out_channels)
         if self.bias is not None:
             out = out + self.bias
@@ -99,7 +99,7 @@ class TransposeConv2d(ConvBase):
     def backward(self, grad_output):
         x2, window, w2 = self._saved("_x2", "_window_used", "_w2")
         n = self._batch
-        check_grad_output(self, grad_output, (n, self.out_channels, *window.in_size))
+        grad_output = check_grad_output(self, grad_output, (n, self.out_channels, *window.in_size), x2)
         grad = nhwc(grad_output)
         grad_w2, grad_x2 = transpose_conv_nhwc_backward(window, x2, w2, grad)
         kh, kw = self.kernel_size

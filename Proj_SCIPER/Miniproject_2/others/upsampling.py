@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from .args import check_grad_output, check_input, only, pair
+from .args import check_grad_output, check_input, only, pair, shown
 from .conv_base import ConvBase
 from .conv2d import conv_nhwc_backward, conv_nhwc_forward
 from .im2col import Window
@@ -34,14 +34,15 @@ class NearestUpsampling(Module):
         super().__init__()
         if (size is None) == (scale_factor is None):
             raise ValueError(f"NearestUpsampling: give exactly one of size and scale_factor, "
-                             f"got size={size!r}, scale_factor={scale_factor!r}")
+                             f"got size={shown(size)}, scale_factor={shown(scale_factor)}")
         self.size = None if size is None else pair(size, "size", "NearestUpsampling", 1)
         self.scale_factor = None
         if scale_factor is not None:
             factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
-            if len(factors) != 2 or not all(isinstance(f, (int, float)) and f > 0 for f in factors):
-                raise ValueError(f"NearestUpsampling: scale_factor must be a positive number or pair, "
-                                 f"got {scale_factor!r}")
+            if len(factors) != 2 or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
+                                            and 0 < f < math.inf for f in factors):
+                raise ValueError(f"NearestUpsampling: scale_factor must be a finite positive number or pair, "
+                                 f"got {shown(scale_factor)}")
             self.scale_factor = tuple(float(f) for f in factors)
 
     def extra_repr(self):
@@ -60,7 +61,7 @@ class NearestUpsampling(Module):
         return (positions * scale).floor().long().clamp(max=in_size - 1)
 
     def forward(self, x):
-        check_input(self, x, None)
+        x = check_input(self, x, None)
         h, w = x.shape[2:]
         if self.size is not None:
             out_size, factors = self.size, (None, None)
@@ -71,16 +72,16 @@ class NearestUpsampling(Module):
             raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} gives an empty output {out_size}")
         rows = self._indices(h, out_size[0], factors[0], x)
         columns = self._indices(w, out_size[1], factors[1], x)
-        self._index, self._in_shape = (rows, columns), x.shape
+        self._save(_index=(rows, columns), _in_shape=x.shape, _like=x.new_empty(0))
         if is_channels_last(x):
             # index_select would return contiguous NCHW; keep the layout the next layer expects.
             return nchw(nhwc(x).index_select(1, rows).index_select(2, columns))
         return x.index_select(2, rows).index_select(3, columns)
 
     def backward(self, grad_output):
-        (rows, columns), shape = self._saved("_index", "_in_shape")
+        (rows, columns), shape, like = self._saved("_index", "_in_shape", "_like")
         n, c, h, w = shape
-        check_grad_output(self, grad_output, (n, c, rows.shape[0], columns.shape[0]))
+        grad_output = check_grad_output(self, grad_output, (n, c, rows.shape[0], columns.shape[0]), like)
         partial = grad_output.new_empty((n, c, grad_output.shape[2], w)).zero_().index_add_(3, columns, grad_output)
         return grad_output.new_empty((n, c, h, w)).zero_().index_add_(2, rows, partial)
 
@@ -183,7 +184,7 @@ class Upsampling(ConvBase):
         return self._plans[key]
 
     def forward(self, x):
-        check_input(self, x, self.in_channels)
+        x = check_input(self, x, self.in_channels)
         plan = self._plan(x)
         n, o, window = x.shape[0], self.out_channels, plan.window
         (sh, sw), (th, tw) = self.scale_factor, window.kernel
@@ -196,13 +197,13 @@ class Upsampling(ConvBase):
         out = z.new_empty((n, *plan.out_size, o))
         for target, source in plan.phases:
             out[:, target[0], target[1]] = z[:, source[0], source[1], source[2], source[3]]
-        self._x, self._plan_used, self._w2 = x, plan, w2
+        self._save(_x=x, _plan_used=plan, _w2=w2)
         return nchw(out)
 
     def backward(self, grad_output):
         x, plan, w2 = self._saved("_x", "_plan_used", "_w2")
         n, o, c, window = x.shape[0], self.out_channels, self.in_channels, plan.window
-        check_grad_output(self, grad_output, (n, o, *plan.out_size))
+        grad_output = check_grad_output(self, grad_output, (n, o, *plan.out_size), x)
         (sh, sw), (th, tw) = self.scale_factor, window.kernel
         grad = grad_output.permute(0, 2, 3, 1)
         # Window positions a phase does not use were computed but discarded: zero gradient.

@@ -1,0 +1,54 @@
+"""Prediction in pieces of bounded size: batches of small pictures, tiles of large ones."""
+import math
+
+#: Every network here downsamples by 4: tiles start on that grid so that each one sees
+#: its pixels exactly as a single pass over the whole picture would.
+GRID = 4
+
+
+def margin(kernel_down, kernel_up):
+    """Context, in pixels, that a tile needs around it for the course's network.
+
+    An output pixel depends on input pixels less than ``3 kernel_down`` away through
+    the two stride-2 convolutions and ``3 padding_up + 6`` (at most ``1.5 kernel_up + 6``)
+    through the two upsamplings; this bound is larger and a multiple of :data:`GRID`.
+    """
+    return GRID * (kernel_down + kernel_up + 2)
+
+
+def predict_in_pieces(run, x, out, context, pixels):
+    """``out[...] = run(x[...])`` piece by piece, never running more than about ``pixels``
+    pixels at once; returns ``out``.
+
+    ``run`` maps 0-255 images of any size to floats in [0, 255]. Pictures of at most
+    ``pixels`` pixels go in batches; a larger one goes in square tiles, each run with
+    ``context`` pixels around it (a multiple of :data:`GRID`) of which only the centre is
+    kept. An integer ``out`` (a uint8 picture) receives rounded values.
+    """
+    n, _, h, w = x.shape
+    if h * w <= pixels:
+        chunk = pixels // (h * w)
+        for start in range(0, n, chunk):
+            _store(out[start:start + chunk], run(x[start:start + chunk]))
+        return out
+    tile = max(GRID, (math.isqrt(pixels) - 2 * context) // GRID * GRID)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            y0, x0 = max(0, top - context), max(0, left - context)
+            y1, x1 = min(h, top + tile + context), min(w, left + tile + context)
+            for i in range(n):
+                piece = run(x[i:i + 1, :, y0:y1, x0:x1])
+                _store(out[i:i + 1, :, top:top + tile, left:left + tile],
+                       piece[:, :, top - y0:top - y0 + tile, left - x0:left - x0 + tile])
+    return out
+
+
+def _store(target, values):
+    target.copy_(values if target.is_floating_point() else values.round())
+
+
+def check_out(out, x, what):
+    """``out`` for a prediction of ``x``: a tensor of ``x``'s shape (any dtype, any device)."""
+    if not (hasattr(out, "shape") and hasattr(out, "copy_")) or tuple(out.shape) != tuple(x.shape):
+        raise ValueError(f"{what}: out must be a tensor of the input's shape {tuple(x.shape)}, got "
+                         f"{tuple(out.shape) if hasattr(out, 'shape') else type(out).__name__}")
