@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .device import CHOICES as DEVICE_CHOICES, resolve_device
 
 IMPLEMENTATIONS = {"nograd": "Miniproject_2.model", "torch": "Miniproject_1.model"}
 
@@ -83,9 +84,9 @@ def model_class_for(impl: str):
                        "or install the package") from exc
 
 
-def _load_model(impl: str, checkpoint: str | None, device: str | None):
+def _load_model(impl: str, checkpoint: str | None, device: str):
     """A model with the weights of ``checkpoint``, or the committed pretrained ones."""
-    model = model_class_for(impl)(**({"device": device} if device else {}))
+    model = model_class_for(impl)(device=device)
     try:
         if checkpoint is None:
             model.load_pretrained_model()
@@ -112,21 +113,38 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from . import distributed
     from .training import run_training
 
     out = args.out or f"runs/{args.impl or 'nograd'}"
     options = dict(PRESETS[args.preset])
     given = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size}
     options.update({key: value for key, value in given.items() if value is not None})
-    options.update({"seed": args.seed, "device": args.device})
-    outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
-                           subset=args.subset, resume=args.resume, log=print)
+    device = resolve_device(args.device)
+    parallel = None
+    if distributed.launched_by_torchrun():
+        parallel, device = distributed.start(device)
+    options.update({"seed": args.seed, "device": device})
+    lead = parallel is None or parallel.lead
+    try:
+        outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
+                               subset=args.subset, resume=args.resume,
+                               log=print if lead else _quiet, parallel=parallel)
+    finally:
+        if parallel is not None:
+            distributed.stop()
     if outcome.status == "finished":
-        print(outcome.message)
-        print("pictures: " + ", ".join(str(p) for p in outcome.pictures))
+        if lead:
+            print(outcome.message)
+            print("pictures: " + ", ".join(str(p) for p in outcome.pictures))
         return 0
-    print(f"n2n train: {outcome.message}", file=sys.stderr)
+    if lead or outcome.status == "stopped":
+        print(f"n2n train: {outcome.message}", file=sys.stderr)
     return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_DIVERGED
+
+
+def _quiet(message: str) -> None:
+    """The log of a torchrun process other than the lead: its lines would repeat the lead's."""
 
 
 def cmd_evaluate(args) -> int:
@@ -139,7 +157,7 @@ def cmd_evaluate(args) -> int:
         raise CliError(missing_requirement())
     val_path = Path(args.data) / VAL_FILE
     noisy, clean = load_pairs(val_path, "val")
-    model = _load_model(args.impl, args.checkpoint, args.device)
+    model = _load_model(args.impl, args.checkpoint, resolve_device(args.device))
     target = clean.float() / 255
     noisy_db = input_psnr(noisy, clean)
     started = time.perf_counter()
@@ -179,7 +197,7 @@ def cmd_denoise(args) -> int:
         picture = read_picture(args.input)
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.input}: cannot read it as a picture ({exc})") from exc
-    model = _load_model(args.impl, args.checkpoint, args.device)
+    model = _load_model(args.impl, args.checkpoint, resolve_device(args.device))
     started = time.perf_counter()
     write_picture(predict_tiled(model, picture), args.output)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
@@ -205,6 +223,13 @@ def _wrap(text: str) -> str:
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog):
         super().__init__(prog, max_help_position=30)
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    # Checked when the command runs, so that a bad or missing device is one error line.
+    parser.add_argument("--device", default="auto", metavar="DEVICE",
+                        help=f"{DEVICE_CHOICES}: where to compute; auto takes the GPU when torch "
+                             "sees one (default: auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="mini-batch size (default: the model's, 32)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's, 0.001)")
     train.add_argument("--seed", type=int, help="seed of initial weights and shuffling (default: 0)")
-    train.add_argument("--device", help="torch device to compute on, e.g. cuda (default: cpu)")
+    _add_device_option(train)
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/IMPL)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in OUT from its checkpoint.pkl")
@@ -295,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "of the implementation, via load_pretrained_model)")
     evaluate.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                           help="implementation that wrote the checkpoint (default: nograd)")
-    evaluate.add_argument("--device", help="torch device to compute on (default: cpu)")
+    _add_device_option(evaluate)
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run scikit-image's non-local means with a noise level "
                                "estimated from each picture (needs PyWavelets)")
@@ -314,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a checkpoint written by train (default: the committed bestmodel)")
     denoise.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                          help="implementation that wrote the checkpoint (default: nograd)")
-    denoise.add_argument("--device", help="torch device to compute on (default: cpu)")
+    _add_device_option(denoise)
     denoise.set_defaults(handler=cmd_denoise)
 
     plots = commands.add_parser(

@@ -17,6 +17,9 @@ A run directory holds:
 
 Checkpoints are written by ``Model.save_model``, which replaces files
 atomically, so a crash or Ctrl-C never leaves a half-written one.
+
+Under ``torchrun`` (see ``distributed.py``) every process runs this, and only
+the lead process validates, logs and writes the run folder.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class RunError(ValueError):
 
 @dataclass
 class Outcome:
-    status: str  # "finished", "interrupted" or "diverged"
+    status: str  # "finished", "interrupted", "diverged" or "stopped" (a torchrun process failed)
     message: str
     pictures: list[Path] = field(default_factory=list)
 
@@ -73,9 +76,15 @@ def _check_resume(run: dict, impl: str, options: dict, subset: int | None) -> No
                            "a resumed run keeps its settings (start a new --out to change them)")
 
 
+def _kept(checkpoint: Path, model) -> str:
+    """What is left on disk after a failed epoch."""
+    return (f"{checkpoint} is left as it was ({model.epochs_trained} epochs)"
+            if checkpoint.is_file() else "no checkpoint was written")
+
+
 def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
                  epochs: int, options: dict, subset: int | None = None, resume: bool = False,
-                 log: Callable[[str], None] = print) -> Outcome:
+                 log: Callable[[str], None] = print, parallel=None) -> Outcome:
     """Train until the model has ``epochs`` epochs in total.
 
     ``model_class_for`` maps an implementation name ("nograd", "torch") to
@@ -84,8 +93,11 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     ``data_dir`` and ``subset`` may be None on resume, to keep the run's.
     Raises RunError or ValueError (bad data or checkpoint) before training
     starts; what happens during training is told by the returned Outcome.
+    ``parallel`` is this process's ``distributed.DataParallel`` under torchrun:
+    processes other than the lead then write nothing and return an empty message.
     """
     out = Path(out)
+    lead = parallel is None or parallel.lead
     checkpoint, best_path = out / CHECKPOINT, out / BEST
     metrics_path = out / plots.METRICS_FILE
     if resume:
@@ -103,6 +115,9 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         config = {key: value for key, value in options.items() if value is not None}
         data_dir = Path(data_dir if data_dir is not None else "data")
         impl = impl or "nograd"
+    if parallel is not None and impl != "nograd":
+        raise RunError(f"data-parallel training (torchrun) needs the autograd-free model, "
+                       f"not --impl {impl}")
 
     train_a, train_b = load_pairs(data_dir / TRAIN_FILE, "train")
     val_noisy, val_clean = load_pairs(data_dir / VAL_FILE, "val")
@@ -115,7 +130,7 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     model = model_class_for(impl)(**config)
     if resume:
         model.load_model(checkpoint)
-    else:
+    elif lead:
         out.mkdir(parents=True, exist_ok=True)
         run = {"impl": impl, "config": model.config, "data": str(data_dir.resolve()),
                "subset": subset, "n_train": len(train_a), "val_input_psnr": noisy_psnr}
@@ -129,11 +144,15 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     if model.epochs_trained >= epochs:
         log(f"the model already has {model.epochs_trained} epochs; raise --epochs to train more")
 
+    train_options = {} if parallel is None else {"data_parallel": parallel,
+                                                   "progress": None if lead else False}
     try:
         while model.epochs_trained < epochs:
             started = time.perf_counter()
-            (loss,) = model.train(train_a, train_b, 1)
+            (loss,) = model.train(train_a, train_b, 1, **train_options)
             trained = time.perf_counter()
+            if not lead:
+                continue
             val_psnr = validation_psnr(model, val_noisy, val_clean)
             cumulative += trained - started
             record = {"epoch": model.epochs_trained, "train_loss": loss, "val_psnr": val_psnr,
@@ -152,17 +171,21 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     except KeyboardInterrupt:
         # The weights may be part-way through an epoch; keeping them loses
         # nothing, and resuming runs that epoch again in full.
-        model.save_model(checkpoint)
+        if lead:
+            model.save_model(checkpoint)
         return Outcome("interrupted",
                        f"interrupted in epoch {model.epochs_trained + 1}; the model is saved in "
                        f"{checkpoint} ({model.epochs_trained} full epochs): continue with "
                        f"`n2n train --out {out} --resume --epochs {epochs}`")
     except FloatingPointError as exc:
-        kept = (f"{checkpoint} is left as it was ({model.epochs_trained} epochs)"
-                if checkpoint.is_file() else "no checkpoint was written")
-        return Outcome("diverged",
-                       f"training diverged: {exc}; {kept}. Start a new run with a smaller --lr")
+        return Outcome("diverged", f"training diverged: {exc}; {_kept(checkpoint, model)}. "
+                       "Start a new run with a smaller --lr")
+    except ConnectionError as exc:  # another process of a torchrun group failed
+        return Outcome("stopped", f"{exc}; {_kept(checkpoint, model)}: continue with the same "
+                       f"torchrun command and `--out {out} --resume --epochs {epochs}`")
 
+    if not lead:
+        return Outcome("finished", "")
     pictures = plots.redraw(out) if records else []
     indices = plots.example_indices(len(val_noisy))
     examples = out / plots.EXAMPLES_PNG

@@ -120,13 +120,20 @@ class Model:
         self.load_model(CHECKPOINT)
 
     # -- training -----------------------------------------------------------------------------
-    def train(self, train_input, train_target, num_epochs=1, progress=None):
+    def train(self, train_input, train_target, num_epochs=1, progress=None, data_parallel=None):
         """Train on pairs of noisy 0-255 images; returns the mean loss of each epoch.
 
         Each epoch visits the pairs in a new random order, in mini-batches, each batch
         under one of the 8 flips/rotations (the same for both images of a pair). Raises
         ``FloatingPointError`` if the loss stops being finite; the weights are then
         those of the last finite step.
+
+        ``data_parallel`` makes this call one of several processes training one model
+        (``n2n train`` under torchrun passes it; every process calls ``train`` with the
+        same data and seed): ``data_parallel.share(indices)`` picks this process's pairs
+        of each batch, and after backward ``data_parallel.reduce(grads, loss, count,
+        total)`` turns the gradients of this process's ``count`` of the batch's ``total``
+        pairs into the whole batch's, in place, and returns the batch's mean loss.
         """
         check_images(train_input, "Model.train: train_input")
         check_images(train_target, "Model.train: train_target")
@@ -136,30 +143,41 @@ class Model:
         if not isinstance(num_epochs, int) or num_epochs < 0:
             raise ValueError(f"Model.train: num_epochs must be a non-negative int, got {num_epochs!r}")
         n, batch = train_input.shape[0], self.config["batch_size"]
-        dtype = self.net[0].weight.dtype
         losses = []
         for _ in range(num_epochs):
             bar = Progress(n, f"epoch {self.epochs_trained + 1}", enabled=progress)
             total = 0.0
             for indices, k in epoch_batches(n, batch, self._random):
-                index = train_input.new_tensor(indices, dtype=LONG, device=train_input.device)
-                noisy = to_unit(dihedral(train_input.index_select(0, index), k), self.device, dtype)
-                target = to_unit(dihedral(train_target.index_select(0, index), k), self.device, dtype)
-                loss = self.loss.forward(self.net.forward(noisy), target).item()
+                mine = indices if data_parallel is None else data_parallel.share(indices)
+                self.optimizer.zero_grad()
+                # A process whose share is empty (a batch smaller than the process count)
+                # still takes part in the reduction, with zero gradients.
+                loss = self._forward_backward(train_input, train_target, mine, k) if mine else 0.0
+                if data_parallel is not None:
+                    grads = [grad for _, grad in self.net.param()]
+                    loss = data_parallel.reduce(grads, loss, len(mine), len(indices))
                 if not math.isfinite(loss):
                     bar.close()
                     raise FloatingPointError(
                         f"Model.train: training diverged in epoch {self.epochs_trained + 1} after "
                         f"{bar.done} pairs: loss is {loss}; lower the learning rate (lr={self.config['lr']})")
-                self.optimizer.zero_grad()
-                self.net.backward(self.loss.backward())
                 self.optimizer.step()
-                total += loss * index.shape[0]
-                bar.update(index.shape[0], loss)
+                total += loss * len(indices)
+                bar.update(len(indices), loss)
             bar.close()
             self.epochs_trained += 1
             losses.append(total / n)
         return losses
+
+    def _forward_backward(self, train_input, train_target, indices, k):
+        """The mean loss over pairs ``indices`` under flip/rotation ``k``; adds its gradients."""
+        dtype = self.net[0].weight.dtype
+        index = train_input.new_tensor(indices, dtype=LONG, device=train_input.device)
+        noisy = to_unit(dihedral(train_input.index_select(0, index), k), self.device, dtype)
+        target = to_unit(dihedral(train_target.index_select(0, index), k), self.device, dtype)
+        loss = self.loss.forward(self.net.forward(noisy), target).item()
+        self.net.backward(self.loss.backward())
+        return loss
 
     # -- inference ------------------------------------------------------------------------------
     def predict(self, test_input):
