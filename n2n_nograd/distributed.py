@@ -14,6 +14,7 @@ takes any object with this module's ``share`` and ``reduce`` as ``data_parallel`
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import torch
@@ -50,14 +51,19 @@ class DataParallel:
         try:
             dist.all_reduce(flat)
         except RuntimeError as exc:  # gloo and NCCL report a vanished peer this way
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConnectionError(f"process {self.rank} of {self.world_size} lost the other "
-                                  f"processes ({reason})") from None
+                                  f"processes ({_first_sentence(exc)})") from None
         offset = 0
         for grad in grads:
             grad.copy_(flat[offset:offset + grad.numel()].view(grad.shape))
             offset += grad.numel()
         return flat[-1].item()
+
+
+def _first_sentence(exc: Exception) -> str:
+    """gloo's messages start with a source location and go on for lines: keep the gist."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).strip())
+    return text.split(". ")[0].splitlines()[0] if text else type(exc).__name__
 
 
 def launched_by_torchrun() -> bool:
