@@ -153,11 +153,12 @@ def cmd_evaluate(args) -> int:
     from .denoise import validation_psnr
     from .psnr import psnr
 
+    device = resolve_device(args.device)
     if args.baselines and missing_requirement():
         raise CliError(missing_requirement())
     val_path = Path(args.data) / VAL_FILE
     noisy, clean = load_pairs(val_path, "val")
-    model = _load_model(args.impl, args.checkpoint, resolve_device(args.device))
+    model = _load_model(args.impl, args.checkpoint, device)
     target = clean.float() / 255
     noisy_db = input_psnr(noisy, clean)
     started = time.perf_counter()
@@ -191,13 +192,14 @@ def cmd_evaluate(args) -> int:
 def cmd_denoise(args) -> int:
     from .denoise import can_write, predict_tiled, read_picture, write_picture
 
+    device = resolve_device(args.device)
     if not can_write(args.output):
         raise CliError(f"{args.output}: unknown picture format; use a .png or .jpg name")
     try:
         picture = read_picture(args.input)
     except (OSError, ValueError) as exc:
         raise CliError(f"{args.input}: cannot read it as a picture ({exc})") from exc
-    model = _load_model(args.impl, args.checkpoint, resolve_device(args.device))
+    model = _load_model(args.impl, args.checkpoint, device)
     started = time.perf_counter()
     write_picture(predict_tiled(model, picture), args.output)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
