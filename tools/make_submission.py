@@ -58,6 +58,8 @@ def check_unzipped(archive, project_name, data, skip_train):
             command += ["-d", str(data.resolve())]
         if skip_train:
             command.append("--skip-train")
+        print("checking the unzipped copy with test.py: about 6 minutes on 2 CPU cores, mostly one "
+              "training epoch of each miniproject (under a minute with --skip-train)", flush=True)
         print("$ " + " ".join(command), flush=True)
         # From inside the copy, so that nothing of the repository is on the path.
         return subprocess.run(command, cwd=folder).returncode
