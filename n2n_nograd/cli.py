@@ -282,7 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  loss.png, psnr.png, examples.png   drawn at the end\n\n"
                "Ctrl-C saves the checkpoint and exits with status 130; continue with --resume.\n"
                "If the loss becomes NaN/inf the run stops with status 1 and leaves the last\n"
-               "checkpoint untouched.")
+               "checkpoint untouched.\n\n"
+               "data-parallel, N processes each on 1/N of every batch (see the README):\n"
+               "  torchrun --standalone --nproc-per-node N -m n2n_nograd train ...")
     train.add_argument("--data", metavar="DIR",
                        help="folder with train_data.pkl and val_data.pkl (default: data, or the "
                             "run's own folder with --resume)")
