@@ -23,7 +23,7 @@ BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
 # Commands that take more than a few seconds on 2 CPU cores.
 LONG = re.compile(r"^(make (quickstart|test|report|submission)|n2n train|torchrun|python (test\.py|"
                   r"tools/make_submission\.py|benchmarks/))")
-DURATION = re.compile(r"\d\s*(s|min|minutes?|seconds?|hours?)\b|seconds|minutes")
+DURATION = re.compile(r"\d\s*(s|min|h)\b|\b(seconds?|minutes?|hours?)\b")
 
 
 def commands():
