@@ -51,8 +51,8 @@ class DataParallel:
         try:
             dist.all_reduce(flat)
         except RuntimeError as exc:  # gloo and NCCL report a vanished peer this way
-            raise ConnectionError(f"process {self.rank} of {self.world_size} lost the other "
-                                  f"processes ({_first_sentence(exc)})") from None
+            raise _failed(f"process {self.rank} of {self.world_size} lost the other processes "
+                          f"({_first_sentence(exc)})") from None
         offset = 0
         for grad in grads:
             grad.copy_(flat[offset:offset + grad.numel()].view(grad.shape))
@@ -94,11 +94,17 @@ def start(device: str) -> tuple[DataParallel, str]:
 
 
 def stop() -> None:
-    """Leave the process group."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    """Leave the process group (SIGTERM stays handled until the process exits)."""
     dist.destroy_process_group()
 
 
 def _stopped(signum, frame):
-    raise ConnectionError(f"process {dist.get_rank()} of {dist.get_world_size()} was stopped "
-                          "(SIGTERM: torchrun stops every process when one fails)")
+    raise _failed(f"process {dist.get_rank()} of {dist.get_world_size()} was stopped "
+                  "(SIGTERM: torchrun stops every process when one fails)")
+
+
+def _failed(message: str) -> ConnectionError:
+    """The error that ends this process's run. From now on SIGTERM is ignored: torchrun
+    sends it as soon as any process fails, and it must not cut the report of this one."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return ConnectionError(message)
