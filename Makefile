@@ -1,5 +1,6 @@
 # Every target installs what it needs into a virtual environment first.
-#   make quickstart   data, a short training run and its evaluation (minutes on 2 CPU cores)
+#   make quickstart   data, a short training run and its evaluation (minutes on 2 CPU cores);
+#                     it starts over each time: runs/quickstart is deleted first
 #   make test         the fast test suite
 #   make submission   Proj_SCIPER.zip, checked by test.py after unzipping
 #   make report       Report_2.pdf from the result files (see README, Report)
@@ -27,6 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 quickstart: setup
+	rm -rf $(QUICK_RUN)
 	$(BIN)/n2n data --out $(QUICK_DATA)
 	$(BIN)/n2n train --data $(QUICK_DATA) --subset 10000 --epochs 3 --out $(QUICK_RUN)
 	$(BIN)/n2n evaluate --data $(QUICK_DATA) --checkpoint $(QUICK_RUN)/best.pkl --baselines

@@ -264,6 +264,7 @@ def check_model(report, args, name, module, val, train):
     if args.train_subset:
         train_input, train_target = train_input[:args.train_subset], train_target[:args.train_subset]
     pairs = train_input.shape[0]
+    print(f"{name}: training one epoch on {pairs} pairs (minutes for 50,000 on 2 CPU cores)...", flush=True)
     with report.check(f"{name}: one training epoch ({pairs} pairs), then PSNR again") as c:
         model = module.Model()
         model.load_pretrained_model()

@@ -1,6 +1,6 @@
 """Speed of the autograd-free framework against the same network in torch.nn + autograd.
 
-    python benchmarks/speed.py [--rounds 7] [--epoch] [--json results/speed.json]
+    python benchmarks/speed.py [--rounds 7] [--epoch] [--device cuda] [--json results/speed.json]
     python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
 
 For the committed default network and for the seed report's network, both
@@ -20,6 +20,9 @@ and the run ends with the list of missed targets (none, when all are met). On a
 virtual machine, time the host gives to other guests ("steal" in /proc/stat) slows
 both implementations unevenly; the run reports the share of its CPU time stolen so a
 disturbed run can be recognised and repeated.
+
+``--device cuda`` times both implementations on the GPU (waiting for the GPU after each
+call); peak memory, a measure of the CPU process, is then left out.
 """
 import argparse
 import json
@@ -35,10 +38,12 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
+sys.path.insert(0, str(ROOT))
 
 from Miniproject_1 import model as twin  # noqa: E402
 from Miniproject_2 import model as ours  # noqa: E402
 from Miniproject_2.others.images import to_unit  # noqa: E402
+from n2n_nograd.device import resolve_device  # noqa: E402
 
 NETWORKS = {
     # The course-sized network every speed figure since issue 5 was measured on (the
@@ -62,10 +67,11 @@ def twin_state_for_ours(state):
     return {f"{KEY_MAP[k.split('.')[0]]}.{k.split('.')[1]}": v for k, v in state.items()}
 
 
-def make_pair(network):
+def make_pair(network, device="cpu"):
     """Our Model and the torch.nn twin with the same weights (SGD, so steps are comparable)."""
-    config = dict(NETWORKS[network], optimizer="sgd", lr=1e-3, momentum=0.0)
+    config = dict(NETWORKS[network], optimizer="sgd", lr=1e-3, momentum=0.0, device=device)
     reference = twin.Model(**config)
+    reference.net.to(device)  # step_torch drives the network directly, not through train()
     mine = ours.Model(**config)
     mine.net.load_state_dict(twin_state_for_ours(reference.net.state_dict()))
     return mine, reference
@@ -77,7 +83,7 @@ def images(n, size, seed):
 
 
 def step_ours(model, a, b):
-    x, y = to_unit(a, "cpu", torch.float32), to_unit(b, "cpu", torch.float32)
+    x, y = to_unit(a, model.device, torch.float32), to_unit(b, model.device, torch.float32)
     model.loss.forward(model.net.forward(x), y)
     model.optimizer.zero_grad()
     model.net.backward(model.loss.backward())
@@ -93,8 +99,8 @@ def step_torch(model, a, b):
     model.optimizer.step()
 
 
-def check_agreement(mine, reference):
-    x = images(8, 32, 1)
+def check_agreement(mine, reference, device="cpu"):
+    x = images(8, 32, 1).to(device)
     got, want = mine.predict(x), reference.predict(x)
     error = (got - want).abs().max().item()
     if error > 1e-3:
@@ -102,24 +108,28 @@ def check_agreement(mine, reference):
     return error
 
 
-def timed(fn, min_seconds):
-    """Seconds per call: repeat until at least ``min_seconds`` have passed."""
+def timed(fn, min_seconds, synchronize):
+    """Seconds per call: repeat until at least ``min_seconds`` have passed.
+
+    ``synchronize`` waits for the device after each call (a GPU runs asynchronously).
+    """
     calls, start = 0, time.perf_counter()
     while True:
         fn()
+        synchronize()
         calls += 1
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             return elapsed / calls
 
 
-def compare(fn_ours, fn_torch, rounds, min_seconds):
+def compare(fn_ours, fn_torch, rounds, min_seconds, synchronize):
     """Median seconds per call of each, measured alternately after a warm-up call."""
     fn_ours(), fn_torch()
     times = {"ours": [], "torch": []}
     for _ in range(rounds):
-        times["ours"].append(timed(fn_ours, min_seconds))
-        times["torch"].append(timed(fn_torch, min_seconds))
+        times["ours"].append(timed(fn_ours, min_seconds, synchronize))
+        times["torch"].append(timed(fn_torch, min_seconds, synchronize))
     return statistics.median(times["ours"]), statistics.median(times["torch"])
 
 
@@ -149,9 +159,9 @@ def _status_mib(field):
     raise RuntimeError(f"{field} missing from /proc/self/status")
 
 
-def epoch_time():
+def epoch_time(device="cpu"):
     a, b = images(50_000, 32, 4), images(50_000, 32, 5)
-    model = ours.Model()
+    model = ours.Model(device=device)
     start = time.perf_counter()
     model.train(a, b, num_epochs=1, progress=False)
     return time.perf_counter() - start
@@ -234,8 +244,16 @@ def main():
     parser.add_argument("--layers", action="store_true",
                         help="only print our per-layer forward/backward times (no comparison)")
     parser.add_argument("--batch", type=int, default=64, help="batch size for --layers")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (default), cuda, cuda:N or auto: where both implementations run")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    on_gpu = device.startswith("cuda")
+    synchronize = torch.cuda.synchronize if on_gpu else (lambda: None)
     torch.set_grad_enabled(False)
     if args.memory_probe:
         network, batch, impl = args.memory_probe
@@ -244,29 +262,30 @@ def main():
         return print_layer_times(args.batch, args.rounds)
 
     rows, cpu_start = [], cpu_times()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    where = torch.cuda.get_device_name(device) if on_gpu else platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}: {where}")
     header = (f"{'network':8} {'task':22} {'ours img/s':>11} {'torch img/s':>12} {'ours/torch time':>16} "
               f"{'ours MiB':>9} {'torch MiB':>10}  target")
     print(header)
     print("-" * len(header))
     for network in NETWORKS:
-        mine, reference = make_pair(network)
-        error = check_agreement(mine, reference)
+        mine, reference = make_pair(network, device)
+        error = check_agreement(mine, reference, device)
         tasks = []
         for batch in BATCHES:
-            a, b = images(batch, 32, 2), images(batch, 32, 3)
+            a, b = images(batch, 32, 2).to(device), images(batch, 32, 3).to(device)
             tasks.append((f"train step batch {batch}", batch,
                           (lambda a=a, b=b: step_ours(mine, a, b)),
                           (lambda a=a, b=b: step_torch(reference, a, b)), batch))
-        small, large = images(1000, 32, 6), images(1, 512, 7).float()
+        small, large = images(1000, 32, 6).to(device), images(1, 512, 7).float().to(device)
         tasks.append(("predict 1000x32x32", 1000, lambda: mine.predict(small), lambda: reference.predict(small), None))
         tasks.append(("predict 1x512x512", 1, lambda: mine.predict(large), lambda: reference.predict(large), None))
         for name, count, fn_ours, fn_torch, batch in tasks:
-            t_ours, t_torch = compare(fn_ours, fn_torch, args.rounds, args.min_seconds)
+            t_ours, t_torch = compare(fn_ours, fn_torch, args.rounds, args.min_seconds, synchronize)
             row = {"network": network, "task": name, "ours_s": t_ours, "torch_s": t_torch,
                    "ratio": t_ours / t_torch, "ours_img_s": count / t_ours, "torch_img_s": count / t_torch,
                    "max_abs_diff_0_255": error}
-            if batch is not None and not args.no_memory:
+            if batch is not None and not (args.no_memory or on_gpu):
                 row["ours_peak_mib"] = peak_memory(network, batch, "ours")
                 row["torch_peak_mib"] = peak_memory(network, batch, "torch")
             rows.append(check_targets(row))
@@ -274,10 +293,11 @@ def main():
                       if "ours_peak_mib" in row else f"{'':9} {'':10}")
             print(f"{network:8} {name:22} {row['ours_img_s']:11.1f} {row['torch_img_s']:12.1f} "
                   f"{row['ratio']:16.2f} {memory}  {describe_targets(row)}", flush=True)
-    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": device,
+              "rows": rows}
     missed = [f"{r['network']} {r['task']}" for r in rows if not r["met"]]
     if args.epoch:
-        result["epoch_50k_s"] = epoch_time()
+        result["epoch_50k_s"] = epoch_time(device)
         met = result["epoch_50k_s"] <= EPOCH_TARGET_S
         print(f"one epoch of 50,000 32x32 pairs, default network (Model.train): {result['epoch_50k_s']:.1f} s "
               f"(target <= {EPOCH_TARGET_S:.0f} s: {'met' if met else 'MISSED'})")

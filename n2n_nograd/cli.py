@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .device import CHOICES as DEVICE_CHOICES, resolve_device
 
 IMPLEMENTATIONS = {"nograd": "Miniproject_2.model", "torch": "Miniproject_1.model"}
 
@@ -109,9 +110,9 @@ def model_class_for(impl: str):
                        "or install the package") from exc
 
 
-def _load_model(impl: str, checkpoint: str | None, device: str | None):
+def _load_model(impl: str, checkpoint: str | None, device: str):
     """A model with the weights of ``checkpoint``, or the committed pretrained ones."""
-    model = model_class_for(impl)(**({"device": device} if device else {}))
+    model = model_class_for(impl)(device=device)
     try:
         if checkpoint is None:
             model.load_pretrained_model()
@@ -164,21 +165,38 @@ def cmd_testset(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from . import distributed
     from .training import run_training
 
     out = args.out or f"runs/{args.impl or 'nograd'}"
     options = dict(PRESETS[args.preset])
     given = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size}
     options.update({key: value for key, value in given.items() if value is not None})
-    options.update({"seed": args.seed, "device": args.device})
-    outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
-                           subset=args.subset, resume=args.resume, log=print)
+    device = resolve_device(args.device)
+    parallel = None
+    if distributed.launched_by_torchrun():
+        parallel, device = distributed.start(device)
+    options.update({"seed": args.seed, "device": device})
+    lead = parallel is None or parallel.lead
+    try:
+        outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
+                               subset=args.subset, resume=args.resume,
+                               log=print if lead else _quiet, parallel=parallel)
+    finally:
+        if parallel is not None:
+            distributed.stop()
     if outcome.status == "finished":
-        print(outcome.message)
-        print("pictures: " + ", ".join(str(p) for p in outcome.pictures))
+        if lead:
+            print(outcome.message)
+            print("pictures: " + ", ".join(str(p) for p in outcome.pictures))
         return 0
-    print(f"n2n train: {outcome.message}", file=sys.stderr)
+    if lead or outcome.status == "stopped":
+        print(f"n2n train: {outcome.message}", file=sys.stderr)
     return {"interrupted": EXIT_INTERRUPTED, "collapsed": EXIT_COLLAPSED}.get(outcome.status, EXIT_DIVERGED)
+
+
+def _quiet(message: str) -> None:
+    """The log of a torchrun process other than the lead: its lines would repeat the lead's."""
 
 
 def cmd_evaluate(args) -> int:
@@ -187,13 +205,14 @@ def cmd_evaluate(args) -> int:
     from .denoise import validation_psnr
     from .psnr import psnr
 
+    device = resolve_device(args.device)
     if args.baselines and missing_requirement():
         raise CliError(missing_requirement())
     if args.sigmas is not None or args.testset:
-        return _evaluate_sweep(args)
+        return _evaluate_sweep(args, device)
     val_path = Path(args.data) / VAL_FILE
     noisy, clean = load_pairs(val_path, "val")
-    model = _load_model(args.impl, args.checkpoint, args.device)
+    model = _load_model(args.impl, args.checkpoint, device)
     target = clean.float() / 255
     noisy_db = input_psnr(noisy, clean)
     started = time.perf_counter()
@@ -224,7 +243,7 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _evaluate_sweep(args) -> int:
+def _evaluate_sweep(args, device) -> int:
     """``n2n evaluate --sigmas``: the per-noise-level table on each evaluation set."""
     from .baselines import BASELINES, BM3D_LABEL, bm3d, bm3d_missing
     from .data import VAL_FILE, load_clean
@@ -233,7 +252,7 @@ def _evaluate_sweep(args) -> int:
 
     if args.bm3d and bm3d_missing():
         raise CliError(bm3d_missing())
-    model = _load_model(args.impl, args.checkpoint, args.device)
+    model = _load_model(args.impl, args.checkpoint, device)
     source = args.checkpoint or "committed pretrained model"
     denoisers = {f"model ({args.impl})": lambda noisy, sigma: predict_batches(model, noisy)}
     if args.baselines:
@@ -262,10 +281,11 @@ def _evaluate_sweep(args) -> int:
 def cmd_denoise(args) -> int:
     from .denoise import LIGHT_NOISE, can_write, denoise_picture, estimate_sigma, read_picture, write_picture
 
+    device = resolve_device(args.device)
     if not can_write(args.output):
         raise CliError(f"{args.output}: unknown picture format; use a .png or .jpg name")
     picture = read_picture(args.input)
-    model = _load_model(args.impl, args.checkpoint, args.device)
+    model = _load_model(args.impl, args.checkpoint, device)
     sigma = estimate_sigma(picture)
     if sigma < LIGHT_NOISE:
         print(f"n2n denoise: warning: {args.input} looks lightly noisy (estimated sigma {sigma:.1f} on the "
@@ -305,6 +325,13 @@ def _wrap(text: str) -> str:
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog):
         super().__init__(prog, max_help_position=30)
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    # Checked when the command runs, so that a bad or missing device is one error line.
+    parser.add_argument("--device", default="auto", metavar="DEVICE",
+                        help=f"{DEVICE_CHOICES}: where to compute; auto takes the GPU when torch "
+                             "sees one (default: auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -399,7 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
                "continue with --resume.  If the loss or the weights stop being finite the run\n"
                "stops with status 1, and if the model collapses (validation PSNR 3 dB below\n"
                "its best and below the noisy input's) with status 4; either way the\n"
-               "checkpoints keep finished, finite, evaluated epochs only.")
+               "checkpoints keep finished, finite, evaluated epochs only.\n\n"
+               "data-parallel, N processes each on 1/N of every batch (see the README):\n"
+               "  torchrun --standalone --nproc-per-node N -m n2n_nograd train ...")
     train.add_argument("--data", metavar="DIR",
                        help="folder with train_data.pkl and val_data.pkl (default: data, or the "
                             "run's own folder with --resume)")
@@ -410,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="mini-batch size (default: the model's, 32)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's, 0.003)")
     train.add_argument("--seed", type=_seed, help="seed of initial weights and shuffling (default: 0)")
-    train.add_argument("--device", help="torch device to compute on, e.g. cuda (default: cpu)")
+    _add_device_option(train)
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/IMPL)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in OUT from its checkpoint.pkl")
@@ -439,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "of the implementation, via load_pretrained_model)")
     evaluate.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                           help="implementation that wrote the checkpoint (default: nograd)")
-    evaluate.add_argument("--device", help="torch device to compute on (default: cpu)")
+    _add_device_option(evaluate)
     evaluate.add_argument("--sigmas", type=_sigmas, metavar="S,S,...", nargs="?", const=(),
                           help="per-noise-level table instead of the stored noisy pictures: noise of "
                                "each sigma (0-255 scale) is added to the clean pictures (default "
@@ -468,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a checkpoint written by train (default: the committed bestmodel)")
     denoise.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                          help="implementation that wrote the checkpoint (default: nograd)")
-    denoise.add_argument("--device", help="torch device to compute on (default: cpu)")
+    _add_device_option(denoise)
     denoise.set_defaults(handler=cmd_denoise)
 
     plots = commands.add_parser(

@@ -28,6 +28,9 @@ What is on disk stays consistent whenever the run is killed:
   temporary files of interrupted writes;
 - ``run.json`` and the folder are only created when there is something to
   keep, so a run that fails before its first epoch leaves nothing behind.
+
+Under ``torchrun`` (see ``distributed.py``) every process runs this, and only
+the lead process validates, logs and writes the run folder.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class RunError(ValueError):
 
 @dataclass
 class Outcome:
-    status: str  # "finished", "interrupted", "diverged" or "collapsed"
+    status: str  # "finished", "interrupted", "diverged", "collapsed" or "stopped" (a torchrun process failed)
     message: str
     pictures: list[Path] = field(default_factory=list)
 
@@ -120,9 +123,15 @@ def _reconcile(out: Path, model, model_class, config: dict, records: list[dict],
     return kept
 
 
+def _kept(checkpoint: Path, model) -> str:
+    """What is left on disk after a failed epoch."""
+    return (f"{checkpoint} is left as it was ({model.epochs_trained} epochs)"
+            if checkpoint.is_file() else "no checkpoint was written")
+
+
 def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
                  epochs: int, options: dict, subset: int | None = None, resume: bool = False,
-                 log: Callable[[str], None] = print) -> Outcome:
+                 log: Callable[[str], None] = print, parallel=None) -> Outcome:
     """Train until the model has ``epochs`` epochs in total.
 
     ``model_class_for`` maps an implementation name ("nograd", "torch") to
@@ -131,8 +140,11 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     ``data_dir`` and ``subset`` may be None on resume, to keep the run's.
     Raises RunError or ValueError (bad data or checkpoint) before training
     starts; what happens during training is told by the returned Outcome.
+    ``parallel`` is this process's ``distributed.DataParallel`` under torchrun:
+    processes other than the lead then write nothing and return an empty message.
     """
     out = Path(out)
+    lead = parallel is None or parallel.lead
     checkpoint, best_path = out / CHECKPOINT, out / BEST
     metrics_path = out / plots.METRICS_FILE
     if resume:
@@ -150,6 +162,9 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         config = {key: value for key, value in options.items() if value is not None}
         data_dir = Path(data_dir if data_dir is not None else "data")
         impl = impl or "nograd"
+    if parallel is not None and impl != "nograd":
+        raise RunError(f"data-parallel training (torchrun) needs the autograd-free model, "
+                       f"not --impl {impl}")
 
     train_a, train_b = training_pairs(*load_pairs(data_dir / TRAIN_FILE, "train"))
     val_noisy, val_clean = load_pairs(data_dir / VAL_FILE, "val")
@@ -166,7 +181,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         # A run killed in its first epoch has no checkpoint yet: it starts again.
         if checkpoint.is_file():
             model.load_model(checkpoint)
-        records = _reconcile(out, model, model_class, config, records, log)
+        if lead:
+            records = _reconcile(out, model, model_class, config, records, log)
 
     def keep_run():
         """Create the run's folder and run.json before the first file that needs them."""
@@ -183,11 +199,15 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     if model.epochs_trained >= epochs:
         log(f"the model already has {model.epochs_trained} epochs; raise --epochs to train more")
 
+    train_options = {} if parallel is None else {"data_parallel": parallel,
+                                                   "progress": None if lead else False}
     try:
         while model.epochs_trained < epochs:
             started = time.perf_counter()
-            (loss,) = model.train(train_a, train_b, 1)
+            (loss,) = model.train(train_a, train_b, 1, **train_options)
             trained = time.perf_counter()
+            if not lead:
+                continue
             val_psnr = validation_psnr(model, val_noisy, val_clean)
             cumulative += trained - started
             record = {"epoch": model.epochs_trained, "train_loss": loss, "val_psnr": val_psnr,
@@ -218,18 +238,21 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         # Only evaluated epochs are kept: the checkpoint of the last one is already on
         # disk, and --resume trains the interrupted epoch again, exactly as it would have.
         if not checkpoint.is_file():
-            return Outcome("interrupted", f"interrupted in epoch 1; no epoch had finished, so nothing "
-                                          f"was saved: start again with the same command")
+            return Outcome("interrupted", "interrupted in epoch 1; no epoch had finished, so nothing "
+                                          "was saved: start again with the same command")
         return Outcome("interrupted",
                        f"interrupted in epoch {len(records) + 1}; {checkpoint} keeps the model after "
                        f"epoch {len(records)}: continue with "
                        f"`n2n train --out {out} --resume --epochs {epochs}`")
     except FloatingPointError as exc:
-        kept = (f"{checkpoint} is left as it was ({model.epochs_trained} epochs)"
-                if checkpoint.is_file() else "no checkpoint was written")
-        return Outcome("diverged",
-                       f"training diverged: {exc}; {kept}. Start a new run with a smaller --lr")
+        return Outcome("diverged", f"training diverged: {exc}; {_kept(checkpoint, model)}. "
+                       "Start a new run with a smaller --lr")
+    except ConnectionError as exc:  # another process of a torchrun group failed
+        return Outcome("stopped", f"{exc}; {_kept(checkpoint, model)}: continue with the same "
+                       f"torchrun command and `--out {out} --resume --epochs {epochs}`")
 
+    if not lead:
+        return Outcome("finished", "")
     pictures = plots.redraw(out) if records else []
     indices = plots.example_indices(len(val_noisy))
     examples = out / plots.EXAMPLES_PNG

@@ -110,7 +110,7 @@ def check_against_autograd(module, x, layout="contiguous", grad_layout="contiguo
     x = x.to(torch.float64)
     x_in = as_layout(x, layout)
     y = module.forward(x_in)
-    grad_output = as_layout(torch.randn(y.shape, dtype=torch.float64), grad_layout)
+    grad_output = as_layout(torch.randn(y.shape, dtype=torch.float64, device=y.device), grad_layout)
     upstream = grad_output.clone()
     grad_input = module.backward(grad_output)
 

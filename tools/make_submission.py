@@ -58,6 +58,9 @@ def check_unzipped(archive, project_name, data, skip_train):
             command += ["-d", str(data.resolve())]
         if skip_train:
             command.append("--skip-train")
+        duration = ("under a minute" if skip_train else
+                    "about 6 minutes on 2 CPU cores, mostly one training epoch of each miniproject")
+        print(f"checking the unzipped copy with test.py: {duration}", flush=True)
         print("$ " + " ".join(command), flush=True)
         # From inside the copy, so that nothing of the repository is on the path.
         return subprocess.run(command, cwd=folder).returncode

@@ -111,7 +111,7 @@ class Model:
         self.load_model(CHECKPOINT)
 
     # -- training -----------------------------------------------------------------------------
-    def train(self, train_input, train_target, num_epochs=1, progress=None):
+    def train(self, train_input, train_target, num_epochs=1, progress=None, data_parallel=None):
         """Train on pairs of noisy 0-255 images; returns the mean loss of each epoch.
 
         Heights and widths must be multiples of 4 (``predict`` takes any size). The target
@@ -121,6 +121,13 @@ class Model:
         ``FloatingPointError`` if the loss or the weights stop being finite (or grow past
         :data:`checkpoint.MAX_WEIGHT`); the model is then restored to where it stood
         before that epoch, as it is when the epoch is interrupted (``KeyboardInterrupt``).
+
+        ``data_parallel`` makes this call one of several processes training one model
+        (``n2n train`` under torchrun passes it; every process calls ``train`` with the
+        same data and seed): ``data_parallel.share(indices)`` picks this process's pairs
+        of each batch, and after backward ``data_parallel.reduce(grads, loss, count,
+        total)`` turns the gradients of this process's ``count`` of the batch's ``total``
+        pairs into the whole batch's, in place, and returns the batch's mean loss.
         """
         check_images(train_input, "Model.train: train_input", STRIDE)
         check_images(train_target, "Model.train: train_target", STRIDE, TARGET_RANGE)
@@ -132,7 +139,7 @@ class Model:
         for _ in range(num_epochs):
             before = self._snapshot()
             try:
-                losses.append(self._train_epoch(train_input, train_target, progress))
+                losses.append(self._train_epoch(train_input, train_target, progress, data_parallel))
             except BaseException:
                 # Diverged or interrupted (Ctrl-C): the model stays at a finished epoch.
                 self._restore(before)
@@ -140,25 +147,26 @@ class Model:
             self.epochs_trained += 1
         return losses
 
-    def _train_epoch(self, train_input, train_target, progress):
+    def _train_epoch(self, train_input, train_target, progress, data_parallel):
         n, epoch = train_input.shape[0], self.epochs_trained + 1
-        dtype = self.net[0].weight.dtype
         bar = Progress(n, f"epoch {epoch}", enabled=progress)
         total = 0.0
         try:
             for indices, k in epoch_batches(n, self.config["batch_size"], self._random):
-                index = train_input.new_tensor(indices, dtype=LONG, device=train_input.device)
-                noisy = to_unit(dihedral(train_input.index_select(0, index), k), self.device, dtype)
-                target = to_unit(dihedral(train_target.index_select(0, index), k), self.device, dtype)
-                loss = self.loss.forward(self.net.forward(noisy), target).item()
+                mine = indices if data_parallel is None else data_parallel.share(indices)
+                self.optimizer.zero_grad()
+                # A process whose share is empty (a batch smaller than the process count)
+                # still takes part in the reduction, with zero gradients.
+                loss = self._forward_backward(train_input, train_target, mine, k) if mine else 0.0
+                if data_parallel is not None:
+                    grads = [grad for _, grad in self.net.param()]
+                    loss = data_parallel.reduce(grads, loss, len(mine), len(indices))
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"Model.train: training diverged in epoch {epoch} after {bar.done} "
                                              f"pairs: loss is {loss}; lower the learning rate (lr={self.config['lr']})")
-                self.optimizer.zero_grad()
-                self.net.backward(self.loss.backward())
                 self.optimizer.step()
-                total += loss * index.shape[0]
-                bar.update(index.shape[0], loss)
+                total += loss * len(indices)
+                bar.update(len(indices), loss)
         finally:
             bar.close()
         # The loss is checked before each step, so the epoch's last step is checked here.
@@ -179,6 +187,16 @@ class Model:
         self.net.load_state_dict(weights)
         self.optimizer.load_state_dict(optimizer_state)
         self._random.setstate(random_state)
+
+    def _forward_backward(self, train_input, train_target, indices, k):
+        """The mean loss over pairs ``indices`` under flip/rotation ``k``; adds its gradients."""
+        dtype = self.net[0].weight.dtype
+        index = train_input.new_tensor(indices, dtype=LONG, device=train_input.device)
+        noisy = to_unit(dihedral(train_input.index_select(0, index), k), self.device, dtype)
+        target = to_unit(dihedral(train_target.index_select(0, index), k), self.device, dtype)
+        loss = self.loss.forward(self.net.forward(noisy), target).item()
+        self.net.backward(self.loss.backward())
+        return loss
 
     # -- inference ------------------------------------------------------------------------------
     def predict(self, test_input, out=None):

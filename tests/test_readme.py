@@ -1,0 +1,95 @@
+"""The README's shell commands, checked without running the long ones, so that the README
+cannot drift from the code: pasted in order into a fresh shell after the two set-up
+commands, each must work.
+
+- `n2n ...` (also behind `torchrun ... -m n2n_nograd`) parses with the real parser, and
+  no run folder is started twice (the second `n2n train --out X` would be refused);
+- `torchrun` options parse with torch's own launcher parser;
+- `make T`: T is a Makefile target; `python FILE ...`: FILE exists and knows every option;
+- every long command says how long it takes, in a comment on its line.
+"""
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from torch.distributed.run import get_args_parser
+
+from n2n_nograd import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
+# Commands that take more than a few seconds on 2 CPU cores.
+LONG = re.compile(r"^(make (quickstart|test|report|submission)|n2n train|torchrun|python (test\.py|"
+                  r"tools/make_submission\.py|benchmarks/))")
+DURATION = re.compile(r"\d\s*(s|min|h)\b|\b(seconds?|minutes?|hours?)\b")
+
+
+def commands():
+    """(command, comment) of every line of the README's ```sh blocks, in order."""
+    found = []
+    for block in BLOCK.findall(README):
+        for line in block.splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            command, _, comment = line.partition(" #")
+            if command.strip():
+                found.append((command.strip(), comment.strip()))
+    return found
+
+
+COMMANDS = commands()
+
+
+def test_the_readme_has_commands_and_says_how_to_run_them():
+    assert len(COMMANDS) > 20
+    assert ". .venv/bin/activate" in README
+    for command, _ in COMMANDS:
+        assert not re.search(r"(^|\s)\[|<", command), f"`{command}` has a placeholder: it cannot be pasted"
+
+
+def test_n2n_commands_parse_and_start_each_run_once():
+    started = set()
+    for command, _ in COMMANDS:
+        words = shlex.split(command)
+        if words[0] == "torchrun":
+            launcher = get_args_parser().parse_args(words[1:])
+            assert launcher.module and launcher.training_script == "n2n_nograd", command
+            words = ["n2n", *launcher.training_script_args]
+        if words[0] != "n2n":
+            continue
+        try:
+            args = cli.build_parser().parse_args(words[1:])
+        except SystemExit:
+            pytest.fail(f"`{command}` does not parse")
+        if args.command == "train" and not args.resume:
+            out = args.out or f"runs/{args.impl or 'nograd'}"
+            assert out not in started, f"`{command}`: {out} already holds the run started above"
+            started.add(out)
+
+
+def test_make_targets_exist():
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+    for command, _ in COMMANDS:
+        words = shlex.split(command)
+        if words[0] == "make":
+            assert set(w for w in words[1:] if "=" not in w) <= targets, command
+
+
+def test_python_scripts_exist_and_know_their_options():
+    for command, _ in COMMANDS:
+        words = shlex.split(command)
+        if words[0] != "python" or words[1] == "-m":
+            continue
+        script = ROOT / words[1]
+        assert script.is_file(), command
+        source = script.read_text()
+        for option in (w.split("=")[0] for w in words[2:] if w.startswith("-")):
+            assert f'"{option}"' in source, f"`{command}`: {script.name} has no {option}"
+
+
+def test_long_commands_say_how_long_they_take():
+    for command, comment in COMMANDS:
+        if LONG.match(command):
+            assert DURATION.search(comment), f"`{command}` does not say how long it takes"
