@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  run.json        the run's settings (kept on --resume)\n"
                "  checkpoint.pkl  the model after the last epoch (or at Ctrl-C)\n"
                "  best.pkl        the model of the epoch with the best validation PSNR\n"
-               "  metrics.jsonl   per epoch: epoch, train_loss, val_psnr, epoch_seconds,\n"
+               "  metrics.jsonl   per epoch: epoch, lr, train_loss, val_psnr, epoch_seconds,\n"
                "                  eval_seconds, cumulative_seconds\n"
                "  loss.png, psnr.png, examples.png   drawn at the end\n\n"
                "Ctrl-C exits with status 130; checkpoint.pkl keeps the last finished epoch:\n"
@@ -437,7 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "model has N epochs (default: 10)")
     train.add_argument("--batch-size", type=_positive_int, metavar="N",
                        help="mini-batch size (default: the model's, 32)")
-    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the model's, 0.003)")
+    train.add_argument("--lr", type=_positive_float,
+                       help="learning rate (default: the model's, 0.003); with --resume, the learning "
+                            "rate of the epochs to come, a step of a schedule")
     train.add_argument("--seed", type=_seed, help="seed of initial weights and shuffling (default: 0)")
     _add_device_option(train)
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/IMPL)")

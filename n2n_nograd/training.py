@@ -8,7 +8,7 @@ A run directory holds:
                     validation input PSNR (for the plots).
 ``checkpoint.pkl``  the model after the last finished epoch, or at Ctrl-C.
 ``best.pkl``        the model of the epoch with the best validation PSNR.
-``metrics.jsonl``   one JSON record per finished epoch: ``epoch``,
+``metrics.jsonl``   one JSON record per finished epoch: ``epoch``, ``lr``,
                     ``train_loss`` (mean MSE on the [0, 1] scale against the
                     noisy targets), ``val_psnr`` (dB), ``epoch_seconds``
                     (training only), ``eval_seconds``, ``cumulative_seconds``
@@ -53,8 +53,9 @@ from .denoise import predict_batches, validation_psnr
 CHECKPOINT = "checkpoint.pkl"
 BEST = "best.pkl"
 
-# Settings a resumed run must keep; "device" may change (it describes the machine).
-_FIXED_ON_RESUME = ("lr", "batch_size", "seed")
+# Settings a resumed run must keep; "device" may change (it describes the machine), and
+# "lr" may be lowered for the epochs to come, the step of a learning-rate schedule.
+_FIXED_ON_RESUME = ("batch_size", "seed")
 
 # A validation PSNR this far below the run's best, and below the noisy input's, means
 # the model collapsed (typically a learning rate far too high): the run stops.
@@ -183,6 +184,9 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
             model.load_model(checkpoint)
         if lead:
             records = _reconcile(out, model, model_class, config, records, log)
+        if options.get("lr") is not None and options["lr"] != model.config["lr"]:
+            log(f"learning rate {model.config['lr']:g} -> {options['lr']:g} from epoch {model.epochs_trained + 1}")
+            model.set_lr(options["lr"])
 
     def keep_run():
         """Create the run's folder and run.json before the first file that needs them."""
@@ -210,7 +214,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
                 continue
             val_psnr = validation_psnr(model, val_noisy, val_clean)
             cumulative += trained - started
-            record = {"epoch": model.epochs_trained, "train_loss": loss, "val_psnr": val_psnr,
+            record = {"epoch": model.epochs_trained, "lr": model.config["lr"], "train_loss": loss,
+                      "val_psnr": val_psnr,
                       "epoch_seconds": trained - started,
                       "eval_seconds": time.perf_counter() - trained,
                       "cumulative_seconds": cumulative}

@@ -431,7 +431,7 @@ def test_denoise_warns_about_lightly_noisy_pictures(capsys, trained, tmp_path):
     clean = torch.from_numpy(skimage_data.coffee()[:96, :96].copy()).permute(2, 0, 1)[None]
     for sigma, warned in ((0.0, True), (30.0, False)):
         path = tmp_path / f"s{sigma:g}.png"
-        denoise.write_picture(evaluation.noisy_copy(clean, sigma).float(), path)
+        denoise.write_picture(evaluation.noisy_copy(clean, sigma), path)
         status, _, err = run(capsys, "denoise", path, tmp_path / "out.png", "--checkpoint",
                              trained[0] / "best.pkl")
         assert status == 0 and ("lightly noisy" in err) == warned
@@ -441,3 +441,26 @@ def test_denoise_warns_about_lightly_noisy_pictures(capsys, trained, tmp_path):
 def test_noise_estimate_tracks_the_true_level(sigma):
     flat = torch.full((1, 3, 128, 128), 128, dtype=torch.uint8)
     assert denoise.estimate_sigma(evaluation.noisy_copy(flat, sigma)) == pytest.approx(sigma, rel=0.1)
+
+
+@pytest.mark.parametrize("impl", ["nograd", "torch"])
+def test_resume_with_a_lower_learning_rate(capsys, dataset, tmp_path, impl):
+    out = tmp_path / "run"
+    common = ["--impl", impl, "--data", dataset, "--subset", 64] if impl == "torch" else ["--data", dataset,
+                                                                                           "--subset", 64]
+    assert run(capsys, "train", *common, "--epochs", 1, "--out", out)[0] == 0
+    status, text, _ = run(capsys, "train", "--out", out, "--resume", "--epochs", 2, "--lr", 1e-4)
+    assert status == 0 and "learning rate 0.003 -> 0.0001 from epoch 2" in text
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records] == [3e-3, 1e-4]
+    model = cli.model_class_for(impl)()
+    model.load_model(out / "checkpoint.pkl")
+    assert model.config["lr"] == 1e-4
+
+
+def test_set_lr_is_checked_and_reaches_the_optimizer():
+    model = Model()
+    model.set_lr(1e-4)
+    assert model.config["lr"] == 1e-4 and model.optimizer.lr == 1e-4
+    with pytest.raises(ValueError, match="lr"):
+        model.set_lr(float("nan"))

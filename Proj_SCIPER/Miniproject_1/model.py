@@ -150,6 +150,12 @@ class Model:
         self.device = torch.device("cpu")
         self._random = random.Random(self.config["seed"])
 
+    def set_lr(self, lr):
+        """Train the epochs to come with learning rate ``lr`` (one step of a schedule); saves keep it."""
+        self.config = _check_config({**self.config, "lr": lr})
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config["lr"]
+
     def _move_to(self, device):
         """Moves the network and the optimizer's state in place.
 

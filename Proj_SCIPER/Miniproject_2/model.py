@@ -111,6 +111,11 @@ class Model:
         self.load_model(CHECKPOINT)
 
     # -- training -----------------------------------------------------------------------------
+    def set_lr(self, lr):
+        """Train the epochs to come with learning rate ``lr`` (one step of a schedule); saves keep it."""
+        self.config = check_config({**self.config, "lr": lr})
+        self.optimizer.lr = self.config["lr"]
+
     def train(self, train_input, train_target, num_epochs=1, progress=None, data_parallel=None):
         """Train on pairs of noisy 0-255 images; returns the mean loss of each epoch.
 
