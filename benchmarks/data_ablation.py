@@ -86,6 +86,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="torch threads")
     parser.add_argument("--json", default=str(ROOT / "results" / "data_ablation.json"))
+    parser.add_argument("--markdown", action="store_true", help="also print the results as a Markdown table")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -108,6 +109,22 @@ def main():
             for s, r in at.items()) + f" | {record['train_seconds']:.0f} s", flush=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
+    if args.markdown:
+        print(markdown(results["runs"]))
+
+
+def markdown(runs: dict) -> str:
+    """The README's table: validation PSNR, then the unseen set per noise level."""
+    lines = ["| training data | validation dB | " + " | ".join(f"unseen σ {s:g} dB" for s in SIGMAS)
+             + " | worse at σ 15 | worse at σ 25 | colour shift at σ 25 |",
+             "| --- " + "| ---: " * (len(SIGMAS) + 4) + "|"]
+    for name, run in runs.items():
+        unseen = run["unseen"]
+        lines.append(f"| {name} | {run['val_psnr']:.2f} | "
+                     + " | ".join(f"{unseen[str(s)]['psnr']:.2f}" for s in SIGMAS)
+                     + f" | {100 * unseen['15.0']['worse']:.0f}% | {100 * unseen['25.0']['worse']:.0f}% | "
+                     f"{unseen['25.0']['colour_shift']:.1f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

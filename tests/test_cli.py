@@ -244,8 +244,8 @@ def test_train_refuses_to_overwrite_or_resume_nothing(capsys, dataset, tmp_path,
     assert run(capsys, "train", "--data", dataset, "--epochs", 1, "--out", out)[0] == 0
     status, _, err = run(capsys, "train", "--data", dataset, "--out", out)
     assert status == 2 and "--resume" in err
-    status, _, err = run(capsys, "train", "--out", out, "--resume", "--lr", "0.1")
-    assert status == 2 and "lr" in err
+    status, _, err = run(capsys, "train", "--out", out, "--resume", "--batch-size", "8")
+    assert status == 2 and "batch_size" in err
     assert_one_line_error(err)
 
 
