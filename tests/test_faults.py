@@ -495,7 +495,7 @@ def test_a_full_disk_has_its_own_exit_status_and_loses_nothing(capsys, dataset, 
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["--device", "cpux"], "not a torch device"),
+    (["--device", "cpux"], "--device must be cpu, cuda, cuda:N or auto"),
     (["--lr", "1e38"], "lr must be"),
     (["--optimizer", "sgd", "--lr", "1e39"], "lr must be"),
 ])
