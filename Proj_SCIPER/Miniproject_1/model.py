@@ -304,7 +304,7 @@ class Model:
                     if key != "step" and value.shape != param.shape:
                         raise ValueError(f"optimizer state {key!r} has shape {tuple(value.shape)}, "
                                          f"its parameter {tuple(param.shape)}")
-        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as error:
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as error:
             raise ValueError(f"checkpoint {str(path)!r} does not match its own configuration: "
                              f"{str(error).splitlines()[0]}") from None
         self.config, self.net, self.optimizer = config, net, optimizer
