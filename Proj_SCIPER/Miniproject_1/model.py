@@ -298,6 +298,9 @@ class Model:
         net, optimizer = _build(config)
         try:
             net.load_state_dict(state_dict)
+            # torch.optim would index whatever it finds there.
+            if not all(isinstance(state, dict) for state in optimizer_state["state"].values()):
+                raise ValueError("each parameter's optimizer state must be a dict")
             optimizer.load_state_dict(optimizer_state)
             for param, state in optimizer.state.items():
                 for key, value in state.items():
