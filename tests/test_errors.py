@@ -48,10 +48,11 @@ def named(module, *fragments):
     (lambda: Upsampling(3, 3, 3, scale_factor=0), "Upsampling: scale_factor must be >= 1, got 0"),
     (lambda: NearestUpsampling(), "NearestUpsampling: give exactly one of size and scale_factor, got size=None"),
     (lambda: NearestUpsampling(size=4, scale_factor=2), "NearestUpsampling: give exactly one of size and scale_factor"),
-    (lambda: NearestUpsampling(scale_factor=-1), "NearestUpsampling: scale_factor must be a finite positive number or pair, got -1"),
-    (lambda: NearestUpsampling(scale_factor="2"), "NearestUpsampling: scale_factor must be a finite positive number or pair, got '2'"),
-    (lambda: NearestUpsampling(scale_factor=float("inf")), "scale_factor must be a finite positive number or pair, got inf"),
-    (lambda: NearestUpsampling(scale_factor=True), "scale_factor must be a finite positive number or pair, got True"),
+    (lambda: NearestUpsampling(scale_factor=-1), "NearestUpsampling: scale_factor must be a positive number or pair, at most 2147483647, got -1"),
+    (lambda: NearestUpsampling(scale_factor="2"), "NearestUpsampling: scale_factor must be a positive number or pair, at most 2147483647, got '2'"),
+    (lambda: NearestUpsampling(scale_factor=float("inf")), "scale_factor must be a positive number or pair, at most 2147483647, got inf"),
+    (lambda: NearestUpsampling(scale_factor=1e30), "scale_factor must be a positive number or pair, at most 2147483647, got 1e+30"),
+    (lambda: NearestUpsampling(scale_factor=True), "scale_factor must be a positive number or pair, at most 2147483647, got True"),
     (lambda: NearestUpsampling(size=0), "NearestUpsampling: size must be >= 1, got 0"),
     (lambda: MSE("avg"), "MSE: reduction must be 'mean', 'sum' or 'none', got 'avg'"),
 ], ids=lambda v: v if isinstance(v, str) else None)
@@ -77,7 +78,7 @@ def test_rebinding_a_parameter_is_refused():
     (Conv2d(3, 3, 5, padding=1), (1, 3, 2, 2), "the dilated kernel is larger than the padded input (4, 4)"),
     (Upsampling(3, 3, 7), (1, 3, 2, 2), "the dilated kernel is larger than the padded upsampled input"),
     (TransposeConv2d(3, 3, 1, padding=2), (1, 3, 3, 3), "gives an empty output (-1, -1)"),
-    (NearestUpsampling(scale_factor=0.4), (1, 3, 2, 5), "gives an empty output (0, 2)"),
+    (NearestUpsampling(scale_factor=0.4), (1, 3, 2, 5), "gives an output of size (0, 2), not in [1, 2147483647]"),
 ], ids=repr)
 def test_input_too_small_for_the_kernel(module, shape, fragment):
     with pytest.raises(ValueError, match=named(module, fragment)):

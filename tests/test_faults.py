@@ -179,6 +179,16 @@ def _optimizer_state_of_wrong_shape(payload):
 CRAFTED["optimizer state of the wrong shape"] = (_optimizer_state_of_wrong_shape, "fit|match|shape")
 
 
+def _optimizer_state_is_a_tensor(payload):
+    state = payload["optimizer"]["state"]
+    state[next(iter(state))] = torch.ones(2, 2)
+
+
+# Both found by the fuzz suite: torch.optim and random.setstate index and compare what they get.
+CRAFTED["optimizer state a tensor"] = (_optimizer_state_is_a_tensor, "fit|match|saved state")
+CRAFTED["rng_state a tensor"] = (_set("rng_state", value=torch.ones(2, 2)), "rng_state")
+
+
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("case", CRAFTED)
 def test_a_failed_load_raises_value_error_naming_the_file_and_changes_nothing(tmp_path, impl, case):

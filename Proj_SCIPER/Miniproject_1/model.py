@@ -304,13 +304,16 @@ class Model:
         net, optimizer = _build(config)
         try:
             net.load_state_dict(state_dict)
+            # torch.optim would index whatever it finds there.
+            if not all(isinstance(state, dict) for state in optimizer_state["state"].values()):
+                raise ValueError("each parameter's optimizer state must be a dict")
             optimizer.load_state_dict(optimizer_state)
             for param, state in optimizer.state.items():
                 for key, value in state.items():
                     if key != "step" and value.shape != param.shape:
                         raise ValueError(f"optimizer state {key!r} has shape {tuple(value.shape)}, "
                                          f"its parameter {tuple(param.shape)}")
-        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as error:
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as error:
             raise ValueError(f"checkpoint {str(path)!r} does not match its own configuration: "
                              f"{str(error).splitlines()[0]}") from None
         self.config, self.net, self.optimizer = config, net, optimizer

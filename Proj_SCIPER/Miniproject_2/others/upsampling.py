@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from .args import check_grad_output, check_input, only, pair, shown
+from .args import LARGEST, check_grad_output, check_input, only, pair, shown
 from .conv_base import ConvBase
 from .conv2d import conv_nhwc_backward, conv_nhwc_forward
 from .im2col import Window
@@ -40,9 +40,9 @@ class NearestUpsampling(Module):
         if scale_factor is not None:
             factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
             if len(factors) != 2 or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
-                                            and 0 < f < math.inf for f in factors):
-                raise ValueError(f"NearestUpsampling: scale_factor must be a finite positive number or pair, "
-                                 f"got {shown(scale_factor)}")
+                                            and 0 < f <= LARGEST for f in factors):
+                raise ValueError(f"NearestUpsampling: scale_factor must be a positive number or pair, "
+                                 f"at most {LARGEST}, got {shown(scale_factor)}")
             self.scale_factor = tuple(float(f) for f in factors)
 
     def extra_repr(self):
@@ -68,8 +68,9 @@ class NearestUpsampling(Module):
         else:
             out_size = tuple(math.floor(i * f) for i, f in zip((h, w), self.scale_factor))
             factors = self.scale_factor
-        if min(out_size) < 1:
-            raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} gives an empty output {out_size}")
+        if min(out_size) < 1 or max(out_size) > LARGEST:
+            raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} gives an output of size {out_size}, "
+                             f"not in [1, {LARGEST}]")
         rows = self._indices(h, out_size[0], factors[0], x)
         columns = self._indices(w, out_size[1], factors[1], x)
         self._save(_index=(rows, columns), _in_shape=x.shape, _like=x.new_empty(0))
