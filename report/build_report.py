@@ -460,7 +460,7 @@ def quality(doc, inputs):
         if findings:
             doc.paragraph(findings)
     if inputs.quality is not None and inputs.quality.get("sigmas"):
-        noise_levels(doc, inputs.quality["sigmas"])
+        noise_levels(doc, inputs.quality["sigmas"], "unseen")
     untrained = "" if inputs.trained else " (UNTRAINED: the committed model was missing)"
     if inputs.val is not None:
         noisy, denoised, clean, scores = denoised_examples(inputs)
@@ -495,39 +495,41 @@ def training_data_label(build):
     return text + "."
 
 
-def noise_levels(doc, sigmas):
-    """The per-noise-level tables of benchmarks/quality.py, one per evaluation set."""
+def noise_levels(doc, sigmas, key):
+    """The per-noise-level table of benchmarks/quality.py for the evaluation set ``key``."""
     captions = {"validation": "the validation pictures (photographs of the training source's package)",
                 "unseen": "the unseen-source test set (photographs of a package no model trained on)"}
-    for key, result in sigmas.items():
-        rows = []
-        by_sigma = {}
-        for row in result["rows"]:
-            by_sigma.setdefault(row["sigma"], {})[row["denoiser"]] = row
-        (ours_name, _), (twin_name, _) = benchmark("quality").SWEPT
-        for sigma, cells in by_sigma.items():
-            ours, twin, nl_means = cells[ours_name], cells[twin_name], cells[BASELINES["nl_means"][0]]
-            bm3d = cells.get(BM3D_LABEL)
-            paired = f"{bm3d['psnr']:.2f} / {bm3d['paired'][ours_name]['psnr']:.2f}" if bm3d and "paired" in bm3d \
-                else (f"{bm3d['psnr']:.2f}" if bm3d else "")
-            rows.append((f"{sigma:g}", f"{ours['input_psnr']:.2f}",
-                         f"**{ours['psnr']:.2f}**", f"{100 * ours['worse']:.0f}%", f"{ours['colour_shift']:.1f}",
-                         f"{twin['psnr']:.2f}", f"{nl_means['psnr']:.2f}", f"{100 * nl_means['worse']:.0f}%",
-                         f"{nl_means['colour_shift']:.1f}", paired))
-        subset = next((r["n"] for r in result["rows"] if r["denoiser"] == BM3D_LABEL), None)
-        doc.table(["σ", "input", "ours", "worse", "colour", "twin", "NL-means", "worse", "colour",
-                   "BM3D / ours"], rows,
-                  f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures, noise "
-                  f"added to the clean pictures: ours (bestmodel.pkl), the torch.nn twin (bestmodel.pth), "
-                  f"non-local means (blind) and BM3D (told σ"
-                  + (f"; on the first {subset} pictures, next to ours on the same pictures)" if subset else ")")
-                  + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
-                  "per-channel means, 0–255 levels (`python benchmarks/quality.py`).",
-                  spans=[("", 2), ("ours", 3), ("", 1), ("non-local means", 3), ("", 1)])
+    if key not in sigmas:
+        return
+    result = sigmas[key]
+    rows = []
+    by_sigma = {}
+    for row in result["rows"]:
+        by_sigma.setdefault(row["sigma"], {})[row["denoiser"]] = row
+    (ours_name, _), (twin_name, _) = benchmark("quality").SWEPT
+    for sigma, cells in by_sigma.items():
+        ours, twin, nl_means = cells[ours_name], cells[twin_name], cells[BASELINES["nl_means"][0]]
+        bm3d = cells.get(BM3D_LABEL)
+        paired = f"{bm3d['psnr']:.2f} / {bm3d['paired'][ours_name]['psnr']:.2f}" if bm3d and "paired" in bm3d \
+            else (f"{bm3d['psnr']:.2f}" if bm3d else "")
+        rows.append((f"{sigma:g}", f"{ours['input_psnr']:.2f}",
+                     f"**{ours['psnr']:.2f}**", f"{100 * ours['worse']:.0f}%", f"{ours['colour_shift']:.1f}",
+                     f"{twin['psnr']:.2f}", f"{nl_means['psnr']:.2f}", f"{100 * nl_means['worse']:.0f}%",
+                     f"{nl_means['colour_shift']:.1f}", paired))
+    subset = next((r["n"] for r in result["rows"] if r["denoiser"] == BM3D_LABEL), None)
+    doc.table(["σ", "input", "ours", "worse", "colour", "twin", "NL-means", "worse", "colour",
+               "BM3D / ours"], rows,
+              f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures, noise "
+              f"added to the clean pictures: ours (bestmodel.pkl), the torch.nn twin (bestmodel.pth), "
+              f"non-local means (blind) and BM3D (told σ"
+              + (f"; on the first {subset} pictures, next to ours on the same pictures)" if subset else ")")
+              + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
+              "per-channel means, 0–255 levels (`python benchmarks/quality.py`).",
+              spans=[("", 2), ("ours", 3), ("", 1), ("non-local means", 3), ("", 1)])
 
 
 def ablation(doc, inputs):
-    doc.heading("5  Ablation")
+    doc.heading("Ablation", size=11)
     if inputs.ablation is None or not inputs.ablation.get("runs"):
         missing_note(doc, "results/ablation.json", "python benchmarks/ablation.py")
         return
@@ -559,6 +561,9 @@ def ablation(doc, inputs):
 def appendix(doc, inputs):
     doc.new_page()
     doc.heading("Appendix", size=13)
+    if inputs.quality is not None and inputs.quality.get("sigmas"):
+        noise_levels(doc, inputs.quality["sigmas"], "validation")
+    ablation(doc, inputs)
     if inputs.ablation and inputs.ablation.get("runs"):
         a = inputs.ablation
         epochs = max(len(r["history"]) for r in a["runs"].values())
@@ -604,7 +609,6 @@ def build(results, data, checkpoint, out):
     verification(doc)
     speed(doc, inputs)
     quality(doc, inputs)
-    ablation(doc, inputs)
     appendix(doc, inputs)
     return doc.close(), inputs.missing
 
