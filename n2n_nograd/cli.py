@@ -286,15 +286,16 @@ def cmd_denoise(args) -> int:
         raise CliError(f"{args.output}: unknown picture format; use a .png or .jpg name")
     picture = read_picture(args.input)
     model = _load_model(args.impl, args.checkpoint, device)
-    sigma = estimate_sigma(picture)
-    if sigma < LIGHT_NOISE:
-        print(f"n2n denoise: warning: {args.input} looks lightly noisy (estimated sigma {sigma:.1f} on the "
-              f"0-255 scale); the committed models were trained on sigma 10-40 and may blur such a "
-              "picture more than they clean it", file=sys.stderr)
     started = time.perf_counter()
     write_picture(denoise_picture(model, picture), args.output)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
           f"in {time.perf_counter() - started:.1f} s")
+    # Said once the picture is written, so that a failure stays a one-line error.
+    sigma = estimate_sigma(picture)
+    if sigma < LIGHT_NOISE:
+        print(f"n2n denoise: warning: {args.input} looks lightly noisy (estimated sigma {sigma:.1f} on the "
+              f"0-255 scale); the committed models were trained on sigma 10-40 and may have blurred it "
+              "more than they cleaned it", file=sys.stderr)
     return 0
 
 
