@@ -97,11 +97,11 @@ def sweep(denoisers: dict[str, Denoiser], clean: torch.Tensor, sigmas=SIGMAS, se
     return rows
 
 
-HEADER = (f"{'sigma':>5}  {'denoiser':<34}{'n':>5}  {'input':>6}  {'output':>6}  {'gain':>6}  "
+HEADER = (f"{'sigma':>5}  {'denoiser':<44}{'n':>5}  {'input':>6}  {'output':>6}  {'gain':>6}  "
           f"{'worse':>6}  {'worst':>6}  {'colour':>6}  {'s/MP':>7}")
 
 
 def format_row(row: dict) -> str:
-    return (f"{row['sigma']:5g}  {row['denoiser']:<34}{row['n']:5d}  {row['input_psnr']:6.2f}  "
+    return (f"{row['sigma']:5g}  {row['denoiser']:<44}{row['n']:5d}  {row['input_psnr']:6.2f}  "
             f"{row['psnr']:6.2f}  {row['gain']:+6.2f}  {100 * row['worse']:5.1f}%  "
             f"{row['worst_gain']:+6.2f}  {row['colour_shift']:6.2f}  {row['seconds_per_mp']:7.2f}")
