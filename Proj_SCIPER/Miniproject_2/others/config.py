@@ -10,7 +10,8 @@ import torch
 
 from .args import shown
 
-#: The committed checkpoint was trained with exactly this configuration.
+#: The committed checkpoint was trained with this configuration; its last two epochs ran at
+#: lr 3e-4, which the configuration saved in it keeps for further training.
 DEFAULT_CONFIG = {
     "channels": (48, 96),
     "kernel_down": 2,
