@@ -3,7 +3,8 @@
     python benchmarks/speed.py [--rounds 7] [--epoch] [--device cuda] [--json results/speed.json]
     python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
 
-For the committed default network and for the seed report's network, both
+For the course-sized network (named "default": 32/64 channels, the committed default until
+the model grew to 48/96 and 5x5) and for the seed report's network, both
 implementations get identical weights (their outputs are checked to agree),
 then are timed in one run, alternating, after warm-up, reporting medians:
 a training step (uint8 batch -> forward -> backward -> SGD update) at batch

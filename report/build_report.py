@@ -401,7 +401,7 @@ def speed(doc, inputs):
             row += [seconds(r["ours_s"]), seconds(r["torch_s"]), f"**{r['ratio']:.2f}**", memory]
         rows.append(row)
     agreement = max(r["max_abs_diff_0_255"] for r in result["rows"])
-    epoch = (f" One epoch of `Model.train` with the committed network, on random pairs as many and as large as "
+    epoch = (f" One epoch of `Model.train` with the default (32/64) network, on random pairs as many and as large as "
              f"the course's training set, takes {seconds(result['epoch_50k_s'])}." if "epoch_50k_s" in result else "")
     doc.paragraph(
         f"`benchmarks/speed.py` gives both implementations identical weights (their predictions agree to "
@@ -433,7 +433,7 @@ def quality(doc, inputs):
     if ours:
         doc.paragraph(f"**Training.** The committed model: {config_label(ours['run']['config'])}; MSE against the "
                       f"second noisy picture, a random flip/rotation per batch, best validation epoch kept (every "
-                      f"run: appendix).{training_data_label(ours['data'])}")
+                      f"run: appendix).{schedule_label(ours)}{training_data_label(ours['data'])}")
     if inputs.quality is None:
         missing_note(doc, "results/quality.json and the training runs it copies", "python benchmarks/quality.py")
     else:
@@ -477,12 +477,21 @@ def quality(doc, inputs):
                    f"of the whole photograph.")
 
 
+def schedule_label(run):
+    """A sentence on where the learning rate left the run's starting one (``n2n train --resume --lr``)."""
+    start = run["run"]["config"]["lr"]
+    changed = next((r for r in run["records"] if r.get("lr", start) != start), None)
+    if changed is None:
+        return ""
+    return f" From epoch {changed['epoch']} on, the learning rate was {changed['lr']:g} (`n2n train --resume --lr`)."
+
+
 def training_data_label(build):
     """A sentence on the committed model's training data, from the copy of its build.json."""
     if not build:
         return ""
     photos = build["train_photos"]
-    sources = sorted({Path(p).parent.name for p in photos})
+    sources = sorted({"scikit-image" if "skimage" in Path(p).parts else Path(p).parent.name for p in photos})
     text = (f" Its training data: {count(build['n_train'])} pairs cut from {len(photos)} photographs "
             f"(folders: {', '.join(sources)}; the list is in results/best/data_build.json)")
     if build.get("train_sigma_range"):
