@@ -383,9 +383,10 @@ def test_data_command_refuses_a_bad_sigma_range(capsys, tmp_path):
     assert_one_line_error(err)
 
 
-def test_train_on_unclipped_targets(capsys, tmp_path):
+@pytest.mark.parametrize("impl", ["nograd", "torch"])
+def test_train_on_unclipped_targets(capsys, tmp_path, impl):
     data.build(tmp_path / "d", n_train=40, n_val=8, seed=1, unclipped_targets=True)
-    status, text, _ = run(capsys, "train", "--data", tmp_path / "d", "--epochs", 1,
+    status, text, _ = run(capsys, "train", "--impl", impl, "--data", tmp_path / "d", "--epochs", 1,
                           "--out", tmp_path / "run")
     assert status == 0 and "final validation PSNR" in text
 
