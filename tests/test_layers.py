@@ -14,8 +14,8 @@ from hypothesis import assume, given, strategies as st
 
 from helpers import LAYOUTS, TOLERANCE, as_layout, check_against_autograd, gradcheck_module, twin
 from Miniproject_2.others import conv2d
-from Miniproject_2.others import (MSE, Conv2d, LeakyReLU, NearestUpsampling, ReLU, Sequential, Sigmoid,
-                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sequential,
+                                  Sigmoid, TransposeConv2d, Upsampling)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -136,7 +136,8 @@ def sequential_cases(draw):
     c = first = draw(channels)
     layers = []
     for _ in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(["conv", "down", "up", "transpose", "nearest", "relu", "sigmoid"]))
+        kind = draw(st.sampled_from(["conv", "down", "up", "transpose", "nearest", "relu", "sigmoid", "leaky",
+                                     "maxpool", "avgpool"]))
         out = draw(channels)
         if kind == "conv":
             layers.append(Conv2d(c, out, 3, padding=1))
@@ -149,8 +150,12 @@ def sequential_cases(draw):
                            "nearest": NearestUpsampling(scale_factor=2)}[kind])
             size *= 2
             out = c if kind == "nearest" else out
-        elif kind in ("relu", "sigmoid"):
-            layers.append(ReLU() if kind == "relu" else Sigmoid())
+        elif kind in ("maxpool", "avgpool") and size % 2 == 0:
+            layers.append(MaxPool2d(2) if kind == "maxpool" else AvgPool2d(3, stride=2, padding=1))
+            size //= 2
+            out = c
+        elif kind in ("relu", "sigmoid", "leaky"):
+            layers.append({"relu": ReLU, "sigmoid": Sigmoid, "leaky": lambda: LeakyReLU(0.2)}[kind]())
             out = c
         else:
             continue
