@@ -5,8 +5,8 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from Miniproject_2.others import (Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
-                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others import (AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
+                                  Sequential, Sigmoid, TransposeConv2d, Upsampling)
 
 # Every layer must give the same numbers whatever the memory layout of its input:
 # contiguous NCHW takes the exact path, channels-last the fast one, and the last two
@@ -71,6 +71,16 @@ _FUNCTIONAL = {
 }
 
 
+# Parameter-free layers whose twin is torch's own module, built from our attributes: this
+# also checks that they mean what torch's arguments of the same names mean.
+_TORCH_MODULE = {
+    LeakyReLU: lambda m: torch.nn.LeakyReLU(m.negative_slope),
+    MaxPool2d: lambda m: torch.nn.MaxPool2d(m.kernel_size, m.stride, m.padding, m.dilation),
+    AvgPool2d: lambda m: torch.nn.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                                            m.count_include_pad, m.divisor_override),
+}
+
+
 class Twin(torch.nn.Module):
     """The torch.nn twin of one of our layers: parameters of the same names and shapes,
     forward written with torch.nn.functional and differentiated by autograd."""
@@ -90,6 +100,8 @@ def twin(module):
     def build(m):
         if isinstance(m, Sequential):
             return torch.nn.Sequential(*(build(child) for child in m))
+        if type(m) in _TORCH_MODULE:
+            return _TORCH_MODULE[type(m)](m)
         return Twin(m)
     model = build(module)
     model.load_state_dict(module.state_dict())

@@ -34,8 +34,8 @@ from torch.overrides import TorchFunctionMode
 
 from helpers import report
 from Miniproject_2.model import Model
-from Miniproject_2.others import (MSE, SGD, Adam, Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
-                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
+                                  Sequential, Sigmoid, TransposeConv2d, Upsampling)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "Proj_SCIPER" / "Miniproject_2"
@@ -195,7 +195,9 @@ def test_model_trains_and_predicts_with_allowed_torch_functions_only(tmp_path):
 def exercise_every_layer():
     """Forward and backward of every layer on both input layouts, both losses' reductions,
     both optimizers and a state_dict round trip."""
-    net = Sequential(Conv2d(3, 8, 2, stride=2), ReLU(), Conv2d(8, 16, 2, stride=2), ReLU(),
+    net = Sequential(Conv2d(3, 8, 2, stride=2), ReLU(), MaxPool2d(3, stride=1, padding=1),
+                     AvgPool2d(3, stride=1, padding=1, count_include_pad=False), LeakyReLU(0.1),
+                     Conv2d(8, 16, 2, stride=2), ReLU(),
                      Upsampling(16, 8, 3, padding=1), ReLU(), TransposeConv2d(8, 4, 2, stride=2),
                      NearestUpsampling(scale_factor=0.5), Upsampling(4, 3, 3, padding=1), Sigmoid())
     for optimizer in (SGD(net.param(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),

@@ -4,8 +4,8 @@ import re
 import pytest
 import torch
 
-from Miniproject_2.others import (MSE, SGD, Adam, Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
-                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
+                                  Sequential, Sigmoid, TransposeConv2d, Upsampling)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -85,7 +85,8 @@ def test_input_too_small_for_the_kernel(module, shape, fragment):
         module.forward(torch.randn(shape))
 
 
-FOUR_D = [Conv2d(3, 4, 3), TransposeConv2d(3, 4, 3), Upsampling(3, 4, 3), NearestUpsampling(scale_factor=2)]
+FOUR_D = [Conv2d(3, 4, 3), TransposeConv2d(3, 4, 3), Upsampling(3, 4, 3), NearestUpsampling(scale_factor=2),
+          MaxPool2d(2), AvgPool2d(3, padding=1)]
 
 
 @pytest.mark.parametrize("module", FOUR_D, ids=repr)
@@ -101,14 +102,14 @@ def test_wrong_channel_count(module):
         module.forward(torch.randn(2, 4, 8, 8))
 
 
-@pytest.mark.parametrize("module", [*FOUR_D, ReLU(), Sigmoid()], ids=repr)
+@pytest.mark.parametrize("module", [*FOUR_D, ReLU(), Sigmoid(), LeakyReLU()], ids=repr)
 @pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool], ids=str)
 def test_integer_input(module, dtype):
     with pytest.raises(TypeError, match=named(module, f"expected a floating point input, got {dtype}")):
         module.forward(torch.ones(1, 3, 8, 8, dtype=dtype))
 
 
-@pytest.mark.parametrize("module", [*FOUR_D, ReLU(), Sigmoid()], ids=repr)
+@pytest.mark.parametrize("module", [*FOUR_D, ReLU(), Sigmoid(), LeakyReLU()], ids=repr)
 def test_not_a_tensor(module):
     with pytest.raises(TypeError, match=named(module, "expected a torch.Tensor, got list")):
         module.forward([[1.0, 2.0]])
@@ -130,8 +131,8 @@ def test_dtype_mismatch(module):
 
 
 ALL = [lambda: Conv2d(3, 4, 3), lambda: TransposeConv2d(3, 4, 3), lambda: Upsampling(3, 4, 3),
-       lambda: NearestUpsampling(scale_factor=2), ReLU, Sigmoid,
-       lambda: Sequential(Conv2d(3, 4, 3), ReLU())]
+       lambda: NearestUpsampling(scale_factor=2), ReLU, Sigmoid, LeakyReLU, lambda: MaxPool2d(2),
+       lambda: AvgPool2d(3, stride=2, padding=1), lambda: Sequential(Conv2d(3, 4, 3), ReLU())]
 
 
 @pytest.mark.parametrize("make", [*ALL, MSE], ids=lambda make: repr(make()))

@@ -15,8 +15,8 @@ from PIL import Image
 
 from Miniproject_1 import model as mp1
 from Miniproject_2 import model as mp2
-from Miniproject_2.others import (MSE, Conv2d, NearestUpsampling, ReLU, Sigmoid, TransposeConv2d,
-                                  Upsampling, checkpoint)
+from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sigmoid,
+                                  TransposeConv2d, Upsampling, checkpoint)
 from n2n_nograd import cli, data, denoise, training
 
 SMALL = {"channels": (4, 8), "batch_size": 8}
@@ -315,8 +315,9 @@ def test_training_and_predicting_are_inert_to_autograd(impl):
 
 @pytest.mark.parametrize("make", [lambda: Conv2d(3, 4, 3), lambda: TransposeConv2d(3, 4, 3),
                                   lambda: Upsampling(3, 4, 3, padding=1), lambda: NearestUpsampling(scale_factor=2),
-                                  ReLU, Sigmoid], ids=["Conv2d", "TransposeConv2d", "Upsampling",
-                                                       "NearestUpsampling", "ReLU", "Sigmoid"])
+                                  ReLU, Sigmoid, LeakyReLU, lambda: MaxPool2d(2), lambda: AvgPool2d(2)],
+                         ids=["Conv2d", "TransposeConv2d", "Upsampling", "NearestUpsampling", "ReLU", "Sigmoid",
+                              "LeakyReLU", "MaxPool2d", "AvgPool2d"])
 def test_layers_do_not_grow_a_callers_autograd_graph(make):
     module = make()
     x = torch.rand(2, 3, 6, 6, requires_grad=True)
@@ -357,8 +358,8 @@ def test_predict_runs_a_large_picture_in_bounded_tiles_equal_to_one_pass(monkeyp
 @pytest.mark.parametrize("make, changed", [
     (lambda: Conv2d(3, 4, 3), "input"), (lambda: TransposeConv2d(3, 4, 3), "input"),
     (lambda: Upsampling(3, 4, 3, padding=1), "input"), (ReLU, "output"), (Sigmoid, "output"),
-    (MSE, "input"),
-], ids=["Conv2d", "TransposeConv2d", "Upsampling", "ReLU", "Sigmoid", "MSE"])
+    (MSE, "input"), (LeakyReLU, "input"), (lambda: MaxPool2d(2), "input"), (lambda: AvgPool2d(2), "input"),
+], ids=["Conv2d", "TransposeConv2d", "Upsampling", "ReLU", "Sigmoid", "MSE", "LeakyReLU", "MaxPool2d", "AvgPool2d"])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_changing_an_input_or_output_in_place_before_backward_never_changes_the_gradient(make, changed, layout):
     """torch raises there; so do we whenever the change would reach the gradient (a layer
@@ -382,12 +383,12 @@ def test_changing_an_input_or_output_in_place_before_backward_never_changes_the_
     assert all(torch.equal(a, b) for a, b in zip(reference, changed_result))
 
 
-@pytest.mark.parametrize("make", [lambda: Conv2d(3, 4, 3), ReLU, Sigmoid])
+@pytest.mark.parametrize("make", [lambda: Conv2d(3, 4, 3), ReLU, Sigmoid, LeakyReLU])
 def test_an_in_place_change_that_would_reach_the_gradient_is_detected(make):
     module = make()
     x = torch.rand(2, 3, 6, 6)
     y = module.forward(x)
-    (x if isinstance(module, Conv2d) else y).mul_(2)
+    (x if isinstance(module, (Conv2d, LeakyReLU)) else y).mul_(2)
     with pytest.raises(RuntimeError, match="modified in place"):
         module.backward(torch.ones(y.shape))
 

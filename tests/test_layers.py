@@ -14,8 +14,8 @@ from hypothesis import assume, given, strategies as st
 
 from helpers import LAYOUTS, TOLERANCE, as_layout, check_against_autograd, gradcheck_module, twin
 from Miniproject_2.others import conv2d
-from Miniproject_2.others import (MSE, Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
-                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sequential,
+                                  Sigmoid, TransposeConv2d, Upsampling)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -119,6 +119,16 @@ def test_activation_matches_autograd(module, batch, c, h, w, scale, layout, grad
     check_against_autograd(module(), scale * torch.randn(batch, c, h, w), layout, grad_layout)
 
 
+slopes = st.one_of(st.sampled_from([0.0, 0.01, 0.2, 1.0, -0.5, 3.0]), st.floats(-5.0, 5.0))
+
+
+@given(slope=slopes, batch=batches, c=channels, h=st.integers(1, 7), w=st.integers(1, 7),
+       scale=st.sampled_from([1.0, 10.0]), layout=layouts, grad_layout=layouts, seed=seeds)
+def test_leaky_relu_matches_autograd(slope, batch, c, h, w, scale, layout, grad_layout, seed):
+    torch.manual_seed(seed)
+    check_against_autograd(LeakyReLU(slope), scale * torch.randn(batch, c, h, w), layout, grad_layout)
+
+
 @st.composite
 def sequential_cases(draw):
     """A random chain of our layers (sometimes nested) and a matching input shape."""
@@ -126,7 +136,8 @@ def sequential_cases(draw):
     c = first = draw(channels)
     layers = []
     for _ in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(["conv", "down", "up", "transpose", "nearest", "relu", "sigmoid"]))
+        kind = draw(st.sampled_from(["conv", "down", "up", "transpose", "nearest", "relu", "sigmoid", "leaky",
+                                     "maxpool", "avgpool"]))
         out = draw(channels)
         if kind == "conv":
             layers.append(Conv2d(c, out, 3, padding=1))
@@ -139,8 +150,12 @@ def sequential_cases(draw):
                            "nearest": NearestUpsampling(scale_factor=2)}[kind])
             size *= 2
             out = c if kind == "nearest" else out
-        elif kind in ("relu", "sigmoid"):
-            layers.append(ReLU() if kind == "relu" else Sigmoid())
+        elif kind in ("maxpool", "avgpool") and size % 2 == 0:
+            layers.append(MaxPool2d(2) if kind == "maxpool" else AvgPool2d(3, stride=2, padding=1))
+            size //= 2
+            out = c
+        elif kind in ("relu", "sigmoid", "leaky"):
+            layers.append({"relu": ReLU, "sigmoid": Sigmoid, "leaky": lambda: LeakyReLU(0.2)}[kind]())
             out = c
         else:
             continue
@@ -188,7 +203,7 @@ def test_mse_backward_defaults_to_the_gradient_of_the_loss(reduction):
 
 @pytest.mark.parametrize("layout", ["contiguous", "sliced"])
 @pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4), (1, 2, 3, 4, 5)], ids=str)
-@pytest.mark.parametrize("module", [ReLU, Sigmoid])
+@pytest.mark.parametrize("module", [ReLU, Sigmoid, LeakyReLU])
 def test_activations_accept_any_rank(module, shape, layout):
     check_against_autograd(module(), torch.randn(shape), layout, layout)
 
@@ -204,6 +219,29 @@ def test_relu_gradient_at_exactly_zero_is_zero_like_torch(layout):
     assert torch.equal(grad, (x > 0).to(x.dtype))
     assert torch.equal(y, torch.relu(x))
     check_against_autograd(ReLU(), x, layout, layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("slope", [0.0, 0.01, 1.0, -0.5])
+def test_leaky_relu_at_exactly_zero_has_the_negative_slope_like_torch(slope, layout):
+    """0 (and -0) count as negative, as in torch: gradient ``negative_slope``, which is 0 for
+    slope 0 (ReLU) and 1 everywhere for slope 1 (the identity)."""
+    x = torch.tensor([-2.0, -0.0, 0.0, 1.5]).repeat(2, 3, 4, 1)
+    leaky = LeakyReLU(slope)
+    y = leaky.forward(as_layout(x, layout))
+    grad = leaky.backward(torch.ones_like(x))
+    assert torch.equal(grad, torch.tensor([slope, slope, slope, 1.0]).expand_as(x))
+    assert torch.equal(y, torch.nn.functional.leaky_relu(x, slope))
+    if slope == 1.0:
+        assert torch.equal(y, x) and torch.equal(grad, torch.ones_like(x))
+    check_against_autograd(LeakyReLU(slope), x, layout, layout)
+
+
+def test_leaky_relu_keeps_nan_and_infinities_like_torch():
+    x = torch.tensor([float("nan"), float("inf"), -float("inf"), -1.0]).repeat(2, 1)
+    for slope in (0.0, 0.01, 1.0):
+        leaky = LeakyReLU(slope)
+        torch.testing.assert_close(leaky.forward(x), torch.nn.functional.leaky_relu(x, slope), equal_nan=True)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -311,7 +349,7 @@ def test_nearest_upsampling_non_integer_scale_and_explicit_size(args, size, layo
     (TransposeConv2d(2, 3, 3, stride=2, padding=1, output_padding=1), (3, 2)),
     (TransposeConv2d(2, 2, 2, dilation=2, bias=False), (2, 3)),
     (Upsampling(2, 3, 3, padding=1), (3, 2)), (Upsampling(2, 2, 2, scale_factor=(3, 2), bias=False), (2, 2)),
-    (NearestUpsampling(scale_factor=1.5), (3, 2)), (ReLU(), (3, 3)), (Sigmoid(), (3, 3)),
+    (NearestUpsampling(scale_factor=1.5), (3, 2)), (ReLU(), (3, 3)), (Sigmoid(), (3, 3)), (LeakyReLU(0.1), (3, 3)),
     (Sequential(Conv2d(2, 3, 2, stride=2), ReLU(), Upsampling(3, 2, 3, padding=1), Sigmoid()), (4, 4)),
 ], ids=repr)
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from helpers import as_layout
-from Miniproject_2.others import (MSE, SGD, Adam, Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
-                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling,
+                                  ReLU, Sequential, Sigmoid, TransposeConv2d, Upsampling)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,7 +20,8 @@ def parameters(callable_):
 
 @pytest.mark.parametrize("ours, theirs", [
     (Conv2d, torch.nn.Conv2d), (TransposeConv2d, torch.nn.ConvTranspose2d),
-    (NearestUpsampling, torch.nn.UpsamplingNearest2d),
+    (NearestUpsampling, torch.nn.UpsamplingNearest2d), (LeakyReLU, torch.nn.LeakyReLU),
+    (MaxPool2d, torch.nn.MaxPool2d), (AvgPool2d, torch.nn.AvgPool2d),
 ], ids=lambda cls: cls.__name__)
 def test_constructor_signature_is_torchs(ours, theirs):
     assert parameters(ours) == parameters(theirs)
@@ -189,7 +190,8 @@ def test_constructor_device_and_dtype_like_torch():
 MODULES = [
     lambda: Conv2d(3, 4, 3, padding=1), lambda: Conv2d(3, 4, 2, stride=2), lambda: TransposeConv2d(3, 4, 2, stride=2),
     lambda: Upsampling(3, 4, 3, padding=1), lambda: NearestUpsampling(scale_factor=2),
-    lambda: NearestUpsampling(size=(5, 7)), ReLU, Sigmoid,
+    lambda: NearestUpsampling(size=(5, 7)), ReLU, Sigmoid, LeakyReLU, lambda: MaxPool2d(2),
+    lambda: MaxPool2d(3, stride=1, padding=1), lambda: AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
     lambda: Sequential(Conv2d(3, 8, 2, stride=2), ReLU(), Upsampling(8, 3, 3, padding=1), Sigmoid()),
 ]
 

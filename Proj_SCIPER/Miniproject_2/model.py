@@ -12,9 +12,12 @@ import torch
 
 from .others import checkpoint, tiles
 from .others.adam import Adam
+from .others.avg_pool2d import AvgPool2d
 from .others.config import DEFAULT_CONFIG, check_config, check_count
 from .others.conv2d import Conv2d
 from .others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad, to_unit
+from .others.leaky_relu import LeakyReLU
+from .others.max_pool2d import MaxPool2d
 from .others.mse import MSE
 from .others.network import STRIDE, build_denoiser
 from .others.progress import Progress
@@ -23,10 +26,10 @@ from .others.sequential import Sequential
 from .others.sgd import SGD
 from .others.sigmoid import Sigmoid
 from .others.transpose_conv2d import TransposeConv2d
-from .others.upsampling import NearestUpsampling, Upsampling
+from .others.upsampling import NearestUpsampling, NNUpsampling, Upsampling
 
-__all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "Upsampling", "ReLU", "Sigmoid",
-           "MSE", "SGD", "Adam", "Sequential", "DEFAULT_CONFIG"]
+__all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "NNUpsampling", "Upsampling", "ReLU",
+           "LeakyReLU", "Sigmoid", "MaxPool2d", "AvgPool2d", "MSE", "SGD", "Adam", "Sequential", "DEFAULT_CONFIG"]
 
 ARCHITECTURE = ("channels", "kernel_down", "padding_down", "kernel_up", "padding_up")
 CHECKPOINT = Path(__file__).resolve().parent / "bestmodel.pkl"

@@ -87,6 +87,10 @@ class NearestUpsampling(Module):
         return grad_output.new_empty((n, c, h, w)).zero_().index_add_(2, rows, partial)
 
 
+#: The course's name for :class:`NearestUpsampling` (the same class).
+NNUpsampling = NearestUpsampling
+
+
 def _phase_geometry(scale, kernel, padding, dilation, size):
     """One axis of a k-tap convolution after x``scale`` nearest upsampling, seen from the input.
 
