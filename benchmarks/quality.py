@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
-from n2n_nograd.baselines import BASELINES, BM3D_LABEL, bm3d  # noqa: E402
+from n2n_nograd.baselines import BASELINES, BM3D_LABEL, classical  # noqa: E402
 from n2n_nograd.cli import model_class_for  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, input_psnr, load_clean, load_pairs  # noqa: E402
 from n2n_nograd.denoise import predict_batches, validation_psnr  # noqa: E402
@@ -110,8 +110,7 @@ def sweeps(args):
     for name, impl in SWEPT:
         model = load(impl)
         denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
-    denoisers[NL_MEANS] = lambda noisy, sigma: BASELINES["nl_means"][1](noisy)
-    denoisers[BM3D_LABEL] = bm3d
+    denoisers.update(classical(with_bm3d=True))
     sets = {"validation": Path(args.data) / VAL_FILE, "unseen": Path(args.testset)}
     results = {}
     for key, path in sets.items():

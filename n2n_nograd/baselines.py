@@ -47,6 +47,7 @@ def bm3d(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
 BM3D_LABEL = "BM3D (true sigma)"
 
 
+
 def bm3d_missing() -> str | None:
     """Why BM3D cannot run here, or None when it can."""
     try:
@@ -67,3 +68,12 @@ def missing_requirement() -> str | None:
 
 #: Short name (used in JSON) -> (label for people, denoiser).
 BASELINES = {"nl_means": ("non-local means (scikit-image, blind sigma)", nl_means)}
+
+
+def classical(with_bm3d: bool) -> dict:
+    """Label -> denoiser of (noisy, sigma), as ``evaluation.sweep`` takes them: the blind
+    baselines, which ignore sigma, and BM3D when asked for."""
+    denoisers = {label: (lambda noisy, sigma, run=run: run(noisy)) for label, run in BASELINES.values()}
+    if with_bm3d:
+        denoisers[BM3D_LABEL] = bm3d
+    return denoisers

@@ -245,7 +245,7 @@ def cmd_evaluate(args) -> int:
 
 def _evaluate_sweep(args, device) -> int:
     """``n2n evaluate --sigmas``: the per-noise-level table on each evaluation set."""
-    from .baselines import BASELINES, BM3D_LABEL, bm3d, bm3d_missing
+    from .baselines import BM3D_LABEL, bm3d, bm3d_missing, classical
     from .data import VAL_FILE, load_clean
     from .denoise import predict_batches
     from .evaluation import HEADER, SIGMAS, sweep
@@ -256,8 +256,7 @@ def _evaluate_sweep(args, device) -> int:
     source = args.checkpoint or "committed pretrained model"
     denoisers = {f"model ({args.impl})": lambda noisy, sigma: predict_batches(model, noisy)}
     if args.baselines:
-        denoisers.update({label: (lambda noisy, sigma, run=run: run(noisy))
-                          for label, run in BASELINES.values()})
+        denoisers.update(classical(with_bm3d=False))
     subsets = {}
     if args.bm3d:
         denoisers[BM3D_LABEL] = bm3d

@@ -374,11 +374,17 @@ def add_noise(clean: torch.Tensor, sigma, generator: torch.Generator, clip: bool
     return out
 
 
-def augment_colours(clean: torch.Tensor, kinds, generator: torch.Generator) -> torch.Tensor:
-    """The colour augmentations ``kinds`` (see the module docstring) of a uint8 batch."""
+def check_augment(kinds) -> list[str]:
+    """The augmentation names, sorted; an unknown one raises ValueError."""
     unknown = sorted(set(kinds) - set(AUGMENTATIONS))
     if unknown:
         raise ValueError(f"unknown augmentation {unknown[0]!r}; known: {', '.join(AUGMENTATIONS)}")
+    return sorted(set(kinds))
+
+
+def augment_colours(clean: torch.Tensor, kinds, generator: torch.Generator) -> torch.Tensor:
+    """The colour augmentations ``kinds`` (see the module docstring) of a uint8 batch."""
+    check_augment(kinds)
     out = clean
     if "channels" in kinds:
         orders = torch.rand(len(clean), 3, generator=generator).argsort(dim=1)
@@ -463,8 +469,7 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     if size < 1:
         raise ValueError("--size must be at least 1")
     sigma_range = check_sigma_range(sigma_range)
-    augment = sorted(set(augment))
-    augment_colours(torch.empty(0, 3, 1, 1, dtype=torch.uint8), augment, torch.Generator())
+    augment = check_augment(augment)
     started = time.perf_counter()
     if photos is None:
         train_photos, val_photos = bundled_split()
