@@ -487,7 +487,7 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     val_photos = [p for p in val_photos if p in unique]
     if not train_photos or not val_photos:
         raise ValueError(f"{root}: no {'training' if not train_photos else 'validation'} "
-                         f"photo has a short side of at least {size} px")
+                         f"photo is usable (a short side of at least {size} px, not a near-duplicate)")
 
     # Spawned children depend only on their index: the first three are those of
     # builds made before sigma ranges and augmentation existed.
