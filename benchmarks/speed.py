@@ -51,12 +51,16 @@ NETWORKS = {
     # default until the model grew to 48/96 channels and 5x5 up-convolutions).
     "default": {"channels": (32, 64), "kernel_down": 2, "padding_down": 0, "kernel_up": 3, "padding_up": 1},
     "seed": {"channels": (64, 128), "kernel_down": 6, "padding_down": 2, "kernel_up": 7, "padding_up": 3},
+    # The committed model's network (48/96 channels, 5x5 up-convolutions): --networks committed.
+    "committed": {key: ours.DEFAULT_CONFIG[key] for key in ours.ARCHITECTURE},
 }
+#: What a plain run measures (results/speed.json and the report's table).
+DEFAULT_NETWORKS = ("default", "seed")
 BATCHES = (16, 64, 256)
 #: (network, task) -> largest acceptable time ratio ours / torch.
 RATIO_TARGETS = {
     ("default", "train step batch 64"): 0.5, ("seed", "train step batch 64"): 0.65,
-    **{(network, task): 0.6 for network in NETWORKS for task in ("predict 1000x32x32", "predict 1x512x512")},
+    **{(network, task): 0.6 for network in DEFAULT_NETWORKS for task in ("predict 1000x32x32", "predict 1x512x512")},
 }
 MEMORY_TARGET = 1.5
 EPOCH_TARGET_S = 60.0
@@ -162,7 +166,7 @@ def _status_mib(field):
 
 def epoch_time(device="cpu"):
     a, b = images(50_000, 32, 4), images(50_000, 32, 5)
-    model = ours.Model(device=device)
+    model = ours.Model(**NETWORKS["default"], device=device)
     start = time.perf_counter()
     model.train(a, b, num_epochs=1, progress=False)
     return time.perf_counter() - start
@@ -204,8 +208,8 @@ def layer_times(network, batch, rounds):
             for layer, (f, b) in zip(layers, times)]
 
 
-def print_layer_times(batch, rounds):
-    for network in NETWORKS:
+def print_layer_times(batch, rounds, networks):
+    for network in networks:
         rows = layer_times(network, batch, rounds)
         total = sum(f + b for _, f, b in rows)
         width = max(len(name) for name, _, _ in rows)
@@ -247,6 +251,8 @@ def main():
     parser.add_argument("--batch", type=int, default=64, help="batch size for --layers")
     parser.add_argument("--device", default="cpu",
                         help="cpu (default), cuda, cuda:N or auto: where both implementations run")
+    parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=list(DEFAULT_NETWORKS),
+                        help="networks to measure (default: default seed; committed is the committed model's)")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
@@ -260,7 +266,7 @@ def main():
         network, batch, impl = args.memory_probe
         return memory_probe(network, int(batch), impl)
     if args.layers:
-        return print_layer_times(args.batch, args.rounds)
+        return print_layer_times(args.batch, args.rounds, args.networks)
 
     rows, cpu_start = [], cpu_times()
     where = torch.cuda.get_device_name(device) if on_gpu else platform.processor() or platform.machine()
@@ -269,7 +275,7 @@ def main():
               f"{'ours MiB':>9} {'torch MiB':>10}  target")
     print(header)
     print("-" * len(header))
-    for network in NETWORKS:
+    for network in args.networks:
         mine, reference = make_pair(network, device)
         error = check_agreement(mine, reference, device)
         tasks = []
