@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
 from n2n_nograd.baselines import BASELINES, BM3D_LABEL, classical  # noqa: E402
-from n2n_nograd.cli import model_class_for  # noqa: E402
+from n2n_nograd.cli import _load_model  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, input_psnr, load_clean, load_pairs  # noqa: E402
 from n2n_nograd.denoise import predict_batches, validation_psnr  # noqa: E402
 from n2n_nograd.evaluation import HEADER, SIGMAS, sweep  # noqa: E402
@@ -50,17 +50,8 @@ SWEPT = (("ours (bestmodel.pkl)", "nograd"), ("torch.nn twin (bestmodel.pth)", "
 NL_MEANS = BASELINES["nl_means"][0]
 
 
-def load(impl, checkpoint=None):
-    model = model_class_for(impl)()
-    if checkpoint is None:
-        model.load_pretrained_model()
-    else:
-        model.load_model(checkpoint)
-    return model
-
-
 def trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir):
-    model = load(impl, None if checkpoint is None else run_dir / checkpoint)
+    model = _load_model(impl, None if checkpoint is None else run_dir / checkpoint, "cpu")
     started = time.perf_counter()
     score = validation_psnr(model, noisy, clean)
     predict_seconds = time.perf_counter() - started
@@ -108,7 +99,7 @@ def course_rows(args, earlier):
 def sweeps(args):
     denoisers = {}
     for name, impl in SWEPT:
-        model = load(impl)
+        model = _load_model(impl, None, "cpu")
         denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
     denoisers.update(classical(with_bm3d=True))
     sets = {"validation": Path(args.data) / VAL_FILE, "unseen": Path(args.testset)}

@@ -21,19 +21,12 @@ def builder():
     return module
 
 
-def benchmark_module(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def write_json(path, value):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value))
 
 
-def fake_inputs(root):
+def fake_inputs(root, builder):
     """Every input of the report, tiny and made up; returns (results, data, checkpoint)."""
     results, data = root / "results", root / "data"
     tasks = ["train step batch 16", "train step batch 64", "train step batch 256", "predict 1000x32x32",
@@ -47,7 +40,7 @@ def fake_inputs(root):
                 row.update(ours_peak_mib=12.0, torch_peak_mib=20.0)
             rows.append(row)
     write_json(results / "speed.json", {"torch": torch.__version__, "threads": 2, "rows": rows, "epoch_50k_s": 300.0})
-    ablation = benchmark_module("ablation")
+    ablation = builder.benchmark("ablation")
     runs = {"base": {"factor": "base", "change": {}, "history": [{"val_psnr": 23.0, "seconds": 10.0}] * 2}}
     for factor, changes in ablation.VARIANTS.items():
         for i, change in enumerate(changes):
@@ -74,7 +67,7 @@ def fake_inputs(root):
     write_json(results / "best" / "data_build.json", {
         "n_train": 100, "train_photos": ["photos/train/a/x.jpg", "skimage/data/astronaut.png"],
         "train_sigma_range": [10, 40], "augment": ["channels", "gain"], "unclipped_targets": True})
-    quality = benchmark_module("quality")
+    quality = builder.benchmark("quality")
     names = [name for name, _ in quality.SWEPT] + [quality.NL_MEANS, quality.BM3D_LABEL]
     sweep_rows = []
     for sigma in (5.0, 25.0):
@@ -102,7 +95,7 @@ def pages(pdf):
 
 
 def test_the_report_builds_from_result_files(builder, tmp_path):
-    results, data, checkpoint = fake_inputs(tmp_path)
+    results, data, checkpoint = fake_inputs(tmp_path, builder)
     out = tmp_path / "Report_2.pdf"
     count, missing = builder.build(results, data, checkpoint, out)
     assert missing == []
