@@ -283,7 +283,7 @@ def test_resume_of_a_run_killed_in_its_first_epoch_starts_it_again(capsys, datas
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_save_model_needs_a_path(impl):
-    committed = {"nograd": mp2.CHECKPOINT, "torch": Path(mp1.__file__).with_name("bestmodel.pth")}[impl]
+    committed = {"nograd": mp2.CHECKPOINTS["simple"], "torch": Path(mp1.__file__).with_name("bestmodel.pth")}[impl]
     before = committed.read_bytes()
     with pytest.raises(TypeError):
         IMPLEMENTATIONS[impl]().save_model()

@@ -322,14 +322,25 @@ def test_the_pretrained_model_loads_and_denoises():
     assert out.shape == (1, 3, 512, 512) and 1 < out.max() <= 255
 
 
-# -- the U-Net option -----------------------------------------------------------------------
+# -- the deep network ------------------------------------------------------------------------
 
-def test_unet_predicts_any_size_and_learns():
+def test_deep_predicts_any_size_and_learns():
     noisy_a, noisy_b = smooth_pairs(16, size=8)
-    model = Model(arch="unet", channels=(4, 8), batch_size=4, lr=3e-3)
+    model = Model(arch="deep", channels=(4, 8, 8), batch_size=4, lr=3e-3)
     assert model.predict(torch.rand(2, 3, 13, 18) * 255).shape == (2, 3, 13, 18)
     losses = model.train(noisy_a, noisy_b, num_epochs=4)
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("channels, skip", [((6, 8, 5), "concat"), ((6, 6), "add"), ((6,), "concat")])
+def test_miniproject_2_deep_network_computes_the_same_function(channels, skip):
+    """The twin's U-Net has Miniproject_2's state_dict keys; with its weights, Miniproject_2
+    predicts the same images, tiles included."""
+    twin = Model(arch="deep", channels=channels, skip=skip)
+    ours = Miniproject2Model(arch="deep", channels=channels, skip=skip)
+    ours.net.load_state_dict({key: value.detach() for key, value in twin.net.state_dict().items()})
+    x = torch.rand(3, 3, 21, 30) * 255
+    assert torch.allclose(ours.predict(x), twin.predict(x), atol=1e-3)
 
 
 # -- the twin -------------------------------------------------------------------------------

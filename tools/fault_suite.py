@@ -202,7 +202,7 @@ def model_config(rng, workdir):
                  "padding_down": rng.randint(0, 3), "kernel_up": rng.randint(1, 7), "padding_up": rng.randint(0, 3),
                  "optimizer": rng.choice(["adam", "sgd"]), "lr": rng.choice([1e-3, 0.1, 10.0, 1e30]),
                  "momentum": rng.choice([0.0, 0.9]), "batch_size": rng.randint(1, 5), "seed": rng.randint(0, 99),
-                 "device": rng.choice([None, "cpu"]), "arch": rng.choice(["simple", "unet"])}
+                 "device": rng.choice([None, "cpu"]), "arch": rng.choice(["simple", "deep"])}
     config = {}
     for key in rng.sample(sorted(plausible), rng.randint(1, 4)):
         config[key] = plausible[key] if rng.random() < 0.6 else garbage(rng)

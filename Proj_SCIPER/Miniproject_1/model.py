@@ -1,16 +1,18 @@
 """Miniproject 1: a Noise2Noise denoiser written with torch.nn and autograd.
 
-It is the reference twin of Miniproject_2: with the default configuration it
-is the very network that Miniproject_2 builds from hand-written blocks, so the
-two can be compared on speed and quality with everything else held equal.
+It is the reference twin of Miniproject_2: with the same configuration it is
+the very network that Miniproject_2 builds from hand-written blocks (the
+course's required shape by default, the U-Net with ``arch="deep"``), so the two
+can be compared on speed and quality with everything else held equal.
 
 Images travel through the public API on the 0-255 scale (uint8 or float);
-the network itself sees them divided by 255 and ends with a sigmoid, so the
-loss is an MSE on [0, 1].
+the network itself sees them divided by 255 (the simple one ends with a
+sigmoid, the deep one adds a correction to its input), and the loss is an MSE
+on [0, 1].
 
-Every network here downsamples by 4, so ``predict`` pads each image by
-reflection up to a multiple of 4 and crops the output back: any height and
-width work, odd ones included.
+``predict`` pads each image by reflection up to a multiple of the network's
+downsampling factor and crops the output back: any height and width work, odd
+ones included.
 """
 
 import copy
@@ -26,35 +28,26 @@ from torch.nn import functional as F
 # configuration and input checks, prediction in pieces and the checkpoint files are
 # shared with Miniproject_2, so that the two differ only in how the network computes.
 from Miniproject_2.others import checkpoint, tiles
-from Miniproject_2.others.config import DEFAULT_CONFIG as MINIPROJECT_2_CONFIG
-from Miniproject_2.others.config import check_config, check_count
+from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from Miniproject_2.others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
+from Miniproject_2.others.unet import SLOPE, unet_margin, unet_stride
 
-# The twin takes Miniproject_2's configuration, so the two cannot drift apart, plus the
-# choice of architecture: 'simple' is the course's required network, 'unet' adds skip
-# connections. device=None computes wherever the input lives.
-DEFAULT_CONFIG = {"arch": "simple", **MINIPROJECT_2_CONFIG}
+# The twin takes Miniproject_2's configuration (arch="simple", the course's required network,
+# or arch="deep", the U-Net), so the two cannot drift apart. device=None computes wherever
+# the input lives.
+__all__ = ["Model", "DEFAULT_CONFIG", "DEEP_CONFIG"]
 
 CHECKPOINT_FORMAT = "n2n-miniproject1/1"
+#: The committed checkpoint of each architecture.
+CHECKPOINTS = {"simple": Path(__file__).with_name("bestmodel.pth"),
+               "deep": Path(__file__).with_name("bestmodel_deep.pth")}
 
-# The two stride-2 convolutions shrink images by this factor.
+# The simple network's two stride-2 convolutions shrink images by this factor.
 SIZE_MULTIPLE = 4
 
 # Pixels per predict chunk: 256 images of 32x32, or one 512x512 image.
 PREDICT_PIXEL_BUDGET = 256 * 32 * 32
-
-
-# The U-Net's receptive field: two 3x3 convolutions at each of 1, 1/2 and 1/4 resolution
-# on the way down and up, plus the pooling grid, with room to spare.
-UNET_MARGIN = 32
-
-
-def _check_config(config, owner="Model", complete=False):
-    config = check_config(config, DEFAULT_CONFIG, owner, complete)
-    if config["arch"] not in ("simple", "unet"):
-        raise ValueError(f"{owner}: arch must be 'simple' or 'unet', got {config['arch']!r}")
-    return config
 
 
 def _simple_net(config):
@@ -76,43 +69,55 @@ def _simple_net(config):
     )
 
 
-def _double_conv(c_in, c_out):
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(c_out, c_out, 3, padding=1),
-        nn.ReLU(),
-    )
+class _Residual(nn.Module):
+    """``x + inner(x)``, as Miniproject_2's ``Residual``."""
 
-
-class UNet(nn.Module):
-    """A small U-Net: three resolutions (1, 1/2, 1/4) and skip connections.
-
-    Each level is two 3x3 convolutions; max-pooling goes down, nearest
-    upsampling goes up and its output is concatenated with the encoder's
-    features at that resolution, so fine detail need not squeeze through the
-    1/4-resolution bottleneck. ``channels=(c1, c2)`` sets the widths of the
-    full and the two lower resolutions; the kernel and padding keys do not
-    apply to it.
-    """
-
-    def __init__(self, channels):
+    def __init__(self, inner):
         super().__init__()
-        c1, c2 = channels
-        self.enc1 = _double_conv(3, c1)
-        self.enc2 = _double_conv(c1, c2)
-        self.bottom = _double_conv(c2, c2)
-        self.dec2 = _double_conv(2 * c2, c2)
-        self.dec1 = _double_conv(c2 + c1, c1)
-        self.head = nn.Conv2d(c1, 3, 1)
+        self.inner = inner
 
     def forward(self, x):
-        e1 = self.enc1(x)
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        bottom = self.bottom(F.max_pool2d(e2, 2))
-        d2 = self.dec2(torch.cat([F.interpolate(bottom, scale_factor=2.0), e2], dim=1))
-        d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0), e1], dim=1))
-        return torch.sigmoid(self.head(d1))
+        return x + self.inner(x)
+
+
+class _SkipConcat(nn.Module):
+    """``cat([x, inner(x)], 1)``, as Miniproject_2's ``SkipConcat``."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return torch.cat([x, self.inner(x)], 1)
+
+
+def _block(c_in, c_out):
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.LeakyReLU(SLOPE),
+            nn.Conv2d(c_out, c_out, 3, padding=1), nn.LeakyReLU(SLOPE)]
+
+
+def _levels(c_in, widths, skip):
+    body = _block(c_in, widths[0])
+    if len(widths) > 1:
+        body.append(_join(widths[0], widths[1:], skip))
+    return nn.Sequential(nn.MaxPool2d(2), *body, nn.Upsample(scale_factor=2, mode="nearest"))
+
+
+def _join(channels, widths, skip):
+    inner = _levels(channels, widths, skip)
+    if skip == "concat":
+        return nn.Sequential(_SkipConcat(inner), *_block(channels + widths[0], channels))
+    return nn.Sequential(_Residual(inner), *_block(channels, channels))
+
+
+def _deep_net(config):
+    """Miniproject_2's ``build_unet`` in torch.nn, layer for layer: the same state_dict keys,
+    so either model's weights load into the other."""
+    channels, skip = config["channels"], config["skip"]
+    body = _block(3, channels[0])
+    if len(channels) > 1:
+        body.append(_join(channels[0], channels[1:], skip))
+    return _Residual(nn.Sequential(*body, nn.Conv2d(channels[0], 3, 3, padding=1)))
 
 
 def _to_cpu(value):
@@ -132,7 +137,7 @@ def _build(config):
     # the caller's global random state.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config["seed"])
-        net = UNet(config["channels"]) if config["arch"] == "unet" else _simple_net(config)
+        net = _deep_net(config) if config["arch"] == "deep" else _simple_net(config)
     if config["optimizer"] == "adam":
         optimizer = torch.optim.Adam(net.parameters(), lr=config["lr"])
     else:
@@ -144,7 +149,7 @@ class Model:
     """The denoiser behind the course's API; ``Model(**config)`` overrides DEFAULT_CONFIG."""
 
     def __init__(self, **config):
-        self.config = _check_config(config)
+        self.config = check_config(config)
         self.epochs_trained = 0
         self.net, self.optimizer = _build(self.config)
         self.device = torch.device("cpu")
@@ -152,7 +157,7 @@ class Model:
 
     def set_lr(self, lr):
         """Train the epochs to come with learning rate ``lr`` (one step of a schedule); saves keep it."""
-        self.config = _check_config({**self.config, "lr": lr})
+        self.config = check_config({**self.config, "lr": lr})
         for group in self.optimizer.param_groups:
             group["lr"] = self.config["lr"]
 
@@ -178,8 +183,14 @@ class Model:
             return images.device
         return torch.device(self.config["device"])
 
+    @property
+    def stride(self):
+        """Training pictures' heights and widths must be multiples of this."""
+        return unet_stride(len(self.config["channels"])) if self.config["arch"] == "deep" else SIZE_MULTIPLE
+
     def load_pretrained_model(self) -> None:
-        path = Path(__file__).with_name("bestmodel.pth")
+        """Load the committed checkpoint of this model's architecture (``arch``)."""
+        path = CHECKPOINTS[self.config["arch"]]
         if not path.is_file():
             raise FileNotFoundError(f"no pretrained model at {path}; train one and save it there")
         self.load_model(path)
@@ -191,8 +202,8 @@ class Model:
         or the weights stop being finite raises ``FloatingPointError`` and is undone, as
         is an interrupted one.
         """
-        check_images(train_input, "Model.train: train_input", SIZE_MULTIPLE)
-        check_images(train_target, "Model.train: train_target", SIZE_MULTIPLE, TARGET_RANGE)
+        check_images(train_input, "Model.train: train_input", self.stride)
+        check_images(train_target, "Model.train: train_target", self.stride, TARGET_RANGE)
         if train_input.shape != train_target.shape:
             raise ValueError(f"Model.train: train_input and train_target shapes differ: "
                              f"{tuple(train_input.shape)} vs {tuple(train_target.shape)}")
@@ -269,16 +280,16 @@ class Model:
         if out is None:
             out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
         tiles.check_out(out, test_input, "Model.predict")
-        context = (UNET_MARGIN if self.config["arch"] == "unet"
+        context = (unet_margin(len(self.config["channels"])) if self.config["arch"] == "deep"
                    else tiles.margin(self.config["kernel_down"], self.config["kernel_up"]))
 
         def denoise(images):
             height, width = images.shape[2:]
-            images = reflect_pad(images.to(device, torch.float32) / 255, SIZE_MULTIPLE)
+            images = reflect_pad(images.to(device, torch.float32) / 255, self.stride)
             return (self.net(images)[:, :, :height, :width] * 255).clamp_(0, 255)
 
         with torch.no_grad():
-            return tiles.predict_in_pieces(denoise, test_input, out, context, PREDICT_PIXEL_BUDGET)
+            return tiles.predict_in_pieces(denoise, test_input, out, context, PREDICT_PIXEL_BUDGET, self.stride)
 
     def save_model(self, path) -> None:
         """Writes a checkpoint atomically (Miniproject_2's writer: finite weights only)."""
@@ -299,8 +310,8 @@ class Model:
         describes this machine, not the checkpoint.
         """
         saved, state_dict, optimizer_state, epochs, rng = checkpoint.load(path, CHECKPOINT_FORMAT)
-        config = _check_config({**saved, "device": self.config["device"]}, f"checkpoint {str(path)!r}",
-                               complete=True)
+        config = check_config({**saved, "device": self.config["device"]}, f"checkpoint {str(path)!r}",
+                              complete=True)
         net, optimizer = _build(config)
         try:
             net.load_state_dict(state_dict)

@@ -13,7 +13,7 @@ import torch
 from .others import checkpoint, tiles
 from .others.adam import Adam
 from .others.avg_pool2d import AvgPool2d
-from .others.config import DEFAULT_CONFIG, check_config, check_count
+from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from .others.conv2d import Conv2d
 from .others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.leaky_relu import LeakyReLU
@@ -25,14 +25,19 @@ from .others.relu import ReLU
 from .others.sequential import Sequential
 from .others.sgd import SGD
 from .others.sigmoid import Sigmoid
+from .others.skip import Residual, SkipConcat
 from .others.transpose_conv2d import TransposeConv2d
+from .others.unet import build_unet, unet_margin, unet_stride
 from .others.upsampling import NearestUpsampling, NNUpsampling, Upsampling
 
 __all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "NNUpsampling", "Upsampling", "ReLU",
-           "LeakyReLU", "Sigmoid", "MaxPool2d", "AvgPool2d", "MSE", "SGD", "Adam", "Sequential", "DEFAULT_CONFIG"]
+           "LeakyReLU", "Sigmoid", "MaxPool2d", "AvgPool2d", "MSE", "SGD", "Adam", "Sequential", "Residual",
+           "SkipConcat", "DEFAULT_CONFIG", "DEEP_CONFIG"]
 
 ARCHITECTURE = ("channels", "kernel_down", "padding_down", "kernel_up", "padding_up")
-CHECKPOINT = Path(__file__).resolve().parent / "bestmodel.pkl"
+#: The committed checkpoint of each architecture, trained with this framework.
+CHECKPOINTS = {"simple": Path(__file__).resolve().parent / "bestmodel.pkl",
+               "deep": Path(__file__).resolve().parent / "bestmodel_deep.pkl"}
 LONG = torch.int64
 #: Pixels per forward pass in predict: bounds memory whatever the batch and image size.
 PREDICT_PIXELS = 1 << 19
@@ -48,8 +53,10 @@ def _copy(value):
 class Model:
     """A Noise2Noise denoiser: learns from pairs of noisy images, predicts clean ones.
 
-    ``Model()`` uses :data:`DEFAULT_CONFIG`; keyword arguments override it, and a bad
-    value raises ``ValueError`` naming it. Weights are initialised from torch's global
+    ``Model()`` is the course's required network with :data:`DEFAULT_CONFIG`;
+    ``Model(arch="deep")`` the U-Net with :data:`DEEP_CONFIG`, which predicts a correction
+    of its input (so a clean picture can come back unchanged). Other keyword arguments
+    override the defaults, and a bad value raises ``ValueError`` naming it. Weights are initialised from torch's global
     random generator, as torch.nn layers are (seed it with ``torch.manual_seed`` for a
     reproducible start); ``seed`` drives shuffling and augmentation through its own
     generator, so the caller's random state is untouched.
@@ -65,7 +72,10 @@ class Model:
 
     def _build(self, config):
         """A new network and its optimizer for ``config``."""
-        net = build_denoiser(**{key: config[key] for key in ARCHITECTURE}, device=self.device)
+        if config["arch"] == "deep":
+            net = build_unet(config["channels"], config["skip"], device=self.device)
+        else:
+            net = build_denoiser(**{key: config[key] for key in ARCHITECTURE}, device=self.device)
         if config["optimizer"] == "adam":
             return net, Adam(net.param(), lr=config["lr"])
         return net, SGD(net.param(), lr=config["lr"], momentum=config["momentum"])
@@ -111,7 +121,17 @@ class Model:
         self._random = rng or random.Random(config["seed"])
 
     def load_pretrained_model(self):
-        self.load_model(CHECKPOINT)
+        """Load the committed checkpoint of this model's architecture (``arch``)."""
+        self.load_model(CHECKPOINTS[self.config["arch"]])
+
+    @property
+    def stride(self):
+        """Training pictures' heights and widths must be multiples of this."""
+        return unet_stride(len(self.config["channels"])) if self.config["arch"] == "deep" else STRIDE
+
+    @property
+    def dtype(self):
+        return self.net.param()[0][0].dtype
 
     # -- training -----------------------------------------------------------------------------
     def set_lr(self, lr):
@@ -122,7 +142,8 @@ class Model:
     def train(self, train_input, train_target, num_epochs=1, progress=None, data_parallel=None):
         """Train on pairs of noisy 0-255 images; returns the mean loss of each epoch.
 
-        Heights and widths must be multiples of 4 (``predict`` takes any size). The target
+        Heights and widths must be multiples of :attr:`stride` (4 for the default
+        networks; ``predict`` takes any size). The target
         may hold values in ``TARGET_RANGE`` (unclipped noisy pictures). Each epoch
         visits the pairs in a new random order, in mini-batches, each batch under one of
         the 8 flips/rotations (the same for both images of a pair). Raises
@@ -137,8 +158,8 @@ class Model:
         total)`` turns the gradients of this process's ``count`` of the batch's ``total``
         pairs into the whole batch's, in place, and returns the batch's mean loss.
         """
-        check_images(train_input, "Model.train: train_input", STRIDE)
-        check_images(train_target, "Model.train: train_target", STRIDE, TARGET_RANGE)
+        check_images(train_input, "Model.train: train_input", self.stride)
+        check_images(train_target, "Model.train: train_target", self.stride, TARGET_RANGE)
         if train_input.shape != train_target.shape:
             raise ValueError(f"Model.train: train_input {tuple(train_input.shape)} and train_target "
                              f"{tuple(train_target.shape)} differ in shape")
@@ -198,7 +219,7 @@ class Model:
 
     def _forward_backward(self, train_input, train_target, indices, k):
         """The mean loss over pairs ``indices`` under flip/rotation ``k``; adds its gradients."""
-        dtype = self.net[0].weight.dtype
+        dtype = self.dtype
         index = train_input.new_tensor(indices, dtype=LONG, device=train_input.device)
         noisy = to_unit(dihedral(train_input.index_select(0, index), k), self.device, dtype)
         target = to_unit(dihedral(train_target.index_select(0, index), k), self.device, dtype)
@@ -217,12 +238,15 @@ class Model:
         """
         check_images(test_input, "Model.predict: test_input")
         if out is None:
-            out = test_input.new_empty(test_input.shape, dtype=self.net[0].weight.dtype)
+            out = test_input.new_empty(test_input.shape, dtype=self.dtype)
         tiles.check_out(out, test_input, "Model.predict")
-        context = tiles.margin(self.config["kernel_down"], self.config["kernel_up"])
-        return tiles.predict_in_pieces(self._denoise, test_input, out, context, PREDICT_PIXELS)
+        if self.config["arch"] == "deep":
+            context = unet_margin(len(self.config["channels"]))
+        else:
+            context = tiles.margin(self.config["kernel_down"], self.config["kernel_up"])
+        return tiles.predict_in_pieces(self._denoise, test_input, out, context, PREDICT_PIXELS, self.stride)
 
     def _denoise(self, images):
         h, w = images.shape[2:]
-        x = to_unit(images, self.device, self.net[0].weight.dtype)
-        return self.net.forward(reflect_pad(x, STRIDE))[:, :, :h, :w].mul(255).clamp_(0, 255)
+        x = to_unit(images, self.device, self.dtype)
+        return self.net.forward(reflect_pad(x, self.stride))[:, :, :h, :w].mul(255).clamp_(0, 255)

@@ -1,8 +1,10 @@
 """The denoisers' configuration: its keys, defaults and the checks every value must pass.
 
-Miniproject_1's torch.nn twin takes the same keys (plus its ``arch``) and is checked by
-:func:`check_config` too, so a value one model refuses the other refuses as well, whether
-it comes from a caller or from a checkpoint.
+``arch`` picks the network and its defaults: ``"simple"`` is the course's required shape
+(:data:`DEFAULT_CONFIG`), ``"deep"`` the U-Net (:data:`DEEP_CONFIG`). Miniproject_1's
+torch.nn twin takes the same keys and is checked by :func:`check_config` too, so a value
+one model refuses the other refuses as well, whether it comes from a caller or from a
+checkpoint.
 """
 import math
 
@@ -13,6 +15,7 @@ from .args import shown
 #: The committed checkpoint was trained with this configuration; its last two epochs ran at
 #: lr 3e-4, which the configuration saved in it keeps for further training.
 DEFAULT_CONFIG = {
+    "arch": "simple",
     "channels": (48, 96),
     "kernel_down": 2,
     "padding_down": 0,
@@ -22,9 +25,18 @@ DEFAULT_CONFIG = {
     "lr": 3e-3,
     "momentum": 0.9,
     "batch_size": 32,
+    "skip": "concat",
     "seed": 0,
     "device": None,
 }
+
+#: The deep denoiser's: ``channels`` holds the width of each level of the U-Net (full size,
+#: 1/2, 1/4...), ``skip`` how a level joins the one below; the kernel and padding keys do
+#: not apply to it.
+DEEP_CONFIG = {**DEFAULT_CONFIG, "arch": "deep", "channels": (48, 48, 48), "lr": 1e-3}
+CONFIGS = {"simple": DEFAULT_CONFIG, "deep": DEEP_CONFIG}
+#: The U-Net's levels: one to five resolutions.
+DEPTHS = range(1, 6)
 
 #: Above this, an optimizer's step size no longer fits in float32 (Adam multiplies lr by
 #: 1 / (1 - beta1) = 10 on its first step): torch would fail inside the step.
@@ -41,19 +53,25 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_config(config, defaults=DEFAULT_CONFIG, owner="Model", complete=False):
-    """``defaults`` overridden by ``config``, every value checked; ``ValueError`` names the bad one.
+def check_config(config, owner="Model", complete=False):
+    """The defaults of ``config["arch"]`` overridden by ``config``, every value checked;
+    ``ValueError`` names the bad one.
 
-    ``complete=True`` (a checkpoint's configuration) also refuses a missing key. Returns the full configuration with ``channels`` as a tuple and ``device`` as a
-    string (or None). Keys of ``defaults`` that :data:`DEFAULT_CONFIG` lacks are left to
-    the caller to check.
+    ``complete=True`` (a checkpoint's configuration) also refuses a missing key, except
+    ``arch`` and ``skip``, which checkpoints written before the deep model lack (they hold
+    the simple network). Returns the full configuration with ``channels`` as a tuple and
+    ``device`` as a string (or None).
     """
     if not isinstance(config, dict):
         raise ValueError(f"{owner}: the configuration must be a dict, got {type(config).__name__}")
+    arch = config.get("arch", "simple")
+    if not isinstance(arch, str) or arch not in CONFIGS:
+        raise ValueError(f"{owner}: arch must be one of {sorted(CONFIGS)}, got {shown(arch)}")
+    defaults = CONFIGS[arch]
     unknown = sorted(str(key) for key in set(config) - set(defaults))
     if unknown:
         raise ValueError(f"{owner}: unknown configuration keys {unknown}; known: {sorted(defaults)}")
-    missing = sorted(set(defaults) - set(config)) if complete else []
+    missing = sorted(set(defaults) - set(config) - {"arch", "skip"}) if complete else []
     if missing:
         raise ValueError(f"{owner}: configuration keys {missing} are missing")
     config = {**defaults, **config}
@@ -62,10 +80,17 @@ def check_config(config, defaults=DEFAULT_CONFIG, owner="Model", complete=False)
         return ValueError(f"{owner}: {key} must be {expected}, got {shown(config[key])}")
 
     channels = config["channels"]
-    if not (isinstance(channels, (tuple, list)) and len(channels) == 2
+    counts = (2,) if arch == "simple" else DEPTHS
+    if not (isinstance(channels, (tuple, list)) and len(channels) in counts
             and all(_is_int(c) and c > 0 for c in channels)):
-        raise bad("channels", "two positive ints")
+        raise bad("channels", "two positive ints" if arch == "simple"
+                  else f"{DEPTHS.start} to {DEPTHS.stop - 1} positive ints (one width per level)")
     config["channels"] = tuple(channels)
+    if config["skip"] not in ("concat", "add"):
+        raise bad("skip", "'concat' or 'add'")
+    if config["skip"] == "add" and len(set(channels)) > 1:
+        raise ValueError(f"{owner}: skip='add' sums levels, so every level's width must be the same, "
+                         f"got channels={shown(channels)}")
     for key in ("kernel_down", "kernel_up", "batch_size"):
         if not (_is_int(config[key]) and config[key] > 0):
             raise bad(key, "a positive int")

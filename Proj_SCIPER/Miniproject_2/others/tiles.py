@@ -1,8 +1,8 @@
 """Prediction in pieces of bounded size: batches of small pictures, tiles of large ones."""
 import math
 
-#: Every network here downsamples by 4: tiles start on that grid so that each one sees
-#: its pixels exactly as a single pass over the whole picture would.
+#: The course's network downsamples by 4: its tiles start on that grid so that each one
+#: sees its pixels exactly as a single pass over the whole picture would.
 GRID = 4
 
 
@@ -16,14 +16,15 @@ def margin(kernel_down, kernel_up):
     return GRID * (kernel_down + kernel_up + 2)
 
 
-def predict_in_pieces(run, x, out, context, pixels):
+def predict_in_pieces(run, x, out, context, pixels, grid=GRID):
     """``out[...] = run(x[...])`` piece by piece, never running more than about ``pixels``
     pixels at once; returns ``out``.
 
     ``run`` maps 0-255 images of any size to floats in [0, 255]. Pictures of at most
     ``pixels`` pixels go in batches; a larger one goes in square tiles, each run with
-    ``context`` pixels around it (a multiple of :data:`GRID`) of which only the centre is
-    kept. An integer ``out`` (a uint8 picture) receives rounded values.
+    ``context`` pixels around it (a multiple of ``grid``, the network's downsampling
+    factor) of which only the centre is kept. An integer ``out`` (a uint8 picture)
+    receives rounded values.
     """
     n, _, h, w = x.shape
     if h * w <= pixels:
@@ -31,7 +32,7 @@ def predict_in_pieces(run, x, out, context, pixels):
         for start in range(0, n, chunk):
             _store(out[start:start + chunk], run(x[start:start + chunk]))
         return out
-    tile = max(GRID, (math.isqrt(pixels) - 2 * context) // GRID * GRID)
+    tile = max(grid, (math.isqrt(pixels) - 2 * context) // grid * grid)
     for top in range(0, h, tile):
         for left in range(0, w, tile):
             y0, x0 = max(0, top - context), max(0, left - context)
