@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import torch
+
 from . import __version__
 from .device import CHOICES as DEVICE_CHOICES, resolve_device
 
@@ -69,6 +71,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated positive ints, got {text!r}") from None
+    if not all(width > 0 for width in widths):
+        raise argparse.ArgumentTypeError(f"must be comma-separated positive ints, got {text!r}")
+    return widths
+
+
 def _seed(text: str) -> int:
     from Miniproject_2.others.config import SEEDS
 
@@ -93,9 +105,10 @@ def _positive_float(text: str) -> float:
 
 #: Configurations worth naming.  "seed" is the seed report's: 64/128 channels, 6x6
 #: stride-2 convolutions with padding 2, 7x7 up-convolutions with padding 3, plain SGD
-#: with learning rate 0.01 and batch 10.
+#: with learning rate 0.01 and batch 10.  "deep" is the U-Net (``Model(arch="deep")``).
 PRESETS = {
     "default": {},
+    "deep": {"arch": "deep"},
     "seed": {"channels": (64, 128), "kernel_down": 6, "padding_down": 2, "kernel_up": 7,
              "padding_up": 3, "optimizer": "sgd", "lr": 0.01, "momentum": 0.0, "batch_size": 10},
 }
@@ -134,14 +147,16 @@ def cmd_photos(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .data import TRAIN_FILE, VAL_FILE, build
+    from .data import TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, build
 
     report = build(args.out, photos=args.photos, n_train=args.n_train, n_val=args.n_val,
                    size=args.size, seed=args.seed, extra_train=args.train_photos or (),
                    sigma_range=args.sigma_range, augment=args.augment or (),
-                   unclipped_targets=args.unclipped_targets, log=print)
+                   unclipped_targets=args.unclipped_targets, fresh_noise=args.fresh_noise, log=print)
     _print_skipped(report, args.size)
-    print(f"wrote {Path(args.out) / TRAIN_FILE} ({report.n_train} noisy pairs) and "
+    train_file = (f"{TRAIN_CLEAN_FILE} ({report.n_train} clean pictures)" if args.fresh_noise
+                  else f"{TRAIN_FILE} ({report.n_train} noisy pairs)")
+    print(f"wrote {Path(args.out) / train_file} and "
           f"{Path(args.out) / VAL_FILE} ({report.n_val} noisy/clean pairs), "
           f"{args.size}x{args.size}, in {report.seconds:.1f} s")
     return 0
@@ -170,18 +185,24 @@ def cmd_train(args) -> int:
 
     out = args.out or f"runs/{args.impl or 'nograd'}"
     options = dict(PRESETS[args.preset])
-    given = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size}
+    given = {"optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+             "channels": args.channels, "skip": args.skip}
     options.update({key: value for key, value in given.items() if value is not None})
     device = resolve_device(args.device)
     parallel = None
     if distributed.launched_by_torchrun():
         parallel, device = distributed.start(device)
     options.update({"seed": args.seed, "device": device})
+    if device.startswith("cuda"):
+        # TF32 matrix products, as torch's cuDNN convolutions (the twin's) use by default:
+        # both implementations then train at the same precision.
+        torch.backends.cuda.matmul.allow_tf32 = True
     lead = parallel is None or parallel.lead
     try:
         outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
                                subset=args.subset, resume=args.resume,
-                               log=print if lead else _quiet, parallel=parallel)
+                               log=print if lead else _quiet, parallel=parallel,
+                               time_limit=None if args.time_limit is None else 60 * args.time_limit)
     finally:
         if parallel is not None:
             distributed.stop()
@@ -392,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--unclipped-targets", action="store_true",
                       help="store the training targets (noisy_b) unclipped, as int16, so that the "
                            "network does not learn clipping's colour bias; not the course's format")
+    data.add_argument("--fresh-noise", action="store_true",
+                      help="store the clean training pictures (train_clean.pkl) instead of noisy "
+                           "pairs: n2n train then draws a new pair of each picture every epoch, "
+                           "sigma per picture in --sigma-range (required)")
     data.set_defaults(handler=cmd_data)
 
     testset = commands.add_parser(
@@ -449,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="nograd: Miniproject_2, the autograd-free framework (default); "
                             "torch: Miniproject_1, its torch.nn twin")
     train.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                       help="default: the model's own configuration; seed: the seed report's "
+                       help="default: the course's required network with its own configuration; "
+                            "deep: the U-Net (Model(arch='deep')); seed: the seed report's "
                             "network and recipe (64/128 channels, 6x6 stride-2 convs, 7x7 "
                             "up-convs, SGD lr 0.01, batch 10); --lr/--batch-size/--optimizer "
                             "override it")
@@ -457,6 +483,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="optimizer (default: the preset's, else the model's: adam)")
     train.add_argument("--subset", type=_positive_int, metavar="N",
                        help="train on the first N pairs only, for quick runs")
+    train.add_argument("--channels", type=_channels, metavar="C,C,...",
+                       help="widths: two for the simple network (default 48,96), one per level "
+                            "for the deep one (default 48,48,48)")
+    train.add_argument("--skip", choices=("concat", "add"),
+                       help="deep network: how a level joins the one below (default: concat)")
+    train.add_argument("--time-limit", type=_positive_float, metavar="MINUTES",
+                       help="stop after the first epoch that ends past MINUTES of training "
+                            "(continue later with --resume)")
     train.set_defaults(handler=cmd_train)
 
     evaluate = commands.add_parser(

@@ -84,6 +84,15 @@ Test sets (:func:`build_testset`) hold clean pictures only, cut the same way
 from photos of a source used nowhere else; the noise is added at evaluation
 time, at each noise level asked for.
 
+Fresh noise (``fresh_noise=True``, ``n2n data --fresh-noise``): the clean
+training pictures are stored (``train_clean.pkl``, after colour augmentation)
+instead of noisy pairs, and ``n2n train`` draws a new Noise2Noise pair of each
+picture every epoch (:func:`fresh_pairs`), with sigma per picture in
+``sigma_range``: over many epochs the network sees many noise draws and levels
+of every picture, as a blind denoiser must. The network still never sees a
+clean target: each pair is two independent noisy draws. The draws depend only on
+the seed and the epoch, so a resumed run sees the noise it would have seen.
+
 The result is fully determined by the seed (and the photos).
 """
 
@@ -110,6 +119,7 @@ from .psnr import psnr
 TRAIN_FILE = "train_data.pkl"
 VAL_FILE = "val_data.pkl"
 TEST_FILE = "test_clean.pkl"
+TRAIN_CLEAN_FILE = "train_clean.pkl"
 INFO_FILE = "build.json"
 TARGET_PSNR = 20.7
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -374,6 +384,30 @@ def add_noise(clean: torch.Tensor, sigma, generator: torch.Generator, clip: bool
     return out
 
 
+def fresh_pairs(clean: torch.Tensor, sigma_range, unclipped_targets: bool, seed: int, epoch: int,
+                device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Epoch ``epoch``'s Noise2Noise pairs of the clean uint8 pictures, on ``device``.
+
+    Each picture gets its own sigma, uniform in ``sigma_range``, shared by its two
+    independent draws; the input is clipped uint8, the target float (unclipped values if
+    ``unclipped_targets``, else clipped). The draws depend only on ``seed``, ``epoch`` and
+    the device's random generator.
+    """
+    lo, hi = sigma_range
+    state = np.random.SeedSequence([seed % 2 ** 64, epoch]).generate_state(1, np.uint64)[0]
+    generator = torch.Generator(device=device).manual_seed(int(state))
+    sigma = torch.rand(len(clean), generator=generator, device=device).mul_(hi - lo).add_(lo)
+    noisy_a = torch.empty(clean.shape, dtype=torch.uint8, device=device)
+    noisy_b = torch.empty(clean.shape, dtype=torch.float32, device=device)
+    for start in range(0, len(clean), _NOISE_BLOCK):
+        block = clean[start:start + _NOISE_BLOCK].to(device)
+        block_sigma = sigma[start:start + _NOISE_BLOCK]
+        for out, clip in ((noisy_a, True), (noisy_b, not unclipped_targets)):
+            z = torch.randn(block.shape, generator=generator, device=device)
+            out[start:start + _NOISE_BLOCK] = noisy_version(block, block_sigma, z, clip)
+    return noisy_a, noisy_b
+
+
 def check_augment(kinds) -> list[str]:
     """The augmentation names, sorted; an unknown one raises ValueError."""
     unknown = sorted(set(kinds) - set(AUGMENTATIONS))
@@ -442,6 +476,7 @@ class BuildReport:
     train_sigma_range: list[float] | None = None
     augment: list[str] = field(default_factory=list)
     unclipped_targets: bool = False
+    fresh_noise: bool = False
     noise_model: str = "noisy = clip(round(clean + sigma * N(0,1)), 0, 255) on the 0-255 scale"
 
 
@@ -456,19 +491,22 @@ def check_sigma_range(sigma_range) -> tuple[float, float] | None:
 
 def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int = 32,
           seed: int = 0, target_psnr: float = TARGET_PSNR, extra_train=(), sigma_range=None,
-          augment=(), unclipped_targets: bool = False,
+          augment=(), unclipped_targets: bool = False, fresh_noise: bool = False,
           log: Callable[[str], None] = lambda message: None) -> BuildReport:
-    """Write ``train_data.pkl``, ``val_data.pkl`` and ``build.json`` into ``out``.
+    """Write ``train_data.pkl`` (``train_clean.pkl`` with ``fresh_noise``), ``val_data.pkl``
+    and ``build.json`` into ``out``.
 
     ``photos`` is a folder of the user's photos, or None for the bundled ones;
-    ``extra_train`` folders add training photos; ``sigma_range``, ``augment``
-    and ``unclipped_targets`` are described in the module docstring.
+    ``extra_train`` folders add training photos; ``sigma_range``, ``augment``,
+    ``unclipped_targets`` and ``fresh_noise`` are described in the module docstring.
     """
     if n_train < 1 or n_val < 1:
         raise ValueError("--n-train and --n-val must be at least 1")
     if size < 1:
         raise ValueError("--size must be at least 1")
     sigma_range = check_sigma_range(sigma_range)
+    if fresh_noise and sigma_range is None:
+        raise ValueError("--fresh-noise needs --sigma-range: the noise levels to draw each epoch")
     augment = check_augment(augment)
     started = time.perf_counter()
     if photos is None:
@@ -508,19 +546,24 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     if augment:
         train_clean = augment_colours(train_clean, augment, _torch_generator(augment_seed))
         log(f"colour augmentation of the training pictures: {', '.join(augment)}")
-    train_sigma = sigma
-    if sigma_range is not None:
-        lo, hi = sigma_range
-        draw = torch.rand(n_train, generator=_torch_generator(sigma_seed), dtype=torch.float64)
-        train_sigma = draw.mul_(hi - lo).add_(lo).float()
-        log(f"training noise: sigma drawn per picture, uniformly in [{lo:g}, {hi:g}]")
-    generator = _torch_generator(train_noise_seed)
-    noisy_a = add_noise(train_clean, train_sigma, generator)
-    noisy_b = add_noise(train_clean, train_sigma, generator, clip=not unclipped_targets)
-
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_pairs(out / TRAIN_FILE, noisy_a, noisy_b)
+    if fresh_noise:
+        log(f"training noise: drawn afresh each epoch by n2n train, sigma per picture uniformly "
+            f"in [{sigma_range[0]:g}, {sigma_range[1]:g}]")
+        out.mkdir(parents=True, exist_ok=True)
+        save_tensors(train_clean, out / TRAIN_CLEAN_FILE)
+    else:
+        train_sigma = sigma
+        if sigma_range is not None:
+            lo, hi = sigma_range
+            draw = torch.rand(n_train, generator=_torch_generator(sigma_seed), dtype=torch.float64)
+            train_sigma = draw.mul_(hi - lo).add_(lo).float()
+            log(f"training noise: sigma drawn per picture, uniformly in [{lo:g}, {hi:g}]")
+        generator = _torch_generator(train_noise_seed)
+        noisy_a = add_noise(train_clean, train_sigma, generator)
+        noisy_b = add_noise(train_clean, train_sigma, generator, clip=not unclipped_targets)
+        out.mkdir(parents=True, exist_ok=True)
+        save_pairs(out / TRAIN_FILE, noisy_a, noisy_b)
     save_pairs(out / VAL_FILE, val_noisy, val_clean)
     report = BuildReport(
         sigma=sigma, val_input_psnr=val_psnr, seconds=time.perf_counter() - started,
@@ -528,7 +571,7 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         train_photos=[str(p) for p in train_photos], val_photos=[str(p) for p in val_photos],
         skipped_photos=[str(p) for p in skipped], duplicate_photos=duplicates,
         train_sigma_range=list(sigma_range) if sigma_range else None, augment=augment,
-        unclipped_targets=unclipped_targets)
+        unclipped_targets=unclipped_targets, fresh_noise=fresh_noise)
     (out / INFO_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report
 

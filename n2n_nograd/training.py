@@ -47,7 +47,7 @@ import torch
 from Miniproject_2.others.checkpoint import remove_temporaries, write_atomic
 
 from . import plots
-from .data import TRAIN_FILE, VAL_FILE, input_psnr, load_pairs
+from .data import INFO_FILE, TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, fresh_pairs, input_psnr, load_clean, load_pairs
 from .denoise import predict_batches, validation_psnr
 
 CHECKPOINT = "checkpoint.pkl"
@@ -99,6 +99,39 @@ def training_pairs(noisy_a: torch.Tensor, noisy_b: torch.Tensor) -> tuple[torch.
     return noisy_a, (noisy_b.float() if noisy_b.dtype == torch.int16 else noisy_b)
 
 
+class _Pairs:
+    """The training pairs of a data folder: the stored ones (``train_data.pkl``), or, for a
+    folder built with ``--fresh-noise`` (``train_clean.pkl``), new ones each epoch."""
+
+    def __init__(self, data_dir: Path, subset: int | None, seed: int, device):
+        if (data_dir / TRAIN_CLEAN_FILE).is_file():
+            self.clean = load_clean(data_dir / TRAIN_CLEAN_FILE)[:subset]
+            try:
+                build = json.loads((data_dir / INFO_FILE).read_text())
+                self.sigma_range, self.unclipped = build["train_sigma_range"], build["unclipped_targets"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise RunError(f"{data_dir / INFO_FILE}: cannot read the noise levels of the fresh-noise "
+                               f"data ({exc}); rebuild the folder with n2n data --fresh-noise") from exc
+            self.seed, self.device = seed, device or "cpu"
+            self.fixed = None
+            self.count = len(self.clean)
+        else:
+            train_a, train_b = training_pairs(*load_pairs(data_dir / TRAIN_FILE, "train"))
+            self.fixed = (train_a[:subset], train_b[:subset])
+            self.count = len(self.fixed[0])
+
+    def describe(self) -> str:
+        if self.fixed is not None:
+            return f"{self.count} pairs"
+        lo, hi = self.sigma_range
+        return f"{self.count} pictures with fresh noise each epoch (sigma {lo:g}-{hi:g})"
+
+    def epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.fixed is not None:
+            return self.fixed
+        return fresh_pairs(self.clean, self.sigma_range, self.unclipped, self.seed, epoch, self.device)
+
+
 def _write_metrics(path: Path, records: list[dict]) -> None:
     write_atomic("".join(json.dumps(record) + "\n" for record in records).encode(), path)
 
@@ -132,8 +165,10 @@ def _kept(checkpoint: Path, model) -> str:
 
 def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
                  epochs: int, options: dict, subset: int | None = None, resume: bool = False,
-                 log: Callable[[str], None] = print, parallel=None) -> Outcome:
-    """Train until the model has ``epochs`` epochs in total.
+                 log: Callable[[str], None] = print, parallel=None,
+                 time_limit: float | None = None) -> Outcome:
+    """Train until the model has ``epochs`` epochs in total, or until the first epoch that
+    ends more than ``time_limit`` seconds of training after this call started.
 
     ``model_class_for`` maps an implementation name ("nograd", "torch") to
     its Model class.  ``options`` are the Model settings given on the command
@@ -167,10 +202,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         raise RunError(f"data-parallel training (torchrun) needs the autograd-free model, "
                        f"not --impl {impl}")
 
-    train_a, train_b = training_pairs(*load_pairs(data_dir / TRAIN_FILE, "train"))
+    pairs = _Pairs(data_dir, subset, config.get("seed", 0), config.get("device"))
     val_noisy, val_clean = load_pairs(data_dir / VAL_FILE, "val")
-    if subset is not None:
-        train_a, train_b = train_a[:subset], train_b[:subset]
     noisy_psnr = input_psnr(val_noisy, val_clean)
 
     model_class = model_class_for(impl)
@@ -193,23 +226,30 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         if not (out / plots.RUN_FILE).is_file():
             out.mkdir(parents=True, exist_ok=True)
             run = {"impl": impl, "config": model.config, "data": str(data_dir.resolve()),
-                   "subset": subset, "n_train": len(train_a), "val_input_psnr": noisy_psnr}
+                   "subset": subset, "n_train": pairs.count, "val_input_psnr": noisy_psnr}
             write_atomic((json.dumps(run, indent=2, default=str) + "\n").encode(), out / plots.RUN_FILE)
 
     best = max((r["val_psnr"] for r in records), default=-math.inf)
     cumulative = records[-1]["cumulative_seconds"] if records else 0.0
-    log(f"training {impl} model on {len(train_a)} pairs from {data_dir}, "
+    log(f"training {impl} model on {pairs.describe()} from {data_dir}, "
         f"validating on {len(val_noisy)} pictures (noisy input {noisy_psnr:.2f} dB)")
     if model.epochs_trained >= epochs:
         log(f"the model already has {model.epochs_trained} epochs; raise --epochs to train more")
 
     train_options = {} if parallel is None else {"data_parallel": parallel,
                                                    "progress": None if lead else False}
+    training_seconds = 0.0
     try:
         while model.epochs_trained < epochs:
+            if time_limit is not None and training_seconds >= time_limit:
+                log(f"time limit: {training_seconds:.0f} s of training reached after epoch "
+                    f"{model.epochs_trained}; continue with --resume")
+                break
+            train_a, train_b = pairs.epoch(model.epochs_trained + 1)
             started = time.perf_counter()
             (loss,) = model.train(train_a, train_b, 1, **train_options)
             trained = time.perf_counter()
+            training_seconds += trained - started
             if not lead:
                 continue
             val_psnr = validation_psnr(model, val_noisy, val_clean)

@@ -5,8 +5,8 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from Miniproject_2.others import (AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
-                                  Sequential, Sigmoid, TransposeConv2d, Upsampling)
+from Miniproject_2.others import (AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Residual,
+                                  Sequential, Sigmoid, SkipConcat, TransposeConv2d, Upsampling)
 
 # Every layer must give the same numbers whatever the memory layout of its input:
 # contiguous NCHW takes the exact path, channels-last the fast one, and the last two
@@ -81,6 +81,20 @@ _TORCH_MODULE = {
 }
 
 
+class _ResidualTwin(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return x + self.inner(x)
+
+
+class _SkipConcatTwin(_ResidualTwin):
+    def forward(self, x):
+        return torch.cat([x, self.inner(x)], 1)
+
+
 class Twin(torch.nn.Module):
     """The torch.nn twin of one of our layers: parameters of the same names and shapes,
     forward written with torch.nn.functional and differentiated by autograd."""
@@ -100,6 +114,8 @@ def twin(module):
     def build(m):
         if isinstance(m, Sequential):
             return torch.nn.Sequential(*(build(child) for child in m))
+        if isinstance(m, (Residual, SkipConcat)):
+            return (_ResidualTwin if isinstance(m, Residual) else _SkipConcatTwin)(build(m.inner))
         if type(m) in _TORCH_MODULE:
             return _TORCH_MODULE[type(m)](m)
         return Twin(m)

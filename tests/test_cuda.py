@@ -10,9 +10,12 @@ import pytest
 import torch
 
 from helpers import LAYOUTS, TOLERANCE, check_against_autograd
-from Miniproject_2.others import (MSE, Conv2d, NearestUpsampling, ReLU, Sequential, Sigmoid,
-                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
+                                  Sequential, Sigmoid, TransposeConv2d, Upsampling)
 from Miniproject_2.others.network import build_denoiser
+from Miniproject_2.others.skip import Residual, SkipConcat
+from Miniproject_2.others.unet import build_unet
+from n2n_nograd.data import fresh_pairs
 from Miniproject_2.others.scratch import empty_cache, scratch
 
 pytestmark = [pytest.mark.cuda,
@@ -28,6 +31,13 @@ LAYERS = {
     "nearest": lambda: NearestUpsampling(scale_factor=2),
     "relu": ReLU,
     "sigmoid": Sigmoid,
+    "leaky-relu": lambda: LeakyReLU(0.1),
+    "max-pool": lambda: MaxPool2d(3, stride=2, padding=1),
+    "avg-pool": lambda: AvgPool2d(2),
+    "residual": lambda: Residual(Conv2d(3, 3, 3, padding=1)),
+    "skip-concat": lambda: SkipConcat(Sequential(MaxPool2d(2), Conv2d(3, 2, 3, padding=1),
+                                                 NearestUpsampling(scale_factor=2))),
+    "deep-denoiser": lambda: build_unet((4, 6, 5)),
     "denoiser": lambda: build_denoiser((4, 8), 2, 0, 3, 1),
     "seed-denoiser": lambda: build_denoiser((4, 8), 6, 2, 7, 3),
 }
@@ -62,30 +72,43 @@ def pairs(n=24, size=16):
 ACROSS_DEVICES = {"atol": 1.0, "rtol": 0.0}
 
 
+ARCHS = {"simple": {"channels": (4, 8)}, "deep": {"arch": "deep", "channels": (4, 6, 5)}}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("module", ["Miniproject_2.model", "Miniproject_1.model"])
-def test_a_model_trained_on_the_gpu_loads_on_the_cpu_and_back(module, tmp_path):
+def test_a_model_trained_on_the_gpu_loads_on_the_cpu_and_back(module, arch, tmp_path):
     Model = importlib.import_module(module).Model
     a, b = pairs()
     x = a[:4]
     torch.manual_seed(0)
-    gpu = Model(device="cuda", channels=(4, 8))
+    gpu = Model(device="cuda", **ARCHS[arch])
     gpu.train(a, b, 1, progress=False)
     on_gpu = gpu.predict(x)
     assert on_gpu.device.type == "cpu", "predict answers on the input's device"
     assert gpu.predict(x.cuda()).is_cuda
     gpu.save_model(tmp_path / "gpu.pkl")
 
-    cpu = Model(device="cpu", channels=(4, 8))
+    cpu = Model(device="cpu", **ARCHS[arch])
     cpu.load_model(tmp_path / "gpu.pkl")
     torch.testing.assert_close(cpu.predict(x), on_gpu, **ACROSS_DEVICES)
     cpu.train(a, b, 1, progress=False)
     cpu.save_model(tmp_path / "cpu.pkl")
 
-    back = Model(device="cuda", channels=(4, 8))
+    back = Model(device="cuda", **ARCHS[arch])
     back.load_model(tmp_path / "cpu.pkl")
     torch.testing.assert_close(back.predict(x), cpu.predict(x), **ACROSS_DEVICES)
     back.train(a, b, 1, progress=False)  # the optimizer's state moved to the GPU too
     assert back.epochs_trained == 3
+
+
+def test_fresh_noise_is_drawn_on_the_gpu():
+    clean = pairs()[0]
+    noisy_a, noisy_b = fresh_pairs(clean, (0, 50), True, seed=0, epoch=1, device="cuda")
+    assert noisy_a.is_cuda and noisy_a.dtype == torch.uint8 and noisy_b.dtype == torch.float32
+    again = fresh_pairs(clean, (0, 50), True, seed=0, epoch=1, device="cuda")
+    assert torch.equal(noisy_a, again[0]) and torch.equal(noisy_b, again[1])
+    assert not torch.equal(noisy_a, fresh_pairs(clean, (0, 50), True, seed=0, epoch=2, device="cuda")[0])
 
 
 def test_each_device_has_its_own_scratch_buffer():

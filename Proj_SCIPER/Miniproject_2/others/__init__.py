@@ -10,8 +10,10 @@ from .relu import ReLU
 from .sequential import Sequential
 from .sgd import SGD
 from .sigmoid import Sigmoid
+from .skip import Residual, SkipConcat
 from .transpose_conv2d import TransposeConv2d
 from .upsampling import NearestUpsampling, NNUpsampling, Upsampling
 
 __all__ = ["Adam", "AvgPool2d", "Conv2d", "LeakyReLU", "MSE", "MaxPool2d", "Module", "NNUpsampling",
-           "NearestUpsampling", "ReLU", "SGD", "Sequential", "Sigmoid", "TransposeConv2d", "Upsampling"]
+           "NearestUpsampling", "ReLU", "Residual", "SGD", "Sequential", "Sigmoid", "SkipConcat", "TransposeConv2d",
+           "Upsampling"]
