@@ -52,8 +52,8 @@ def conv_nhwc_forward(window, x, w2, bias):
     """
     n, c, c_out = x.shape[0], x.shape[3], w2.shape[1]
     if not _multiplies_first(window, c, c_out, copies=1):
-        cols = window.im2col(x)
-        return cols @ w2 if bias is None else bias.addmm(cols, w2)
+        with window.im2col(x) as cols:
+            return cols @ w2 if bias is None else bias.addmm(cols, w2)
     # Multiplying first is the transposed convolution over the adjoint window.
     summed = transpose_conv_nhwc_forward(_adjoint(window), x.view(-1, c), _taps_reversed(w2, window, c),
                                          n, c_out)
@@ -74,7 +74,8 @@ def conv_nhwc_backward(window, x, w2, grad):
     n, h, w, c = x.shape
     c_out = w2.shape[1]
     if not _multiplies_first(window, c, c_out, copies=2):
-        grad_w2 = window.im2col(x).t() @ grad
+        with window.im2col(x) as cols:
+            grad_w2 = cols.t() @ grad
         # The input gradient is the transposed convolution of the upstream one: col2im(G Wᵀ).
         return grad_w2, grad.sum(0), transpose_conv_nhwc_forward(window, grad, w2.t(), n, c)
     grad_reversed, grad_x = transpose_conv_nhwc_backward(

@@ -6,8 +6,10 @@ tensor. ``im2col`` lays the windows out as rows of a ``(N*oh*ow, kh*kw*C)``
 matrix, columns ordered ``(kh, kw, C)``; ``col2im`` is its adjoint and sums
 each row back onto the pixels it was read from. Both are built on one
 ``as_strided`` view of a padded buffer, so im2col is a single copy, into
-scratch memory (see :mod:`.scratch`).
+scratch memory lent for a ``with`` block (see :mod:`.scratch`).
 """
+import contextlib
+
 from .scratch import scratch
 
 
@@ -51,12 +53,14 @@ class Window:
         out[:, in_buffer[0], in_buffer[1], :] = x[:, in_input[0], in_input[1], :]
         return out
 
+    @contextlib.contextmanager
     def im2col(self, x):
         """``(N, H, W, C)`` -> ``(N*oh*ow, kh*kw*C)`` rows of windowed pixels, in scratch
-        memory: valid until the next scratch request."""
+        memory lent for the ``with`` block."""
         view = self._view(self._pad(x))
         n, oh, ow, kh, kw, c = view.shape
-        return scratch(view.shape, x).copy_(view).view(n * oh * ow, kh * kw * c)
+        with scratch(view.shape, x) as cols:
+            yield cols.copy_(view).view(n * oh * ow, kh * kw * c)
 
     def covers_exactly(self):
         """Windows tile the padded input with no overlap and no gap (e.g. 2x2 kernel, stride 2)."""

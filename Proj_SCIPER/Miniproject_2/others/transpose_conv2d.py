@@ -14,16 +14,17 @@ def transpose_conv_nhwc_forward(window, x2, w2, n, c_out):
     ``window``; ``w2`` is ``(C_in, kh*kw*C_out)``. Returns ``(N, oh, ow, C_out)`` on
     ``window``'s input grid (possibly a view of a fresh buffer, never of scratch memory).
     """
-    # beta=0: the scratch's old contents are ignored, NaN included.
-    product = scratch((x2.shape[0], w2.shape[1]), x2).addmm_(x2, w2, beta=0)
-    return window.col2im(product, n, c_out)
+    with scratch((x2.shape[0], w2.shape[1]), x2) as product:
+        # beta=0: the scratch's old contents are ignored, NaN included.
+        product.addmm_(x2, w2, beta=0)
+        return window.col2im(product, n, c_out)
 
 
 def transpose_conv_nhwc_backward(window, x2, w2, grad):
     """Gradients of :func:`transpose_conv_nhwc_forward` for an ``(N, oh, ow, C_out)`` upstream
     gradient: im2col of it, then two products. Returns ``(grad_w2, grad_x2)``."""
-    cols = window.im2col(grad)
-    return x2.t() @ cols, cols @ w2.t()
+    with window.im2col(grad) as cols:
+        return x2.t() @ cols, cols @ w2.t()
 
 
 class TransposeConv2d(ConvBase):
