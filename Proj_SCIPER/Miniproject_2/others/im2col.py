@@ -24,6 +24,19 @@ class Window:
             (p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(self.padded, kernel, stride, dilation)
         )
 
+    def adjoint(self):
+        """The stride-1 window whose col2im is this stride-1 window's im2col read backwards.
+
+        It slides over this window's output and its windows land on this window's input
+        pixels, with the taps in reverse order (input pixel ``q`` reaches output ``o``
+        through tap ``t`` when ``q + top = o + dilation * t``). Its own adjoint is this window.
+        """
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        top, bottom, left, right = self.padding
+        eh, ew = dh * (kh - 1), dw * (kw - 1)
+        return Window(self.kernel, (1, 1), self.dilation, (eh - top, eh - bottom, ew - left, ew - right),
+                      self.out_size)
+
     def _view(self, buffer):
         """The ``(N, oh, ow, kh, kw, C)`` window view of a padded ``(N, Hp, Wp, C)`` buffer."""
         n, _, _, c = buffer.shape
