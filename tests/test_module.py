@@ -189,6 +189,7 @@ def test_constructor_device_and_dtype_like_torch():
 
 MODULES = [
     lambda: Conv2d(3, 4, 3, padding=1), lambda: Conv2d(3, 4, 2, stride=2), lambda: TransposeConv2d(3, 4, 2, stride=2),
+    lambda: Conv2d(3, 2, 3, padding=1, bias=False), lambda: TransposeConv2d(3, 4, 3, padding=1, bias=False),
     lambda: Upsampling(3, 4, 3, padding=1), lambda: NearestUpsampling(scale_factor=2),
     lambda: NearestUpsampling(size=(5, 7)), ReLU, Sigmoid, LeakyReLU, lambda: MaxPool2d(2),
     lambda: MaxPool2d(3, stride=1, padding=1), lambda: AvgPool2d(3, stride=2, padding=1, count_include_pad=False),

@@ -196,7 +196,8 @@ def _forward(cache, bias):
     """The channels-last output of the forward pass ``cache`` describes, in its forward order."""
     order = cache.algorithm[0]
     window, matrix = _operands(cache.window, cache.matrix, cache.transposed, order)
-    return _FORWARD[order](window, matrix, nhwc(cache.x), bias)
+    # Contiguous, as the next layer reads it without a copy (col2im's may be a cropped view).
+    return _FORWARD[order](window, matrix, nhwc(cache.x), bias).contiguous()
 
 
 # -- channels-last kernels --------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def convolution_nhwc(x, matrix, bias, window, transposed=False, algorithm="auto"
 
     Shape:
         - x: :math:`(N, C_{in}, H, W)` on ``window``'s input grid (its output grid if transposed)
-        - Output: :math:`(N, H_{out}, W_{out}, C_{out})`, channels last, on the other grid.
+        - Output: :math:`(N, H_{out}, W_{out}, C_{out})`, contiguous, on the other grid.
 
     Returns ``(output, cache)``; the output never shares memory with scratch.
     """
