@@ -71,9 +71,9 @@ class ConvBase(Module):
 
     def _accumulate(self, grad_weight, grad_bias):
         """Add one backward's gradients to the parameters' (``grad_bias`` unused without a bias)."""
-        self._grads["weight"].add_(grad_weight)
+        self._parameters["weight"].grad.add_(grad_weight)
         if self.bias is not None:
-            self._grads["bias"].add_(grad_bias)
+            self._parameters["bias"].grad.add_(grad_bias)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
