@@ -196,8 +196,7 @@ def _forward(cache, bias):
     """The channels-last output of the forward pass ``cache`` describes, in its forward order."""
     order = cache.algorithm[0]
     window, matrix = _operands(cache.window, cache.matrix, cache.transposed, order)
-    # Contiguous, as the next layer reads it without a copy (col2im's may be a cropped view).
-    return _FORWARD[order](window, matrix, nhwc(cache.x), bias).contiguous()
+    return _FORWARD[order](window, matrix, nhwc(cache.x), bias)
 
 
 # -- channels-last kernels --------------------------------------------------------------------------
@@ -215,7 +214,8 @@ def convolution_nhwc(x, matrix, bias, window, transposed=False, algorithm="auto"
 
     Shape:
         - x: :math:`(N, C_{in}, H, W)` on ``window``'s input grid (its output grid if transposed)
-        - Output: :math:`(N, H_{out}, W_{out}, C_{out})`, contiguous, on the other grid.
+        - Output: :math:`(N, H_{out}, W_{out}, C_{out})` on the other grid (possibly a
+          view that crops a fresh buffer).
 
     Returns ``(output, cache)``; the output never shares memory with scratch.
     """
@@ -272,7 +272,8 @@ def convolution(x, weight, bias, window, transposed=False, algorithm="auto"):
     cache = _cache(x, weight_to_matrix(weight, transposed), bias, window, transposed, algorithm, reference)
     if reference and cache.algorithm[0] == "im2col":
         return _reference_conv2d(x, weight, bias, window), cache
-    return nchw(_forward(cache, bias)), cache
+    # Contiguous, so the next layer reads it without a copy (col2im's may be a cropped view).
+    return nchw(_forward(cache, bias).contiguous()), cache
 
 
 def convolution_backward(grad_output, cache):
