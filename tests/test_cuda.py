@@ -114,10 +114,12 @@ def test_fresh_noise_is_drawn_on_the_gpu():
 def test_each_device_has_its_own_scratch_buffer():
     empty_cache()
     cpu, gpu = torch.empty(0), torch.empty(0, device="cuda")
-    on_cpu, on_gpu = scratch((4, 5), cpu), scratch((4, 5), gpu)
-    assert on_cpu.device.type == "cpu" and on_gpu.is_cuda
-    assert scratch((3, 3), gpu).data_ptr() == on_gpu.data_ptr(), "reused on the GPU"
-    assert scratch((3, 3), cpu).data_ptr() == on_cpu.data_ptr(), "and on the CPU, separately"
+    with scratch((4, 5), cpu) as on_cpu, scratch((4, 5), gpu) as on_gpu:
+        assert on_cpu.device.type == "cpu" and on_gpu.is_cuda
+    with scratch((3, 3), gpu) as again:
+        assert again.data_ptr() == on_gpu.data_ptr(), "reused on the GPU"
+    with scratch((3, 3), cpu) as again:
+        assert again.data_ptr() == on_cpu.data_ptr(), "and on the CPU, separately"
     empty_cache()
 
 

@@ -6,6 +6,7 @@ independently, of the upstream gradient); then named edge cases, ``gradcheck`` t
 an autograd adapter, and the accumulation of parameter gradients.
 """
 import math
+import re
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, strategies as st
 
 from helpers import LAYOUTS, TOLERANCE, as_layout, check_against_autograd, gradcheck_module, twin
-from Miniproject_2.others import conv2d
+from Miniproject_2.others.conv_kernels import ALGORITHMS, convolution
 from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sequential,
                                   Sigmoid, TransposeConv2d, Upsampling)
 
@@ -35,10 +36,15 @@ def as_pair(value):
     return value if isinstance(value, tuple) else (value, value)
 
 
+#: Every value a convolution layer's ``algorithm`` takes besides "auto": one product order
+#: for both passes, or a different one in each.
+ORDERS = [*ALGORITHMS, *((f, b) for f in ALGORITHMS for b in ALGORITHMS if f != b)]
+
+
 @st.composite
-def conv_cases(draw):
+def conv_cases(draw, strides=int_or_pair(1, 3)):
     """Conv2d arguments and an input size the dilated kernel fits in once padded."""
-    args = {"kernel_size": draw(int_or_pair(1, 4)), "stride": draw(int_or_pair(1, 3)),
+    args = {"kernel_size": draw(int_or_pair(1, 4)), "stride": draw(strides),
             "padding": draw(st.one_of(int_or_pair(0, 3), st.just("valid"))),
             "dilation": draw(int_or_pair(1, 3))}
     padding = (0, 0) if args["padding"] == "valid" else as_pair(args["padding"])
@@ -50,10 +56,10 @@ def conv_cases(draw):
 
 
 @st.composite
-def transpose_cases(draw):
+def transpose_cases(draw, strides=int_or_pair(1, 3)):
     """TransposeConv2d arguments (output_padding < max(stride, dilation)) and an input size
     whose output is not empty."""
-    kernel, stride = as_pair(draw(int_or_pair(1, 4))), as_pair(draw(int_or_pair(1, 3)))
+    kernel, stride = as_pair(draw(int_or_pair(1, 4))), as_pair(draw(strides))
     padding, dilation = as_pair(draw(int_or_pair(0, 3))), as_pair(draw(int_or_pair(1, 3)))
     output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
     size = []
@@ -102,6 +108,22 @@ def test_convolutions_match_autograd(module, cases, data, batch, cin, cout, bias
     torch.manual_seed(seed)
     check_against_autograd(module(cin, cout, bias=bias, **args), torch.randn(batch, cin, *size),
                            layout, grad_layout)
+
+
+@pytest.mark.parametrize("module, cases", [(Conv2d, conv_cases(strides=st.just(1))),
+                                           (TransposeConv2d, transpose_cases(strides=st.just(1))),
+                                           (Upsampling, upsampling_cases())],
+                         ids=["Conv2d", "TransposeConv2d", "Upsampling"])
+@given(data=st.data(), algorithm=st.sampled_from(ORDERS), batch=batches, cin=channels, cout=channels,
+       bias=st.booleans(), layout=layouts, grad_layout=layouts, seed=seeds)
+def test_every_product_order_matches_autograd(module, cases, data, algorithm, batch, cin, cout, bias, layout,
+                                              grad_layout, seed):
+    """At stride 1 every layer runs in either order in either pass, chosen by ``algorithm``."""
+    args, size = data.draw(cases)
+    torch.manual_seed(seed)
+    layer = module(cin, cout, bias=bias, **args)
+    layer.algorithm = algorithm
+    check_against_autograd(layer, torch.randn(batch, cin, *size), layout, grad_layout)
 
 
 @given(case=nearest_cases(), batch=batches, c=channels, layout=layouts, grad_layout=layouts, seed=seeds)
@@ -292,31 +314,36 @@ def test_odd_sizes(module, size, layout):
     check_against_autograd(module, torch.randn(2, 2, *size), layout, layout)
 
 
-product_orders = pytest.mark.parametrize(
-    "orders", [(True, True), (False, False), (False, True)],
-    ids=["multiply-first", "im2col-first", "im2col-first forward, multiply-first backward"])
-
-
-def channels_for(window, orders, columns_per_channel=1):
-    """``(c_in, c_out)`` for which a channels-last product over ``window`` multiplies first
-    in forward and in backward as ``orders`` says (the choice depends on the channel counts)."""
-    return next((c_in, c_out) for c_in in (2, 4, 8, 16) for c_out in range(1, 17) if orders == tuple(
-        conv2d._multiplies_first(window, c_in, columns_per_channel * c_out, copies) for copies in (1, 2)))
+product_orders = pytest.mark.parametrize("algorithm", ORDERS, ids=str)
 
 
 @product_orders
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("args, size", [
     ({"kernel_size": 3, "padding": 1}, (6, 5)), ({"kernel_size": (3, 5), "padding": (1, 2), "dilation": (2, 1)}, (5, 7)),
     ({"kernel_size": 2, "padding": (1, 0)}, (3, 4)), ({"kernel_size": 3, "padding": (5, 3), "dilation": 2}, (7, 2)),
 ], ids=str)
-def test_channels_last_convolution_in_either_order(args, size, orders):
-    """A channels-last stride-1 convolution multiplies first when that materialises fewer
-    numbers (forward and backward decide separately, from the channel counts); every
-    combination, including padding wider than the kernel (a cropping adjoint window),
-    matches autograd."""
-    c_in, c_out = channels_for(Conv2d(1, 1, **args)._window(torch.empty(1, 1, *size)), orders)
-    check_against_autograd(Conv2d(c_in, c_out, **args), torch.randn(2, c_in, *size), "channels_last",
-                           "channels_last")
+def test_convolution_in_either_order(args, size, bias, layout, algorithm):
+    """Output, input, weight and bias gradients in every order, including padding wider than
+    the kernel (the other order's window then crops)."""
+    conv = Conv2d(3, 4, bias=bias, **args)
+    conv.algorithm = algorithm
+    check_against_autograd(conv, torch.randn(2, 3, *size), layout, layout)
+
+
+@product_orders
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("args, size", [
+    ({"kernel_size": 3, "padding": 1}, (6, 5)),
+    ({"kernel_size": (3, 5), "padding": (1, 2), "dilation": (2, 3), "output_padding": (1, 2)}, (5, 7)),
+    ({"kernel_size": 2, "padding": (1, 0)}, (3, 4)), ({"kernel_size": 2, "padding": 2}, (5, 6)),
+], ids=str)
+def test_transposed_convolution_in_either_order(args, size, bias, layout, algorithm):
+    conv = TransposeConv2d(3, 4, bias=bias, **args)
+    conv.algorithm = algorithm
+    check_against_autograd(conv, torch.randn(2, 3, *size), layout, layout)
 
 
 @product_orders
@@ -324,12 +351,40 @@ def test_channels_last_convolution_in_either_order(args, size, orders):
     ({"kernel_size": 7, "padding": 3}, (4, 5)), ({"kernel_size": 3, "padding": 1, "scale_factor": (3, 2)}, (3, 4)),
     ({"kernel_size": (2, 4), "dilation": 2, "padding": (4, 0)}, (2, 4)),
 ], ids=str)
-def test_upsampling_in_either_order(args, size, orders):
-    """The same choice for Upsampling, whose phases make s*s*C_out product columns."""
-    plan = Upsampling(1, 1, **args)._plan(torch.empty(1, 1, *size))
-    c_in, c_out = channels_for(plan.window, orders, math.prod(as_pair(args.get("scale_factor", 2))))
-    check_against_autograd(Upsampling(c_in, c_out, **args), torch.randn(2, c_in, *size), "channels_last",
-                           "channels_last")
+def test_upsampling_in_either_order(args, size, algorithm):
+    """The same orders for Upsampling, whose phases make s*s*C_out product columns."""
+    upsampling = Upsampling(3, 4, **args)
+    upsampling.algorithm = algorithm
+    check_against_autograd(upsampling, torch.randn(2, 3, *size), "channels_last", "channels_last")
+
+
+@pytest.mark.parametrize("make, layout, expected", [
+    (lambda: Conv2d(16, 3, 3, padding=1), "channels_last", ("multiply_first", "multiply_first")),
+    (lambda: Conv2d(16, 16, 3, padding=1), "channels_last", ("im2col", "multiply_first")),
+    (lambda: Conv2d(3, 16, 3, padding=1), "channels_last", ("im2col", "im2col")),
+    (lambda: Conv2d(16, 3, 2, stride=2), "channels_last", ("im2col", "im2col")),
+    (lambda: Conv2d(16, 3, 3, padding=1), "contiguous", ("im2col", "multiply_first")),
+    (lambda: TransposeConv2d(16, 3, 3, padding=1), "channels_last", ("multiply_first", "multiply_first")),
+], ids=["few outputs", "as many outputs", "many outputs", "stride 2", "exact NCHW forward", "transposed"])
+def test_auto_decides_both_orders_once_in_forward(make, layout, expected):
+    """``"auto"`` materialises fewer numbers (backward makes two im2col-sized matrices to
+    forward's one) and keeps torch's reference for an NCHW input; the cache records it."""
+    conv = make()
+    x = as_layout(torch.randn(2, conv.in_channels, 8, 8), layout)
+    _, cache = convolution(x, conv.weight, conv.bias, conv._window(x), conv._transposed)
+    assert cache.algorithm == expected
+
+
+@pytest.mark.parametrize("make, algorithm, message", [
+    (lambda: Conv2d(2, 3, 3), "fft", "'fft'"), (lambda: Conv2d(2, 3, 3), ("im2col",), "('im2col',)"),
+    (lambda: Conv2d(2, 3, 3, stride=2), "multiply_first", "stride (2, 2)"),
+    (lambda: TransposeConv2d(2, 3, 3, stride=(1, 2)), ("multiply_first", "im2col"), "stride (1, 2)"),
+], ids=["unknown", "not a pair", "stride 2", "transposed, stride (1, 2)"])
+def test_an_unusable_algorithm_is_refused_naming_it(make, algorithm, message):
+    conv = make()
+    conv.algorithm = algorithm
+    with pytest.raises(ValueError, match=re.escape(message)):
+        conv.forward(torch.randn(1, 2, 6, 6))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

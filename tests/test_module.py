@@ -7,7 +7,10 @@ import math
 import pytest
 import torch
 
+import torch.nn.functional as F
+
 from helpers import as_layout
+from Miniproject_2.others.parameter import Parameter
 from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling,
                                   ReLU, Sequential, Sigmoid, TransposeConv2d, Upsampling)
 
@@ -136,6 +139,51 @@ def test_param_lists_the_state_dict_tensors_in_order():
     assert all(grad.shape == t.shape and not grad.any() for t, grad in ours.param())
 
 
+def test_a_parameter_is_a_tensor_with_a_zeroed_gradient():
+    data = torch.randn(2, 3, dtype=torch.float64)
+    parameter = Parameter(data)
+    assert parameter.data is data and parameter.shape == data.shape
+    assert parameter.grad.shape == data.shape and parameter.grad.dtype == data.dtype
+    assert not parameter.grad.any() and parameter.grad.data_ptr() != data.data_ptr()
+    assert repr(parameter) == f"Parameter containing:\n{data!r}"
+    assert parameter.to(torch.float32) is parameter and parameter.data is data
+    assert data.dtype == parameter.grad.dtype == torch.float32
+
+
+def test_parameters_are_the_module_attributes_and_the_param_pairs():
+    """``conv.weight`` stays the plain tensor (what the grader passes to F.conv2d); the
+    Parameter holds it with its gradient, and param() pairs are the Parameters' tensors."""
+    conv = Conv2d(3, 4, 3, padding=1)
+    named = conv.named_parameters()
+    assert [name for name, _ in named] == ["weight", "bias"]
+    assert all(isinstance(p, Parameter) for _, p in named)
+    assert named[0][1].data is conv.weight and named[1][1].data is conv.bias
+    assert type(conv.weight) is torch.Tensor and not conv.weight.requires_grad
+    assert [(id(t), id(g)) for t, g in conv.param()] == [(id(p.data), id(p.grad)) for _, p in named]
+    x = torch.randn(2, 3, 5, 6)
+    assert torch.allclose(F.conv2d(x, conv.weight, conv.bias, padding=1), conv.forward(x))
+
+
+def test_a_parameter_accumulates_gradients_until_zero_grad():
+    ours, _ = torch_pair()
+    x = torch.randn(2, 3, 4, 4)
+    grad_output = torch.randn(ours.forward(x).shape)
+    ours.backward(grad_output)
+    once = {name: p.grad.clone() for name, p in ours.named_parameters()}
+    assert all(g.any() for g in once.values())
+    ours.forward(x)
+    ours.backward(grad_output)
+    assert all(torch.allclose(p.grad, 2 * once[name]) for name, p in ours.named_parameters())
+    ours.zero_grad()
+    assert not any(p.grad.any() for _, p in ours.named_parameters())
+
+
+def test_nested_parameters_are_named_as_in_the_state_dict():
+    ours, _ = torch_pair()
+    assert [name for name, _ in ours.named_parameters()] == list(ours.state_dict())
+    assert all(p.data is t for (_, p), t in zip(ours.named_parameters(), ours.state_dict().values()))
+
+
 def test_load_state_dict_copies_in_place():
     ours, _ = torch_pair()
     other, _ = torch_pair()
@@ -189,6 +237,7 @@ def test_constructor_device_and_dtype_like_torch():
 
 MODULES = [
     lambda: Conv2d(3, 4, 3, padding=1), lambda: Conv2d(3, 4, 2, stride=2), lambda: TransposeConv2d(3, 4, 2, stride=2),
+    lambda: Conv2d(3, 2, 3, padding=1, bias=False), lambda: TransposeConv2d(3, 4, 3, padding=1, bias=False),
     lambda: Upsampling(3, 4, 3, padding=1), lambda: NearestUpsampling(scale_factor=2),
     lambda: NearestUpsampling(size=(5, 7)), ReLU, Sigmoid, LeakyReLU, lambda: MaxPool2d(2),
     lambda: MaxPool2d(3, stride=1, padding=1), lambda: AvgPool2d(3, stride=2, padding=1, count_include_pad=False),

@@ -36,21 +36,52 @@ def test_results_survive_the_next_pass(make):
 def test_a_buffer_is_reused_grown_and_released():
     like = torch.empty(0)
     empty_cache()
-    first = scratch((4, 5), like)
-    assert scratch((2, 3), like).data_ptr() == first.data_ptr()
-    grown = scratch((10, 10), like)
-    assert grown.shape == (10, 10)
-    assert scratch((3, 3), like).data_ptr() == grown.data_ptr()
-    assert scratch((3, 3), torch.empty(0, dtype=torch.float64)).dtype == torch.float64
+    with scratch((4, 5), like) as first:
+        pass
+    with scratch((2, 3), like) as again:
+        assert again.data_ptr() == first.data_ptr()
+    with scratch((10, 10), like) as grown:
+        assert grown.shape == (10, 10)
+    with scratch((3, 3), like) as again:
+        assert again.data_ptr() == grown.data_ptr()
+    with scratch((3, 3), torch.empty(0, dtype=torch.float64)) as other:
+        assert other.dtype == torch.float64
     empty_cache()
     assert "buffers" not in scratch_module._local.__dict__
 
 
+def test_a_lent_buffer_is_never_lent_again_before_it_is_returned():
+    """Nested requests get separate memory, so correctness never depends on the order in
+    which the kernels ask; the larger buffer is kept for the next request."""
+    like = torch.empty(0)
+    empty_cache()
+    with scratch((4, 5), like) as outer:
+        with scratch((2, 2), like) as inner:
+            assert inner.data_ptr() != outer.data_ptr()
+    with scratch((4, 5), like) as after:
+        assert after.data_ptr() == outer.data_ptr()
+
+
+def test_a_buffer_comes_back_when_its_block_raises():
+    like = torch.empty(0)
+    empty_cache()
+    with pytest.raises(RuntimeError):
+        with scratch((4, 5), like) as lent:
+            raise RuntimeError("a failing kernel")
+    with scratch((4, 5), like) as again:
+        assert again.data_ptr() == lent.data_ptr()
+
+
 def test_each_thread_has_its_own_buffer():
     like = torch.empty(0)
-    mine = scratch((100,), like).data_ptr()
+    with scratch((100,), like) as lent:
+        mine = lent.data_ptr()
     theirs = []
-    thread = threading.Thread(target=lambda: theirs.append(scratch((100,), like).data_ptr()))
+
+    def borrow():
+        with scratch((100,), like) as lent:
+            theirs.append(lent.data_ptr())
+    thread = threading.Thread(target=borrow)
     thread.start()
     thread.join()
     assert theirs[0] != mine

@@ -1,17 +1,26 @@
-"""What the three convolution layers share: torch's arguments, initialisation and repr."""
+"""What the three convolution layers share: torch's arguments, initialisation, repr, and
+forward and backward as one call each to :mod:`.conv_kernels`."""
 import math
 
 import torch
 
-from .args import only, pair, positive_int
+from .args import check_grad_output, check_input, only, pair, positive_int
+from .conv_kernels import convolution, convolution_backward
 from .module import Module
 
 
 class ConvBase(Module):
-    """Validated convolution arguments as attributes (``kernel_size`` etc. as pairs), like torch's."""
+    """Validated convolution arguments as attributes (``kernel_size`` etc. as pairs), like torch's.
+
+    ``algorithm`` picks the order of the convolution's matrix product: ``"auto"`` (the
+    default), ``"im2col"``, ``"multiply_first"`` or a ``(forward, backward)`` pair of the
+    last two (see :mod:`.conv_kernels`); every order gives the same numbers up to rounding.
+    """
 
     #: Shown in the repr right after ``kernel_size``.
     _repr_head = ("stride",)
+    #: Whether the layer is a transposed convolution (its window slides over its output).
+    _transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                  padding_mode):
@@ -25,6 +34,7 @@ class ConvBase(Module):
         self.dilation = pair(dilation, "dilation", name, 1)
         self.groups = only(groups, 1, "groups", name)
         self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
+        self.algorithm = "auto"
 
     def _register_kernel(self, shape, fan_in, bias, device, dtype):
         """Register ``weight`` of ``shape`` and, if ``bias``, a ``bias`` per output channel.
@@ -40,6 +50,30 @@ class ConvBase(Module):
                 "bias", torch.empty(self.out_channels, device=device, dtype=dtype).uniform_(-bound, bound))
         else:
             self.bias = None
+
+    def _window(self, x):
+        """The :class:`~.im2col.Window` of the convolution for input ``x``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _window")
+
+    def forward(self, x):
+        x = check_input(self, x, self.in_channels)
+        out, cache = convolution(x, self.weight, self.bias, self._window(x), self._transposed, self.algorithm)
+        self._save(_x=x, _cache=cache)
+        return out
+
+    def backward(self, grad_output):
+        x, cache = self._saved("_x", "_cache")
+        grid = cache.window.in_size if self._transposed else cache.window.out_size
+        grad_output = check_grad_output(self, grad_output, (x.shape[0], self.out_channels, *grid), x)
+        grad_input, grad_weight, grad_bias = convolution_backward(grad_output, cache)
+        self._accumulate(grad_weight, grad_bias)
+        return grad_input
+
+    def _accumulate(self, grad_weight, grad_bias):
+        """Add one backward's gradients to the parameters' (``grad_bias`` unused without a bias)."""
+        self._parameters["weight"].grad.add_(grad_weight)
+        if self.bias is not None:
+            self._parameters["bias"].grad.add_(grad_bias)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

@@ -6,8 +6,10 @@ tensor. ``im2col`` lays the windows out as rows of a ``(N*oh*ow, kh*kw*C)``
 matrix, columns ordered ``(kh, kw, C)``; ``col2im`` is its adjoint and sums
 each row back onto the pixels it was read from. Both are built on one
 ``as_strided`` view of a padded buffer, so im2col is a single copy, into
-scratch memory (see :mod:`.scratch`).
+scratch memory lent for a ``with`` block (see :mod:`.scratch`).
 """
+import contextlib
+
 from .scratch import scratch
 
 
@@ -21,6 +23,19 @@ class Window:
         self.out_size = tuple(
             (p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(self.padded, kernel, stride, dilation)
         )
+
+    def adjoint(self):
+        """The stride-1 window whose col2im is this stride-1 window's im2col read backwards.
+
+        It slides over this window's output and its windows land on this window's input
+        pixels, with the taps in reverse order (input pixel ``q`` reaches output ``o``
+        through tap ``t`` when ``q + top = o + dilation * t``). Its own adjoint is this window.
+        """
+        (kh, kw), (dh, dw) = self.kernel, self.dilation
+        top, bottom, left, right = self.padding
+        eh, ew = dh * (kh - 1), dw * (kw - 1)
+        return Window(self.kernel, (1, 1), self.dilation, (eh - top, eh - bottom, ew - left, ew - right),
+                      self.out_size)
 
     def _view(self, buffer):
         """The ``(N, oh, ow, kh, kw, C)`` window view of a padded ``(N, Hp, Wp, C)`` buffer."""
@@ -51,12 +66,14 @@ class Window:
         out[:, in_buffer[0], in_buffer[1], :] = x[:, in_input[0], in_input[1], :]
         return out
 
+    @contextlib.contextmanager
     def im2col(self, x):
         """``(N, H, W, C)`` -> ``(N*oh*ow, kh*kw*C)`` rows of windowed pixels, in scratch
-        memory: valid until the next scratch request."""
+        memory lent for the ``with`` block."""
         view = self._view(self._pad(x))
         n, oh, ow, kh, kw, c = view.shape
-        return scratch(view.shape, x).copy_(view).view(n * oh * ow, kh * kw * c)
+        with scratch(view.shape, x) as cols:
+            yield cols.copy_(view).view(n * oh * ow, kh * kw * c)
 
     def covers_exactly(self):
         """Windows tile the padded input with no overlap and no gap (e.g. 2x2 kernel, stride 2)."""

@@ -1,4 +1,5 @@
 """The contract every layer, loss and container of the framework follows."""
+from .parameter import Parameter
 
 
 class Module:
@@ -7,14 +8,15 @@ class Module:
     A module computes ``forward(x)``, keeps only what its gradient needs, and
     ``backward(grad_output)`` returns the gradient with respect to ``x`` while
     *accumulating* (adding to, never overwriting) the gradients of its
-    parameters. ``param()`` lists ``(tensor, grad)`` pairs; both tensors are
-    updated in place by optimizers and by :meth:`load_state_dict`, so a
-    reference taken once stays the live one.
+    parameters. Each parameter is a :class:`~.parameter.Parameter` (see
+    :meth:`named_parameters`) whose tensor is also the module's attribute;
+    ``param()`` lists their ``(tensor, grad)`` pairs. Both tensors are updated in
+    place by optimizers and by :meth:`load_state_dict`, so a reference taken once
+    stays the live one.
     """
 
     def __init__(self):
-        self._params = {}
-        self._grads = {}
+        self._parameters = {}
 
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -27,24 +29,27 @@ class Module:
 
     # -- parameters -----------------------------------------------------------------------
     def _register_parameter(self, name, tensor):
-        """Make ``tensor`` a parameter reachable as ``self.<name>`` with a zeroed gradient."""
-        self._params[name] = tensor
-        self._grads[name] = tensor.new_empty(tensor.shape).zero_()
+        """Make ``tensor`` a parameter with a zeroed gradient; ``self.<name>`` is the tensor itself."""
+        self._parameters[name] = Parameter(tensor)
         object.__setattr__(self, name, tensor)
 
     def children(self):
         """Direct sub-modules as ``(name, module)`` pairs."""
         return []
 
-    def named_param(self, prefix=""):
-        """``(qualified_name, tensor, grad)`` for every parameter, names as in torch's state_dict."""
-        out = [(prefix + name, tensor, self._grads[name]) for name, tensor in self._params.items()]
+    def named_parameters(self, prefix=""):
+        """``(qualified_name, Parameter)`` for every parameter, names as in torch's state_dict."""
+        out = [(prefix + name, parameter) for name, parameter in self._parameters.items()]
         for child_name, child in self.children():
-            out.extend(child.named_param(prefix + child_name + "."))
+            out.extend(child.named_parameters(prefix + child_name + "."))
         return out
 
+    def named_param(self, prefix=""):
+        """``(qualified_name, tensor, grad)`` for every parameter."""
+        return [(name, p.data, p.grad) for name, p in self.named_parameters(prefix)]
+
     def param(self):
-        return [(tensor, grad) for _, tensor, grad in self.named_param()]
+        return [(p.data, p.grad) for _, p in self.named_parameters()]
 
     def zero_grad(self):
         for _, grad in self.param():
@@ -52,7 +57,7 @@ class Module:
 
     def __setattr__(self, name, value):
         # Rebinding a parameter would leave optimizers updating a tensor nobody reads.
-        if name in self.__dict__.get("_params", ()):
+        if name in self.__dict__.get("_parameters", ()):
             raise AttributeError(
                 f"{type(self).__name__}.{name} is a parameter; update it in place "
                 f"(e.g. .copy_()) or use load_state_dict"
@@ -62,7 +67,7 @@ class Module:
     # -- persistence and placement ----------------------------------------------------------
     def state_dict(self):
         """Parameters by qualified name (the live tensors, like torch)."""
-        return {name: tensor for name, tensor, _ in self.named_param()}
+        return {name: p.data for name, p in self.named_parameters()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy ``state_dict`` into the parameters in place.
@@ -97,9 +102,8 @@ class Module:
         Takes what ``Tensor.to`` takes, so ``to(torch.float64)``, ``to("cpu")``,
         ``to(device, dtype)`` and the keyword forms work as with ``torch.nn.Module.to``.
         """
-        for _, tensor, grad in self.named_param():
-            tensor.data = tensor.data.to(*args, **kwargs)
-            grad.data = grad.data.to(*args, **kwargs)
+        for _, parameter in self.named_parameters():
+            parameter.to(*args, **kwargs)
         return self
 
     # -- display ------------------------------------------------------------------------------

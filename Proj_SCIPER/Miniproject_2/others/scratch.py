@@ -8,25 +8,35 @@ call; for the seed report's network that was a visible share of a training step.
 Reusing one buffer avoids it. It works like torch's CUDA
 caching allocator: the buffer grows to the largest request and is kept (one per
 thread, device and dtype) until :func:`empty_cache`.
+
+The buffer is lent for a ``with`` block: the caller that consumes it is the one that
+asks for it, and its lifetime is the block's. A request made while the buffer is lent
+gets fresh memory, so two scratch tensors in use never share memory whatever order the
+calls come in; only the speed depends on not nesting them.
 """
+import contextlib
 import math
 import threading
 
 _local = threading.local()
 
 
+@contextlib.contextmanager
 def scratch(shape, like):
-    """An uninitialised tensor of ``shape`` with ``like``'s dtype and device.
-
-    Its memory is reused by the next call on this thread, so it must be consumed
-    before then and never returned to a caller.
-    """
+    """Lend an uninitialised tensor of ``shape`` with ``like``'s dtype and device for the
+    ``with`` block; nothing computed inside may keep a view of it past the block."""
     buffers = _local.__dict__.setdefault("buffers", {})
     key, numel = (like.dtype, like.device), math.prod(shape)
-    buffer = buffers.get(key)
+    # Taken out of the pool while lent: a nested request cannot be handed the same memory.
+    buffer = buffers.pop(key, None)
     if buffer is None or buffer.numel() < numel:
-        buffer = buffers[key] = like.new_empty(numel)
-    return buffer[:numel].view(shape)
+        buffer = like.new_empty(numel)
+    try:
+        yield buffer[:numel].view(shape)
+    finally:
+        kept = buffers.get(key)
+        if kept is None or kept.numel() < buffer.numel():
+            buffers[key] = buffer
 
 
 def empty_cache():

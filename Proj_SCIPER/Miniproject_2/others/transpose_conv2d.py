@@ -1,29 +1,7 @@
-"""2-D transposed convolution: the adjoint of Conv2d, with its own backward."""
-
-from .args import check_grad_output, check_input, pair
+"""2-D transposed convolution, the adjoint of Conv2d: a thin layer over :mod:`.conv_kernels`."""
+from .args import pair
 from .conv_base import ConvBase
 from .im2col import Window
-from .layout import nchw, nhwc
-from .scratch import scratch
-
-
-def transpose_conv_nhwc_forward(window, x2, w2, n, c_out):
-    """Each pixel times every tap, then col2im sums the windows: a transposed convolution.
-
-    ``x2`` is ``(N*H*W, C_in)``, one channels-last pixel per window position of
-    ``window``; ``w2`` is ``(C_in, kh*kw*C_out)``. Returns ``(N, oh, ow, C_out)`` on
-    ``window``'s input grid (possibly a view of a fresh buffer, never of scratch memory).
-    """
-    # beta=0: the scratch's old contents are ignored, NaN included.
-    product = scratch((x2.shape[0], w2.shape[1]), x2).addmm_(x2, w2, beta=0)
-    return window.col2im(product, n, c_out)
-
-
-def transpose_conv_nhwc_backward(window, x2, w2, grad):
-    """Gradients of :func:`transpose_conv_nhwc_forward` for an ``(N, oh, ow, C_out)`` upstream
-    gradient: im2col of it, then two products. Returns ``(grad_w2, grad_x2)``."""
-    cols = window.im2col(grad)
-    return x2.t() @ cols, cols @ w2.t()
 
 
 class TransposeConv2d(ConvBase):
@@ -52,8 +30,11 @@ class TransposeConv2d(ConvBase):
 
     Forward spreads each input pixel over a window of the output (``x @ W`` then
     col2im); backward is a convolution of the upstream gradient (im2col then
-    two matrix products).
+    two matrix products). At stride 1, ``algorithm`` may pick the other order (see
+    :class:`~.conv_base.ConvBase`).
     """
+
+    _transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
@@ -83,29 +64,3 @@ class TransposeConv2d(ConvBase):
         # padding keeps the window count equal to the input size even when
         # output_padding >= stride (allowed when dilation > stride).
         return Window(self.kernel_size, self.stride, self.dilation, (ph, ph - oph, pw, pw - opw), out_size)
-
-    def forward(self, x):
-        x = check_input(self, x, self.in_channels)
-        window = self._window(x)
-        n, _, h, w = x.shape
-        x2 = nhwc(x).view(n * h * w, self.in_channels)
-        w2 = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)
-        self._save(_x2=x2, _window_used=window, _w2=w2, _batch=n)
-        out = transpose_conv_nhwc_forward(window, x2, w2, n, self.out_channels)
-        if self.bias is not None:
-            out = out + self.bias
-        return nchw(out)
-
-    def backward(self, grad_output):
-        x2, window, w2 = self._saved("_x2", "_window_used", "_w2")
-        n = self._batch
-        grad_output = check_grad_output(self, grad_output, (n, self.out_channels, *window.in_size), x2)
-        grad = nhwc(grad_output)
-        grad_w2, grad_x2 = transpose_conv_nhwc_backward(window, x2, w2, grad)
-        kh, kw = self.kernel_size
-        self._grads["weight"].add_(
-            grad_w2.view(self.in_channels, kh, kw, self.out_channels).permute(0, 3, 1, 2))
-        if self.bias is not None:
-            self._grads["bias"].add_(grad.sum((0, 1, 2)))
-        h, w = window.out_size
-        return nchw(grad_x2.view(n, h, w, self.in_channels))

@@ -5,7 +5,7 @@ import torch
 
 from .args import LARGEST, check_grad_output, check_input, only, pair, shown
 from .conv_base import ConvBase
-from .conv2d import conv_nhwc_backward, conv_nhwc_forward
+from .conv_kernels import convolution_nhwc, convolution_nhwc_backward
 from .im2col import Window
 from .layout import is_channels_last, nchw, nhwc
 from .module import Module
@@ -139,6 +139,7 @@ class _Plan:
                   zip(module.scale_factor, module.kernel_size, module.padding, module.dilation, taps)]
         #: ``(kh*kw, sh*th*sw*tw)``: kernel taps -> phase taps, both axes at once.
         self.mixer = (mh.view(sh * th, 1, kh, 1) * mw.view(1, sw * tw, 1, kw)).view(-1, kh * kw).t()
+        self.scale_factor = module.scale_factor
         self.phases = []
         (ho, wo), shifts = self.out_size, (axes[0][2], axes[1][2])
         for ah in range(sh):
@@ -148,6 +149,22 @@ class _Plan:
                 source = (slice(shifts[0][ah], shifts[0][ah] + rows),
                           slice(shifts[1][aw], shifts[1][aw] + columns), ah, aw)
                 self.phases.append((target, source))
+
+    def to_matrix(self, weight, bias):
+        """The layer's ``weight`` and ``bias`` as one convolution computing every phase:
+        a ``(th*tw*C_in, sh*sw*C_out)`` im2col weight matrix and an ``(sh*sw*C_out)`` bias."""
+        (sh, sw), (th, tw), (o, c) = self.scale_factor, self.window.kernel, weight.shape[:2]
+        mixed = weight.reshape(o * c, -1) @ self.mixer
+        matrix = mixed.view(o, c, sh, th, sw, tw).permute(3, 5, 1, 2, 4, 0).reshape(-1, sh * sw * o)
+        return matrix, None if bias is None else bias.repeat(sh * sw)
+
+    def from_matrix(self, grad_matrix, grad_bias, weight_shape):
+        """Adjoint of :meth:`to_matrix`: the gradients of the layer's ``weight`` and ``bias``
+        from those of the phases' matrix and bias."""
+        (sh, sw), (th, tw), (o, c) = self.scale_factor, self.window.kernel, weight_shape[:2]
+        grad_mixed = grad_matrix.view(th, tw, c, sh, sw, o).permute(5, 2, 3, 0, 4, 1).reshape(o * c, -1)
+        grad_weight = (grad_mixed @ self.mixer.t()).view(weight_shape)
+        return grad_weight, None if grad_bias is None else grad_bias.view(sh * sw, o).sum(0)
 
 
 class Upsampling(ConvBase):
@@ -192,32 +209,26 @@ class Upsampling(ConvBase):
         x = check_input(self, x, self.in_channels)
         plan = self._plan(x)
         n, o, window = x.shape[0], self.out_channels, plan.window
-        (sh, sw), (th, tw) = self.scale_factor, window.kernel
-        mixed = self.weight.reshape(o * self.in_channels, -1) @ plan.mixer
-        w2 = mixed.view(o, -1, sh, th, sw, tw).permute(3, 5, 1, 2, 4, 0).reshape(-1, sh * sw * o)
-        bias = None if self.bias is None else self.bias.repeat(sh * sw)
-        x = nhwc(x)
-        z = conv_nhwc_forward(window, x, w2, bias)
+        (sh, sw) = self.scale_factor
+        matrix, bias = plan.to_matrix(self.weight, self.bias)
+        z, cache = convolution_nhwc(x, matrix, bias, window, algorithm=self.algorithm)
         z = z.view(n, *window.out_size, sh, sw, o)
         out = z.new_empty((n, *plan.out_size, o))
         for target, source in plan.phases:
             out[:, target[0], target[1]] = z[:, source[0], source[1], source[2], source[3]]
-        self._save(_x=x, _plan_used=plan, _w2=w2)
+        self._save(_x=x, _plan_used=plan, _cache=cache)
         return nchw(out)
 
     def backward(self, grad_output):
-        x, plan, w2 = self._saved("_x", "_plan_used", "_w2")
-        n, o, c, window = x.shape[0], self.out_channels, self.in_channels, plan.window
+        x, plan, cache = self._saved("_x", "_plan_used", "_cache")
+        n, o, window = x.shape[0], self.out_channels, plan.window
         grad_output = check_grad_output(self, grad_output, (n, o, *plan.out_size), x)
-        (sh, sw), (th, tw) = self.scale_factor, window.kernel
+        (sh, sw) = self.scale_factor
         grad = grad_output.permute(0, 2, 3, 1)
         # Window positions a phase does not use were computed but discarded: zero gradient.
         phases = grad.new_empty((n, *window.out_size, sh, sw, o)).zero_()
         for target, source in plan.phases:
             phases[:, source[0], source[1], source[2], source[3]] = grad[:, target[0], target[1]]
-        grad_w2, grad_bias, grad_x = conv_nhwc_backward(window, x, w2, phases.view(-1, sh * sw * o))
-        grad_mixed = grad_w2.view(th, tw, c, sh, sw, o).permute(5, 2, 3, 0, 4, 1).reshape(o * c, -1)
-        self._grads["weight"].add_((grad_mixed @ plan.mixer.t()).view(self.weight.shape))
-        if self.bias is not None:
-            self._grads["bias"].add_(grad_bias.view(sh * sw, o).sum(0))
+        grad_x, grad_matrix, grad_bias = convolution_nhwc_backward(phases.view(n, *window.out_size, -1), cache)
+        self._accumulate(*plan.from_matrix(grad_matrix, grad_bias, self.weight.shape))
         return nchw(grad_x)
