@@ -237,6 +237,27 @@ def test_leaky_relu_at_exactly_zero_has_the_negative_slope_like_torch(slope, lay
     check_against_autograd(LeakyReLU(slope), x, layout, layout)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("slope", [0.0, 1e-3, 0.1, 0.7, 1.0, -0.5, 3.0])
+def test_leaky_relu_is_torch_bit_for_bit_in_float32(slope, layout):
+    """Whichever way a slope is computed (max(x, slope x) for slopes in (0, 1], a selection
+    otherwise), values and gradients are torch's exactly, non-finite ones included."""
+    torch.manual_seed(0)
+    special = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1e-45, -1e-45, 3e38, -3e38])
+    x = torch.cat([torch.randn(2 * 3 * 4 * 5 - special.numel()), special]).view(2, 3, 4, 5)
+    upstream = torch.cat([special, torch.randn(x.numel() - special.numel())]).view(x.shape)
+    leaky = LeakyReLU(slope)
+    y = leaky.forward(as_layout(x, layout))
+    grad = leaky.backward(as_layout(upstream, layout))
+    x_ref = x.clone().requires_grad_()
+    y_ref = torch.nn.functional.leaky_relu(x_ref, slope)
+    y_ref.backward(upstream)
+    torch.testing.assert_close(y, y_ref.detach(), rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(grad, x_ref.grad, rtol=0, atol=0, equal_nan=True)
+    for ours, theirs in ((y, y_ref.detach()), (grad, x_ref.grad)):  # the zeros' signs (a NaN's means nothing)
+        assert torch.equal(ours.signbit() | ours.isnan(), theirs.signbit() | theirs.isnan())
+
+
 def test_leaky_relu_keeps_nan_and_infinities_like_torch():
     x = torch.tensor([float("nan"), float("inf"), -float("inf"), -1.0]).repeat(2, 1)
     for slope in (0.0, 0.01, 1.0):
