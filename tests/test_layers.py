@@ -363,6 +363,27 @@ def test_nearest_upsampling_non_integer_scale_and_explicit_size(args, size, layo
     check_against_autograd(NearestUpsampling(**args), torch.randn(2, 3, *size), layout, layout)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("args, size", [
+    ({"scale_factor": 2}, (5, 6)), ({"scale_factor": 3}, (4, 3)), ({"scale_factor": (2, 3)}, (3, 5)),
+    ({"scale_factor": 1}, (4, 4)), ({"size": (10, 4)}, (5, 2)), ({"scale_factor": 4.0}, (3, 3)),
+], ids=str)
+def test_nearest_upsampling_by_whole_factors_is_torch_bit_for_bit(args, size, layout):
+    """Each pixel repeated k times (one broadcasting copy) and, backward, the k x k copies'
+    gradients added in torch's order: float32 values and gradients equal torch's exactly."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, *size)
+    up = NearestUpsampling(**args)
+    y = up.forward(as_layout(x, layout))
+    upstream = torch.randn(y.shape).mul_(1e4).round_().mul_(torch.rand(y.shape))  # cancellations, rounding
+    grad = up.backward(as_layout(upstream, layout))
+    x_ref = x.clone().requires_grad_()
+    y_ref = F.interpolate(x_ref, size=up.size, scale_factor=up.scale_factor, mode="nearest")
+    y_ref.backward(upstream)
+    assert torch.equal(y, y_ref.detach()) and torch.equal(grad, x_ref.grad)
+    assert y.is_contiguous(memory_format=torch.channels_last) == (layout == "channels_last")
+
+
 # -- gradcheck through an autograd adapter ----------------------------------------------------
 
 @pytest.mark.parametrize("module, size", [
