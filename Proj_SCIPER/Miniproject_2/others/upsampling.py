@@ -74,7 +74,8 @@ class NearestUpsampling(Module):
         rows = self._indices(h, out_size[0], factors[0], x)
         columns = self._indices(w, out_size[1], factors[1], x)
         repeats = _repeats(rows, h), _repeats(columns, w)
-        self._save(_index=(rows, columns), _repeats=repeats, _in_shape=x.shape, _like=x.new_empty(0))
+        self._save(_index=(rows, columns), _repeats=repeats, _in_shape=x.shape, _like=x.new_empty(0),
+                   _channels_last=is_channels_last(x))
         if None not in repeats:
             # One broadcasting copy, into the input's layout, instead of two gathers.
             out = new_nchw(x, (n, c, *out_size), is_channels_last(x))
@@ -86,14 +87,16 @@ class NearestUpsampling(Module):
         return x.index_select(2, rows).index_select(3, columns)
 
     def backward(self, grad_output):
-        (rows, columns), repeats, shape, like = self._saved("_index", "_repeats", "_in_shape", "_like")
+        (rows, columns), repeats, shape, like, channels_last = self._saved(
+            "_index", "_repeats", "_in_shape", "_like", "_channels_last")
         n, c, h, w = shape
         grad_output = check_grad_output(self, grad_output, (n, c, rows.shape[0], columns.shape[0]), like)
         if None not in repeats:
             # torch adds the copies' gradients one by one, in the output's row-major order,
-            # onto zeros; the same order gives its numbers bit for bit.
+            # onto zeros; the same order gives its numbers bit for bit. The gradient takes
+            # the input's layout, the one the layer before works in.
             blocks = _blocks(grad_output, h, w)
-            grad = new_nchw(like, shape, is_channels_last(grad_output)).zero_()
+            grad = new_nchw(like, shape, channels_last).zero_()
             for i in range(repeats[0]):
                 for j in range(repeats[1]):
                     grad.add_(blocks[:, :, :, i, :, j])
