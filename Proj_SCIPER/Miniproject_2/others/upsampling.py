@@ -79,7 +79,8 @@ class NearestUpsampling(Module):
         if None not in repeats:
             # One broadcasting copy, into the input's layout, instead of two gathers.
             out = new_nchw(x, (n, c, *out_size), is_channels_last(x))
-            _blocks(out, h, w).copy_(x.view(n, c, h, 1, w, 1).expand(_blocks(out, h, w).shape))
+            blocks = _blocks(out, h, w)
+            blocks.copy_(x[:, :, :, None, :, None].expand(blocks.shape))
             return out
         if is_channels_last(x):
             # index_select would return contiguous NCHW; keep the layout the next layer expects.
@@ -109,10 +110,10 @@ def _repeats(index, in_size):
     """``k`` when ``index`` repeats each of ``in_size`` pixels ``k`` times in a row (an integer
     factor, or a size that is a multiple), else ``None``."""
     k = index.shape[0] // in_size
-    if index.shape[0] != k * in_size or not bool((index == torch.arange(index.shape[0], device=index.device)
-                                                   // k).all()):
+    if k == 0 or index.shape[0] != k * in_size:
         return None
-    return k
+    steps = torch.arange(index.shape[0], device=index.device) // k
+    return k if bool((index == steps).all()) else None
 
 
 def _blocks(t, h, w):

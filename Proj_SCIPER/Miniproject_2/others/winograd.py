@@ -13,7 +13,7 @@ of the weight), so all the multiplying is 16 batched matrix products of
 
 Backward is the adjoint of the same factorisation, which shares its transformed upstream
 gradient ``A dY Aᵀ`` between the two products: the weight gradient
-``G^T (Vᵀ (A dY Aᵀ)) G`` and the input gradient ``B ((A dY Aᵀ) Uᵀ) Bᵀ`` summed back
+``Gᵀ (Vᵀ (A dY Aᵀ)) G`` and the input gradient ``B ((A dY Aᵀ) Uᵀ) Bᵀ`` summed back
 over the overlapping input tiles. In exact arithmetic these are the convolution's
 gradients; in floating point the transforms reorder the sums (float64 agrees with
 autograd to ~1e-12).
@@ -132,8 +132,7 @@ def conv3x3_forward(x, weight, bias=None):
     v = _transform_input(x, th, tw)
     m = _buffer("m", (16, v.shape[1], weight.shape[0]), x).baddbmm_(v, transform_weight(weight), beta=0)
     y = _transform_output(m, n, th, tw)[:, :h, :w]
-    out = y.contiguous() if bias is None else y + bias
-    return out
+    return y.contiguous() if bias is None else y + bias
 
 
 def conv3x3_backward(x, weight, grad_y):
