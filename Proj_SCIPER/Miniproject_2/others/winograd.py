@@ -52,10 +52,11 @@ def _mix(taps, rows, targets):
     """Write ``sum(k * taps[tap] for k, tap in rows[r])`` into ``targets[r]`` for every row.
 
     Taps and targets are strided views whose innermost axis is the channels, so every
-    pass reads and writes whole rows of channels. Coefficients +-1 are additions.
+    pass reads and writes whole rows of channels. Coefficients +-1 are additions, and a
+    row starts from a term of coefficient 1 where it has one (a copy, with no scaling pass).
     """
     for target, row in zip(targets, rows):
-        (k, tap), rest = row[0], row[1:]
+        (k, tap), *rest = sorted(row, key=lambda term: term[0] != 1)
         target.copy_(taps[tap])
         if k != 1:
             target.mul_(k)
