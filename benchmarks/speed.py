@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py [--rounds 7] [--epoch] [--device cuda] [--json results/speed.json]
     python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
+    python benchmarks/speed.py --networks deep [--layers]  # the U-Net (arch="deep")
 
 For the course-sized network (named "default": 32/64 channels, the committed default until
 the model grew to 48/96 and 5x5) and for the seed report's network, both
@@ -14,9 +15,15 @@ measured in a fresh subprocess per implementation (peak RSS growth over the
 state before the first step, with network and data built). ``--epoch`` also times one epoch of
 Model.train on 50,000 random 32x32 pairs with the default network.
 
+The U-Net (``--networks deep``, :data:`DEEP_CONFIG`: 48/48/48 channels) is measured as it
+trains: a step at batch 32 on 64x64 crops, with the same steps' peak memory, and predict on
+one 1x3x512x512 image. Its time ratio must be <= 1.0 (the goal is 0.7, shown beside it).
+``--layers --networks deep`` splits our step by layer type (each container's own time,
+without its children's).
+
 Each row is checked against the targets of the project's speed issue (time ratio
 ours/torch: training step at batch 64 <= 0.5 default, <= 0.65 seed; predict <= 0.6;
-peak memory <= 1.5x torch's; the epoch <= 60 s); the last column says whether it is met,
+U-Net step at batch 32 <= 1.0; peak memory <= 1.5x torch's; the epoch <= 60 s); the last column says whether it is met,
 and the run ends with the list of missed targets (none, when all are met). On a
 virtual machine, time the host gives to other guests ("steal" in /proc/stat) slows
 both implementations unevenly; the run reports the share of its CPU time stolen so a
@@ -53,15 +60,22 @@ NETWORKS = {
     "seed": {"channels": (64, 128), "kernel_down": 6, "padding_down": 2, "kernel_up": 7, "padding_up": 3},
     # The committed model's network (48/96 channels, 5x5 up-convolutions): --networks committed.
     "committed": {key: ours.DEFAULT_CONFIG[key] for key in ours.ARCHITECTURE},
+    # The U-Net (issue 11): its twin has the same state_dict keys.
+    "deep": {"arch": "deep", "channels": ours.DEEP_CONFIG["channels"]},
 }
 #: What a plain run measures (results/speed.json and the report's table).
 DEFAULT_NETWORKS = ("default", "seed")
 BATCHES = (16, 64, 256)
+#: The U-Net's training step: (batch, crop size), as it trains.
+DEEP_STEP = (32, 64)
 #: (network, task) -> largest acceptable time ratio ours / torch.
 RATIO_TARGETS = {
     ("default", "train step batch 64"): 0.5, ("seed", "train step batch 64"): 0.65,
     **{(network, task): 0.6 for network in DEFAULT_NETWORKS for task in ("predict 1000x32x32", "predict 1x512x512")},
+    ("deep", "train step batch 32"): 1.0,
 }
+#: Ratios aimed at beyond the targets: shown and recorded, never a missed target.
+RATIO_GOALS = {("deep", "train step batch 32"): 0.7}
 MEMORY_TARGET = 1.5
 EPOCH_TARGET_S = 60.0
 # torch.nn.Sequential index of each parameterised layer -> ours (the Upsample layers shift torch's).
@@ -78,8 +92,14 @@ def make_pair(network, device="cpu"):
     reference = twin.Model(**config)
     reference.net.to(device)  # step_torch drives the network directly, not through train()
     mine = ours.Model(**config)
-    mine.net.load_state_dict(twin_state_for_ours(reference.net.state_dict()))
+    state = reference.net.state_dict()
+    mine.net.load_state_dict(state if network == "deep" else twin_state_for_ours(state))
     return mine, reference
+
+
+def train_crop(network):
+    """Side of the training pictures of ``network``'s steps."""
+    return DEEP_STEP[1] if network == "deep" else 32
 
 
 def images(n, size, seed):
@@ -147,7 +167,7 @@ def peak_memory(network, batch, impl):
 
 def memory_probe(network, batch, impl):
     mine, reference = make_pair(network)
-    a, b = images(batch, 32, 2), images(batch, 32, 3)
+    a, b = images(batch, train_crop(network), 2), images(batch, train_crop(network), 3)
     step = (lambda: step_ours(mine, a, b)) if impl == "ours" else (lambda: step_torch(reference, a, b))
     before = _status_mib("VmRSS")
     # Writing 5 to clear_refs resets the kernel's peak-RSS mark (VmHWM) to the current RSS.
@@ -208,8 +228,55 @@ def layer_times(network, batch, rounds):
             for layer, (f, b) in zip(layers, times)]
 
 
+def layer_type_times(network, batch, rounds):
+    """Median milliseconds per training step that each type of our layers takes, forward and
+    backward: ``[(type, forward_ms, backward_ms)]``, largest first. A container (Sequential,
+    Residual, SkipConcat) counts its own work only (joining, adding), not its children's."""
+    mine, _ = make_pair(network)
+    size = train_crop(network)
+    x, target = (to_unit(images(batch, size, seed), "cpu", torch.float32) for seed in (2, 3))
+    modules, spent = [], {}
+
+    def walk(module):
+        modules.append(module)
+        for _, child in module.children():
+            walk(child)
+    walk(mine.net)
+    for module in modules:
+        for name in ("forward", "backward"):
+            def timed_call(argument, method=getattr(module, name), key=(id(module), name)):
+                start = time.perf_counter()
+                result = method(argument)
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
+                return result
+            setattr(module, name, timed_call)  # shadows the method on this instance only
+    per_round = []
+    for _ in range(rounds + 1):  # the first round warms up (plans, scratch memory)
+        spent.clear()
+        mine.loss.forward(mine.net.forward(x), target)
+        mine.net.backward(mine.loss.backward())
+        by_type = {}
+        for module in modules:
+            for column, name in enumerate(("forward", "backward")):
+                own = spent[id(module), name] - sum(spent[id(child), name] for _, child in module.children())
+                by_type.setdefault(type(module).__name__, [0.0, 0.0])[column] += own
+        per_round.append(by_type)
+    rows = [(kind, 1e3 * statistics.median(r[kind][0] for r in per_round[1:]),
+             1e3 * statistics.median(r[kind][1] for r in per_round[1:])) for kind in per_round[0]]
+    return sorted(rows, key=lambda row: -(row[1] + row[2]))
+
+
 def print_layer_times(batch, rounds, networks):
     for network in networks:
+        if network == "deep":
+            rows = layer_type_times(network, DEEP_STEP[0], rounds)
+            total = sum(f + b for _, f, b in rows)
+            print(f"deep network, batch {DEEP_STEP[0]} on {DEEP_STEP[1]}x{DEEP_STEP[1]}: "
+                  f"{total:.1f} ms forward + backward, by layer type")
+            print(f"  {'layer type':17} {'forward ms':>10} {'backward ms':>11} {'share':>6}")
+            for kind, f, b in rows:
+                print(f"  {kind:17} {f:10.2f} {b:11.2f} {100 * (f + b) / total:5.1f}%")
+            continue
         rows = layer_times(network, batch, rounds)
         total = sum(f + b for _, f, b in rows)
         width = max(len(name) for name, _, _ in rows)
@@ -224,6 +291,8 @@ def check_targets(row):
     targets = {}
     if (row["network"], row["task"]) in RATIO_TARGETS:
         targets["ratio"] = RATIO_TARGETS[row["network"], row["task"]]
+    if (row["network"], row["task"]) in RATIO_GOALS:
+        row["goal"] = RATIO_GOALS[row["network"], row["task"]]
     if "ours_peak_mib" in row:
         targets["memory_ratio"] = MEMORY_TARGET
         row["memory_ratio"] = row["ours_peak_mib"] / row["torch_peak_mib"]
@@ -236,7 +305,10 @@ def describe_targets(row):
     parts = [f"time <= {row['targets']['ratio']}" if "ratio" in row["targets"] else "",
              f"memory <= {MEMORY_TARGET}x" if "memory_ratio" in row["targets"] else ""]
     text = ", ".join(p for p in parts if p)
-    return f"{text}: {'met' if row['met'] else 'MISSED'}" if text else ""
+    text = f"{text}: {'met' if row['met'] else 'MISSED'}" if text else ""
+    if "goal" in row:
+        text += f" (goal <= {row['goal']}: {'reached' if row['ratio'] <= row['goal'] else 'not yet'})"
+    return text
 
 
 def main():
@@ -252,7 +324,8 @@ def main():
     parser.add_argument("--device", default="cpu",
                         help="cpu (default), cuda, cuda:N or auto: where both implementations run")
     parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=list(DEFAULT_NETWORKS),
-                        help="networks to measure (default: default seed; committed is the committed model's)")
+                        help="networks to measure (default: default seed; committed is the committed model's, "
+                             "deep the U-Net's)")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
@@ -279,13 +352,15 @@ def main():
         mine, reference = make_pair(network, device)
         error = check_agreement(mine, reference, device)
         tasks = []
-        for batch in BATCHES:
-            a, b = images(batch, 32, 2).to(device), images(batch, 32, 3).to(device)
+        for batch in (DEEP_STEP[:1] if network == "deep" else BATCHES):
+            a, b = (images(batch, train_crop(network), seed).to(device) for seed in (2, 3))
             tasks.append((f"train step batch {batch}", batch,
                           (lambda a=a, b=b: step_ours(mine, a, b)),
                           (lambda a=a, b=b: step_torch(reference, a, b)), batch))
         small, large = images(1000, 32, 6).to(device), images(1, 512, 7).float().to(device)
-        tasks.append(("predict 1000x32x32", 1000, lambda: mine.predict(small), lambda: reference.predict(small), None))
+        if network != "deep":
+            tasks.append(("predict 1000x32x32", 1000, lambda: mine.predict(small), lambda: reference.predict(small),
+                          None))
         tasks.append(("predict 1x512x512", 1, lambda: mine.predict(large), lambda: reference.predict(large), None))
         for name, count, fn_ours, fn_torch, batch in tasks:
             t_ours, t_torch = compare(fn_ours, fn_torch, args.rounds, args.min_seconds, synchronize)

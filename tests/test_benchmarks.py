@@ -54,3 +54,21 @@ def test_speed_layer_breakdown_covers_every_layer(speed):
     assert [name.split("(")[0] for name, _, _ in rows] == [
         "Conv2d", "ReLU", "Conv2d", "ReLU", "Upsampling", "ReLU", "Upsampling", "Sigmoid"]
     assert all(f > 0 and b > 0 for _, f, b in rows)
+
+
+def test_speed_deep_rows_have_a_target_and_a_goal(speed):
+    assert "deep" in speed.NETWORKS and speed.DEEP_STEP == (32, 64)
+    missed = speed.check_targets({"network": "deep", "task": "train step batch 32", "ratio": 1.2})
+    assert missed["targets"] == {"ratio": 1.0} and not missed["met"] and missed["goal"] == 0.7
+    met = speed.check_targets({"network": "deep", "task": "train step batch 32", "ratio": 0.9})
+    assert met["met"] and speed.describe_targets(met) == "time <= 1.0: met (goal <= 0.7: not yet)"
+
+
+def test_speed_deep_pair_agrees_and_is_split_by_layer_type(speed):
+    """The U-Net and its twin get the same weights; the breakdown names every layer type."""
+    mine, reference = speed.make_pair("deep")
+    assert speed.check_agreement(mine, reference) <= 1e-3
+    rows = speed.layer_type_times("deep", batch=2, rounds=1)
+    assert {kind for kind, _, _ in rows} == {"Conv2d", "LeakyReLU", "MaxPool2d", "NearestUpsampling", "SkipConcat",
+                                             "Residual", "Sequential"}
+    assert all(f >= 0 and b >= 0 for _, f, b in rows)

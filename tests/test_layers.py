@@ -259,6 +259,27 @@ def test_leaky_relu_at_exactly_zero_has_the_negative_slope_like_torch(slope, lay
     check_against_autograd(LeakyReLU(slope), x, layout, layout)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("slope", [0.0, 1e-3, 0.1, 0.7, 1.0, -0.5, 3.0])
+def test_leaky_relu_is_torch_bit_for_bit_in_float32(slope, layout):
+    """Whichever way a slope is computed (max(x, slope x) for slopes in (0, 1], a selection
+    otherwise), values and gradients are torch's exactly, non-finite ones included."""
+    torch.manual_seed(0)
+    special = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1e-45, -1e-45, 3e38, -3e38])
+    x = torch.cat([torch.randn(2 * 3 * 4 * 5 - special.numel()), special]).view(2, 3, 4, 5)
+    upstream = torch.cat([special, torch.randn(x.numel() - special.numel())]).view(x.shape)
+    leaky = LeakyReLU(slope)
+    y = leaky.forward(as_layout(x, layout))
+    grad = leaky.backward(as_layout(upstream, layout))
+    x_ref = x.clone().requires_grad_()
+    y_ref = torch.nn.functional.leaky_relu(x_ref, slope)
+    y_ref.backward(upstream)
+    torch.testing.assert_close(y, y_ref.detach(), rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(grad, x_ref.grad, rtol=0, atol=0, equal_nan=True)
+    for ours, theirs in ((y, y_ref.detach()), (grad, x_ref.grad)):  # the zeros' signs (a NaN's means nothing)
+        assert torch.equal(ours.signbit() | ours.isnan(), theirs.signbit() | theirs.isnan())
+
+
 def test_leaky_relu_keeps_nan_and_infinities_like_torch():
     x = torch.tensor([float("nan"), float("inf"), -float("inf"), -1.0]).repeat(2, 1)
     for slope in (0.0, 0.01, 1.0):
@@ -395,6 +416,27 @@ def test_an_unusable_algorithm_is_refused_naming_it(make, algorithm, message):
 ], ids=str)
 def test_nearest_upsampling_non_integer_scale_and_explicit_size(args, size, layout):
     check_against_autograd(NearestUpsampling(**args), torch.randn(2, 3, *size), layout, layout)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("args, size", [
+    ({"scale_factor": 2}, (5, 6)), ({"scale_factor": 3}, (4, 3)), ({"scale_factor": (2, 3)}, (3, 5)),
+    ({"scale_factor": 1}, (4, 4)), ({"size": (10, 4)}, (5, 2)), ({"scale_factor": 4.0}, (3, 3)),
+], ids=str)
+def test_nearest_upsampling_by_whole_factors_is_torch_bit_for_bit(args, size, layout):
+    """Each pixel repeated k times (one broadcasting copy) and, backward, the k x k copies'
+    gradients added in torch's order: float32 values and gradients equal torch's exactly."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, *size)
+    up = NearestUpsampling(**args)
+    y = up.forward(as_layout(x, layout))
+    upstream = torch.randn(y.shape).mul_(1e4).round_().mul_(torch.rand(y.shape))  # cancellations, rounding
+    grad = up.backward(as_layout(upstream, layout))
+    x_ref = x.clone().requires_grad_()
+    y_ref = F.interpolate(x_ref, size=up.size, scale_factor=up.scale_factor, mode="nearest")
+    y_ref.backward(upstream)
+    assert torch.equal(y, y_ref.detach()) and torch.equal(grad, x_ref.grad)
+    assert y.is_contiguous(memory_format=torch.channels_last) == (layout == "channels_last")
 
 
 # -- gradcheck through an autograd adapter ----------------------------------------------------

@@ -105,6 +105,29 @@ def test_max_pool_infinite_and_nan_windows_like_torch(fill, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("size", [(6, 8), (7, 9)], ids=str)
+def test_max_pool_2x2_tiles_are_torch_bit_for_bit(size, layout):
+    """The U-Net's MaxPool2d(2) runs as a tournament of the four pixels of each tile: the
+    value (up to the sign of a zero) and the pixel its gradient goes to are torch's in
+    every kind of tile (ties, signed zeros, NaN among numbers and among NaNs, -inf), and so
+    is an infinite upstream gradient (it reaches one pixel; the other three get exact zeros)."""
+    torch.manual_seed(0)
+    kinds = torch.tensor([1.0, 2.0, 0.0, -0.0, float("nan"), float("-inf"), float("inf")])
+    x = kinds[torch.randint(0, len(kinds), (3, 4, *size))]
+    pool = MaxPool2d(2)
+    y = pool.forward(as_layout(x, layout))
+    upstream = torch.randn(y.shape)
+    upstream[0, 0, 0, :2] = torch.tensor([float("inf"), float("nan")])
+    grad = pool.backward(upstream)
+    x_ref = x.clone().requires_grad_()
+    y_ref = F.max_pool2d(x_ref, 2)
+    y_ref.backward(upstream)
+    torch.testing.assert_close(y, y_ref.detach(), equal_nan=True, rtol=0, atol=0)
+    torch.testing.assert_close(grad, x_ref.grad, equal_nan=True, rtol=0, atol=0)
+    assert y.is_contiguous(memory_format=torch.channels_last) == (layout == "channels_last")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("module, size", [
     (MaxPool2d(5), (5, 5)), (MaxPool2d((3, 4)), (3, 4)), (MaxPool2d(4, padding=2), (1, 1)),
     (AvgPool2d(5), (5, 5)), (AvgPool2d((3, 4)), (3, 4)), (AvgPool2d(3, padding=1, count_include_pad=False), (1, 1)),

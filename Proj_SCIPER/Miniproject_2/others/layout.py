@@ -21,3 +21,10 @@ def nhwc(x):
 def nchw(x_nhwc):
     """The NCHW-shaped view of an ``(N, H, W, C)`` tensor (no copy)."""
     return x_nhwc.permute(0, 3, 1, 2)
+
+
+def new_nchw(like, shape, channels_last):
+    """An uninitialised ``(N, C, H, W)`` tensor with ``like``'s dtype and device, stored
+    channels-last if ``channels_last``."""
+    n, c, h, w = shape
+    return nchw(like.new_empty((n, h, w, c))) if channels_last else like.new_empty(shape)

@@ -2,7 +2,13 @@
 import torch
 
 from .args import check_grad_output, check_input, only, pair
+from .layout import is_channels_last, new_nchw
 from .pool_base import PoolBase
+
+
+def _later_wins(first, later):
+    """Where torch's scan keeps ``later`` over ``first``: strictly larger, or NaN."""
+    return (later > first) | later.isnan()
 
 
 class MaxPool2d(PoolBase):
@@ -34,10 +40,17 @@ class MaxPool2d(PoolBase):
         self.dilation = only(pair(dilation, "dilation", name, 1), (1, 1), "dilation", name)
         self.return_indices = only(return_indices, False, "return_indices", name)
 
+    def _tiles(self):
+        """Whether windows are the 2x2 tiles of the input (the U-Net's pooling): then each
+        output is a small tournament of four views, with no index arithmetic."""
+        return self.kernel_size == self.stride == (2, 2) and self.padding == (0, 0)
+
     def forward(self, x):
         x = check_input(self, x, None)
-        h, w = x.shape[2:]
         out_size, taps = self._geometry(x)
+        if self._tiles():
+            return self._forward_tiles(x)
+        h, w = x.shape[2:]
         (sh, sw), (ph, pw) = self.stride, self.padding
         # Flat index (into H * W) of the top-left pixel of each window, padding included,
         # and of its first real pixel, where torch starts its scan.
@@ -58,6 +71,47 @@ class MaxPool2d(PoolBase):
     def backward(self, grad_output):
         index, shape, like = self._saved("_index", "_in_shape", "_like")
         n, c, h, w = shape
+        if isinstance(index, tuple):
+            return self._backward_tiles(grad_output, *index)
         grad_output = check_grad_output(self, grad_output, index.shape, like)
         grad = grad_output.new_empty((n * c, h * w)).zero_()
         return grad.scatter_add_(1, index.reshape(n * c, -1), grad_output.reshape(n * c, -1)).view(shape)
+
+    @staticmethod
+    def _quarters(x):
+        """The four ``(N, C, H // 2, W // 2)`` views of the tiles' pixels, in torch's scan
+        order (a last odd row or column belongs to no window and is left out)."""
+        n, c, h, w = x.shape
+        tiles = x[:, :, :h - h % 2, :w - w % 2].unflatten(2, (h // 2, 2)).unflatten(4, (w // 2, 2))
+        return [tiles[:, :, :, i, :, j] for i in (0, 1) for j in (0, 1)]
+
+    def _forward_tiles(self, x):
+        """Forward for 2x2 tiles. torch's scan keeps the maximum of a total order (NaN above
+        numbers, a later NaN above an earlier one, an earlier number above an equal later
+        one), so it can run as a tournament: each row's pair, then the two rows' winners.
+        ``maximum`` gives each winner's value (NaN included; between +0 and -0 it may pick
+        either, so a zero's sign can differ from torch's); the three comparisons say which
+        pixel it came from: the lower row, and the right column of the winning row."""
+        top_left, top_right, bottom_left, bottom_right = self._quarters(x)
+        right_in_top, right_in_bottom = _later_wins(top_left, top_right), _later_wins(bottom_left, bottom_right)
+        top, bottom = top_left.maximum(top_right), bottom_left.maximum(bottom_right)
+        lower = _later_wins(top, bottom)
+        right = right_in_top ^ (lower & (right_in_top ^ right_in_bottom))
+        self._save(_index=(lower, right), _in_shape=x.shape, _like=x.new_empty(0),
+                   _channels_last=is_channels_last(x))
+        return top.maximum(bottom)
+
+    def _backward_tiles(self, grad_output, lower, right):
+        shape, like, channels_last = self._saved("_in_shape", "_like", "_channels_last")
+        h, w = shape[2:]
+        grad_output = check_grad_output(self, grad_output, lower.shape, like)
+        grad = new_nchw(like, shape, channels_last)
+        if h % 2:
+            grad[:, :, -1].zero_()
+        if w % 2:
+            grad[:, :, :, -1].zero_()
+        # Filling with zero, not multiplying by a 0/1 mask: 0 * inf would be NaN.
+        elsewhere = (lower | right, lower | ~right, ~lower | right, ~lower | ~right)
+        for quarter, skipped in zip(self._quarters(grad), elsewhere):
+            quarter.copy_(grad_output).masked_fill_(skipped, 0)
+        return grad

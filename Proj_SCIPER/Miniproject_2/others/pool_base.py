@@ -1,6 +1,6 @@
 """What the two pooling layers share: torch's window arguments and the window's taps."""
 from .args import LARGEST, only, pair
-from .layout import is_channels_last, nchw
+from .layout import is_channels_last, new_nchw
 from .module import Module
 
 
@@ -59,7 +59,4 @@ class PoolBase(Module):
     @staticmethod
     def _new_output(x, out_size):
         """An uninitialised ``(N, C, H_out, W_out)`` tensor, channels-last when ``x`` is."""
-        n, c = x.shape[:2]
-        if is_channels_last(x):
-            return nchw(x.new_empty((n, *out_size, c)))
-        return x.new_empty((n, c, *out_size))
+        return new_nchw(x, (*x.shape[:2], *out_size), is_channels_last(x))

@@ -7,7 +7,7 @@ from .args import LARGEST, check_grad_output, check_input, only, pair, shown
 from .conv_base import ConvBase
 from .conv_kernels import convolution_nhwc, convolution_nhwc_backward
 from .im2col import Window
-from .layout import is_channels_last, nchw, nhwc
+from .layout import is_channels_last, nchw, new_nchw, nhwc
 from .module import Module
 
 
@@ -62,7 +62,7 @@ class NearestUpsampling(Module):
 
     def forward(self, x):
         x = check_input(self, x, None)
-        h, w = x.shape[2:]
+        n, c, h, w = x.shape
         if self.size is not None:
             out_size, factors = self.size, (None, None)
         else:
@@ -73,18 +73,52 @@ class NearestUpsampling(Module):
                              f"not in [1, {LARGEST}]")
         rows = self._indices(h, out_size[0], factors[0], x)
         columns = self._indices(w, out_size[1], factors[1], x)
-        self._save(_index=(rows, columns), _in_shape=x.shape, _like=x.new_empty(0))
+        repeats = _repeats(rows, h), _repeats(columns, w)
+        self._save(_index=(rows, columns), _repeats=repeats, _in_shape=x.shape, _like=x.new_empty(0),
+                   _channels_last=is_channels_last(x))
+        if None not in repeats:
+            # One broadcasting copy, into the input's layout, instead of two gathers.
+            out = new_nchw(x, (n, c, *out_size), is_channels_last(x))
+            blocks = _blocks(out, h, w)
+            blocks.copy_(x[:, :, :, None, :, None].expand(blocks.shape))
+            return out
         if is_channels_last(x):
             # index_select would return contiguous NCHW; keep the layout the next layer expects.
             return nchw(nhwc(x).index_select(1, rows).index_select(2, columns))
         return x.index_select(2, rows).index_select(3, columns)
 
     def backward(self, grad_output):
-        (rows, columns), shape, like = self._saved("_index", "_in_shape", "_like")
+        (rows, columns), repeats, shape, like, channels_last = self._saved(
+            "_index", "_repeats", "_in_shape", "_like", "_channels_last")
         n, c, h, w = shape
         grad_output = check_grad_output(self, grad_output, (n, c, rows.shape[0], columns.shape[0]), like)
+        if None not in repeats:
+            # torch adds the copies' gradients one by one, in the output's row-major order,
+            # onto zeros; the same order gives its numbers bit for bit. The gradient takes
+            # the input's layout, the one the layer before works in.
+            blocks = _blocks(grad_output, h, w)
+            grad = new_nchw(like, shape, channels_last).zero_()
+            for i in range(repeats[0]):
+                for j in range(repeats[1]):
+                    grad.add_(blocks[:, :, :, i, :, j])
+            return grad
         partial = grad_output.new_empty((n, c, grad_output.shape[2], w)).zero_().index_add_(3, columns, grad_output)
         return grad_output.new_empty((n, c, h, w)).zero_().index_add_(2, rows, partial)
+
+
+def _repeats(index, in_size):
+    """``k`` when ``index`` repeats each of ``in_size`` pixels ``k`` times in a row (an integer
+    factor, or a size that is a multiple), else ``None``."""
+    k = index.shape[0] // in_size
+    if k == 0 or index.shape[0] != k * in_size:
+        return None
+    steps = torch.arange(index.shape[0], device=index.device) // k
+    return k if bool((index == steps).all()) else None
+
+
+def _blocks(t, h, w):
+    """``(N, C, H * kh, W * kw)`` as the ``(N, C, H, kh, W, kw)`` view of its ``kh x kw`` blocks."""
+    return t.unflatten(2, (h, -1)).unflatten(4, (w, -1))
 
 
 #: The course's name for :class:`NearestUpsampling` (the same class).
