@@ -194,9 +194,9 @@ def cmd_train(args) -> int:
         parallel, device = distributed.start(device)
     options.update({"seed": args.seed, "device": device})
     if device.startswith("cuda"):
-        # TF32 matrix products, as torch's cuDNN convolutions (the twin's) use by default:
-        # both implementations then train at the same precision.
-        torch.backends.cuda.matmul.allow_tf32 = True
+        # Full float32 on the GPU, as on the CPU: torch's cuDNN convolutions (the twin's)
+        # would otherwise round their products to TF32 by default and ours would not.
+        torch.backends.cudnn.allow_tf32 = False
     lead = parallel is None or parallel.lead
     try:
         outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
