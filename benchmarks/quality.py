@@ -7,8 +7,9 @@ level and at several noise levels on pictures from a source no model trained on.
 Part 1, the course's setting (the stored noisy validation set, one noise level):
 the noisy input; scikit-image's non-local means (blind sigma); the seed report's
 configuration trained with this framework (``runs/seed``); the same network as ours
-trained with the same recipe in torch.nn + autograd (``runs/twin``); and ours (the
-committed ``bestmodel.pkl``, whose training run is ``runs/best``). Each trained row
+trained with the same recipe in torch.nn + autograd (``runs/twin``); ours (the
+committed ``bestmodel.pkl``, whose training run is ``runs/best``); and the deep model,
+ours (``bestmodel_deep.pkl``, run ``runs/deep``) and its twin (``runs/deep_twin``). Each trained row
 reports its parameter count, the epoch of its best validation PSNR and the training
 time up to that epoch, read from the run's ``metrics.jsonl``; the run's metrics,
 settings and the data set's ``build.json`` (every photo it was trained on) are copied
@@ -17,8 +18,8 @@ measured numbers from the JSON file, marked ``carried``.
 
 Part 2, per noise level (``n2n_nograd.evaluation``): noise of each sigma added to
 the clean pictures of the default validation set and of the unseen-source test set
-(``n2n photos``, then ``n2n testset``), scored for ours, the twin, non-local means
-and BM3D (told the true sigma; on the first ``--bm3d`` pictures of each set).
+(``n2n photos``, then ``n2n testset``), scored for both committed models of each
+implementation (required and deep), non-local means and BM3D (told the true sigma; on the first ``--bm3d`` pictures of each set).
 """
 import argparse
 import json
@@ -39,19 +40,25 @@ from n2n_nograd.evaluation import HEADER, SIGMAS, sweep  # noqa: E402
 from n2n_nograd.plots import METRICS_FILE, RUN_FILE, read_metrics  # noqa: E402
 from n2n_nograd.psnr import psnr  # noqa: E402
 
-#: (row name, implementation, run folder, checkpoint or None for the committed one)
+#: (row name, implementation, run folder, checkpoint or None for the committed one of the
+#: ``--model`` name that ends the row)
 TRAINED = (
-    ("seed report's configuration, this framework", "nograd", "seed", "best.pkl"),
-    ("torch.nn + autograd twin, same recipe", "torch", "twin", None),
-    ("ours: committed bestmodel.pkl", "nograd", "best", None),
+    ("seed report's configuration, this framework", "nograd", "seed", "best.pkl", "required"),
+    ("torch.nn + autograd twin, same recipe", "torch", "twin", None, "required"),
+    ("ours: committed bestmodel.pkl", "nograd", "best", None, "required"),
+    ("deep twin (torch.nn + autograd), same recipe", "torch", "deep_twin", None, "deep"),
+    ("ours deep: committed bestmodel_deep.pkl", "nograd", "deep", None, "deep"),
 )
-#: Part 2's denoisers: (name, implementation) of the committed models.
-SWEPT = (("ours (bestmodel.pkl)", "nograd"), ("torch.nn twin (bestmodel.pth)", "torch"))
+#: Part 2's denoisers: (name, implementation, model) of the committed models.
+SWEPT = (("ours, required (bestmodel.pkl)", "nograd", "required"),
+         ("torch.nn twin, required (bestmodel.pth)", "torch", "required"),
+         ("ours, deep (bestmodel_deep.pkl)", "nograd", "deep"),
+         ("torch.nn twin, deep (bestmodel_deep.pth)", "torch", "deep"))
 NL_MEANS = BASELINES["nl_means"][0]
 
 
-def trained_row(name, impl, run_dir, checkpoint, noisy, clean, results_dir):
-    model = _load_model(impl, None if checkpoint is None else run_dir / checkpoint, "cpu")
+def trained_row(name, impl, run_dir, checkpoint, model_name, noisy, clean, results_dir):
+    model = _load_model(impl, None if checkpoint is None else run_dir / checkpoint, "cpu", model_name)
     started = time.perf_counter()
     score = validation_psnr(model, noisy, clean)
     predict_seconds = time.perf_counter() - started
@@ -79,10 +86,11 @@ def course_rows(args, earlier):
         started = time.perf_counter()
         score = psnr(denoise(noisy) / 255, clean.float() / 255)
         rows.append({"name": label, "psnr": score, "predict_seconds": time.perf_counter() - started})
-    for name, impl, run, checkpoint in TRAINED:
+    for name, impl, run, checkpoint, model_name in TRAINED:
         run_dir = Path(args.runs) / run
         if (run_dir / METRICS_FILE).is_file():
-            rows.append(trained_row(name, impl, run_dir, checkpoint, noisy, clean, Path(args.json).parent))
+            rows.append(trained_row(name, impl, run_dir, checkpoint, model_name, noisy, clean,
+                                    Path(args.json).parent))
         elif name in earlier:
             print(f"{name!r}: no run in {run_dir}; keeping its numbers from {args.json}")
             rows.append({**earlier[name], "carried": True})
@@ -98,8 +106,8 @@ def course_rows(args, earlier):
 
 def sweeps(args):
     denoisers = {}
-    for name, impl in SWEPT:
-        model = _load_model(impl, None, "cpu")
+    for name, impl, model_name in SWEPT:
+        model = _load_model(impl, None, "cpu", model_name)
         denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
     denoisers.update(classical(with_bm3d=True))
     sets = {"validation": Path(args.data) / VAL_FILE, "unseen": Path(args.testset)}
@@ -137,7 +145,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(ROOT / "data"))
     parser.add_argument("--testset", default=str(ROOT / "data" / "unseen"))
-    parser.add_argument("--runs", default=str(ROOT / "runs"), help="folder holding the runs seed/, twin/, best/")
+    parser.add_argument("--runs", default=str(ROOT / "runs"),
+                        help="folder holding the runs seed/, twin/, best/, deep/, deep_twin/")
     parser.add_argument("--bm3d", type=int, default=50, help="pictures per set and sigma for BM3D (default: 50)")
     parser.add_argument("--json", default=str(ROOT / "results" / "quality.json"))
     parser.add_argument("--markdown", action="store_true", help="also print the per-sigma tables as Markdown")

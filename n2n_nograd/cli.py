@@ -123,9 +123,14 @@ def model_class_for(impl: str):
                        "or install the package") from exc
 
 
-def _load_model(impl: str, checkpoint: str | None, device: str):
-    """A model with the weights of ``checkpoint``, or the committed pretrained ones."""
-    model = model_class_for(impl)(device=device)
+#: ``--model`` names for the committed networks (``arch`` of the models).
+MODELS = {"required": "simple", "deep": "deep"}
+
+
+def _load_model(impl: str, checkpoint: str | None, device: str, model: str = "required"):
+    """A model with the weights of ``checkpoint``, or the committed pretrained ones of
+    ``model`` (a :data:`MODELS` name; a checkpoint names its own network)."""
+    model = model_class_for(impl)(device=device, arch=MODELS[model])
     try:
         if checkpoint is None:
             model.load_pretrained_model()
@@ -194,9 +199,9 @@ def cmd_train(args) -> int:
         parallel, device = distributed.start(device)
     options.update({"seed": args.seed, "device": device})
     if device.startswith("cuda"):
-        # Full float32 on the GPU, as on the CPU: torch's cuDNN convolutions (the twin's)
-        # would otherwise round their products to TF32 by default and ours would not.
-        torch.backends.cudnn.allow_tf32 = False
+        # TF32 matrix products, as torch's cuDNN convolutions (the twin's) use by default:
+        # both implementations then train at the same precision.
+        torch.backends.cuda.matmul.allow_tf32 = True
     lead = parallel is None or parallel.lead
     try:
         outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
@@ -233,14 +238,14 @@ def cmd_evaluate(args) -> int:
         return _evaluate_sweep(args, device)
     val_path = Path(args.data) / VAL_FILE
     noisy, clean = load_pairs(val_path, "val")
-    model = _load_model(args.impl, args.checkpoint, device)
+    model = _load_model(args.impl, args.checkpoint, device, args.model)
     target = clean.float() / 255
     noisy_db = input_psnr(noisy, clean)
     started = time.perf_counter()
     model_db = validation_psnr(model, noisy, clean)
     model_seconds = time.perf_counter() - started
 
-    source = args.checkpoint or "committed pretrained model"
+    source = args.checkpoint or f"committed {args.model} model"
     print(f"validation set: {val_path} ({len(noisy)} pictures of "
           f"{noisy.shape[2]}x{noisy.shape[3]})")
     print(f"model: {args.impl}, {source}")
@@ -273,8 +278,8 @@ def _evaluate_sweep(args, device) -> int:
 
     if args.bm3d and bm3d_missing():
         raise CliError(bm3d_missing())
-    model = _load_model(args.impl, args.checkpoint, device)
-    source = args.checkpoint or "committed pretrained model"
+    model = _load_model(args.impl, args.checkpoint, device, args.model)
+    source = args.checkpoint or f"committed {args.model} model"
     denoisers = {f"model ({args.impl})": lambda noisy, sigma: predict_batches(model, noisy)}
     if args.baselines:
         denoisers.update(classical(with_bm3d=False))
@@ -305,17 +310,18 @@ def cmd_denoise(args) -> int:
     if not can_write(args.output):
         raise CliError(f"{args.output}: unknown picture format; use a .png or .jpg name")
     picture = read_picture(args.input)
-    model = _load_model(args.impl, args.checkpoint, device)
+    model = _load_model(args.impl, args.checkpoint, device, args.model)
     started = time.perf_counter()
     write_picture(denoise_picture(model, picture), args.output)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
           f"in {time.perf_counter() - started:.1f} s")
     # Said once the picture is written, so that a failure stays a one-line error.
     sigma = estimate_sigma(picture)
-    if sigma < LIGHT_NOISE:
+    if sigma < LIGHT_NOISE and model.config["arch"] == "simple":
         print(f"n2n denoise: warning: {args.input} looks lightly noisy (estimated sigma {sigma:.1f} on the "
-              f"0-255 scale); the committed models were trained on sigma 10-40 and may have blurred it "
-              "more than they cleaned it", file=sys.stderr)
+              f"0-255 scale); the required network was trained on sigma 10-40 and may have blurred it "
+              "more than it cleaned it (the deep model, the default, was trained on sigma 0-50)",
+              file=sys.stderr)
     return 0
 
 
@@ -500,8 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", metavar="DIR", default="data",
                           help="folder with val_data.pkl (default: data)")
     evaluate.add_argument("--checkpoint", metavar="PATH",
-                          help="a checkpoint written by train (default: the committed bestmodel "
-                               "of the implementation, via load_pretrained_model)")
+                          help="a checkpoint written by train (default: the committed model of "
+                               "--model and --impl, via load_pretrained_model)")
+    evaluate.add_argument("--model", choices=sorted(MODELS), default="required",
+                          help="committed model to evaluate: required, the course's required "
+                               "network (default), or deep, the blind U-Net")
     evaluate.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                           help="implementation that wrote the checkpoint (default: nograd)")
     _add_device_option(evaluate)
@@ -530,7 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("input", metavar="IN", help="picture to denoise")
     denoise.add_argument("output", metavar="OUT", help="where to write the denoised picture")
     denoise.add_argument("--checkpoint", metavar="PATH",
-                         help="a checkpoint written by train (default: the committed bestmodel)")
+                         help="a checkpoint written by train (default: the committed model of --model)")
+    denoise.add_argument("--model", choices=sorted(MODELS), default="deep",
+                         help="committed model: deep, the blind U-Net trained on noise levels 0-50 "
+                              "(default), or required, the course's required network")
     denoise.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                          help="implementation that wrote the checkpoint (default: nograd)")
     _add_device_option(denoise)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import figures  # noqa: E402
 from typeset import Document  # noqa: E402
-from Miniproject_2.model import CHECKPOINT, Model  # noqa: E402
+from Miniproject_2.model import CHECKPOINTS, Model  # noqa: E402
 from n2n_nograd.baselines import BASELINES, BM3D_LABEL  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, add_noise, load_pairs  # noqa: E402
 from n2n_nograd.denoise import GRADER_BATCH, predict_batches  # noqa: E402
@@ -626,7 +626,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default=str(ROOT / "results"), help="folder of the result files")
     parser.add_argument("--data", default=str(ROOT / "data"), help="folder of val_data.pkl and build.json")
-    parser.add_argument("--checkpoint", default=str(CHECKPOINT), help="the model that denoises the pictures")
+    parser.add_argument("--checkpoint", default=str(CHECKPOINTS["simple"]), help="the model that denoises the pictures")
     parser.add_argument("--out", default=str(OUT), help="the PDF to write")
     args = parser.parse_args(argv)
     pages, missing = build(args.results, args.data, args.checkpoint, args.out)

@@ -465,3 +465,72 @@ def test_set_lr_is_checked_and_reaches_the_optimizer():
     assert model.config["lr"] == 1e-4 and model.optimizer.lr == 1e-4
     with pytest.raises(ValueError, match="lr"):
         model.set_lr(float("nan"))
+
+
+# --- the deep model and blind training -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A fresh-noise data folder: clean training crops, noise drawn by n2n train."""
+    out = tmp_path_factory.mktemp("fresh")
+    data.build(out, n_train=24, n_val=8, size=16, seed=2, sigma_range=(0, 50), unclipped_targets=True,
+               fresh_noise=True)
+    return out
+
+
+def test_data_command_with_fresh_noise(capsys, tmp_path):
+    status, text, _ = run(capsys, "data", "--out", tmp_path, "--n-train", 20, "--n-val", 6, "--size", 16,
+                          "--sigma-range", 0, 50, "--fresh-noise")
+    assert status == 0 and data.TRAIN_CLEAN_FILE in text and not (tmp_path / data.TRAIN_FILE).exists()
+    assert data.load_clean(tmp_path / data.TRAIN_CLEAN_FILE).shape == (20, 3, 16, 16)
+    assert json.loads((tmp_path / data.INFO_FILE).read_text())["fresh_noise"] is True
+    status, _, err = run(capsys, "data", "--out", tmp_path / "no-range", "--fresh-noise")
+    assert status == 2 and "--sigma-range" in err
+
+
+@pytest.mark.parametrize("impl", ["nograd", "torch"])
+def test_deep_model_trains_on_fresh_noise_and_resumes(capsys, fresh, tmp_path, impl):
+    """Each epoch draws new pairs, which depend only on the seed and the epoch: a run
+    resumed after epoch 1 ends where an uninterrupted one does."""
+    common = ["--data", fresh, "--impl", impl, "--preset", "deep", "--channels", "4,4", "--batch-size", 8]
+    assert run(capsys, "train", *common, "--epochs", 2, "--out", tmp_path / "whole")[0] == 0
+    assert run(capsys, "train", *common, "--epochs", 1, "--out", tmp_path / "cut")[0] == 0
+    status, text, _ = run(capsys, "train", "--out", tmp_path / "cut", "--resume", "--epochs", 2)
+    assert status == 0 and "fresh noise each epoch (sigma 0-50)" in text
+    whole, cut = (json.loads((tmp_path / name / "run.json").read_text()) for name in ("whole", "cut"))
+    assert whole["config"]["arch"] == "deep" and whole["config"]["channels"] == [4, 4]
+    losses = [[json.loads(line)["train_loss"] for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+              for name in ("whole", "cut")]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6) and losses[0][0] != losses[0][1]
+
+
+def test_time_limit_stops_after_the_epoch_past_it(capsys, fresh, tmp_path, fake_training):
+    status, text, _ = run(capsys, "train", "--data", fresh, "--epochs", 5, "--time-limit", 1e-9,
+                          "--out", tmp_path / "run")
+    assert status == 0 and "time limit" in text and "--resume" in text
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_fresh_pairs_depend_on_seed_and_epoch_only(fresh):
+    clean = data.load_clean(fresh / data.TRAIN_CLEAN_FILE)
+    a, b = data.fresh_pairs(clean, (0, 50), True, seed=0, epoch=3, device="cpu")
+    again = data.fresh_pairs(clean, (0, 50), True, seed=0, epoch=3, device="cpu")
+    assert torch.equal(a, again[0]) and torch.equal(b, again[1])
+    assert a.dtype == torch.uint8 and b.dtype == torch.float32 and (b < 0).any() == (b.min() < 0)
+    assert not torch.equal(a, data.fresh_pairs(clean, (0, 50), True, seed=0, epoch=4, device="cpu")[0])
+    quiet, _ = data.fresh_pairs(clean, (0, 0), True, seed=0, epoch=1, device="cpu")
+    assert torch.equal(quiet, clean), "sigma 0 leaves the pictures as they are"
+
+
+@pytest.mark.parametrize("model, arch", [(None, "deep"), ("required", "simple"), ("deep", "deep")])
+def test_denoise_uses_the_deep_model_by_default(capsys, tmp_path, monkeypatch, model, arch):
+    used = []
+    def predict(self, x, out=None):
+        used.append(self.config["arch"])
+        return x.float() if out is None else out.copy_(x)
+    monkeypatch.setattr(Model, "predict", predict)
+    source, target = tmp_path / "in.png", tmp_path / "out.png"
+    Image.effect_noise((20, 12), 5).convert("RGB").save(source)
+    status, _, err = run(capsys, "denoise", source, target, *(["--model", model] if model else []))
+    assert status == 0 and used == [arch]
+    assert ("lightly noisy" in err) == (arch == "simple")

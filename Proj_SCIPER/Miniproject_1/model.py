@@ -120,17 +120,6 @@ def _deep_net(config):
     return _Residual(nn.Sequential(*body, nn.Conv2d(channels[0], 3, 3, padding=1)))
 
 
-def _to_cpu(value):
-    """Copies every tensor of a nested dict/list/tuple to the CPU."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, dict):
-        return {key: _to_cpu(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(item) for item in value)
-    return value
-
-
 def _build(config):
     """A fresh network (on the CPU) and its optimizer."""
     # Seeding a forked RNG keeps the weights reproducible without changing
@@ -295,8 +284,8 @@ class Model:
         """Writes a checkpoint atomically (Miniproject_2's writer: finite weights only)."""
         checkpoint.save({
             "config": dict(self.config),
-            "state_dict": _to_cpu(self.net.state_dict()),
-            "optimizer": _to_cpu(self.optimizer.state_dict()),
+            "state_dict": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "epochs_trained": self.epochs_trained,
             # Where the batch order stands, so that a resumed run sees the batches it would have.
             "rng_state": self._random.getstate(),

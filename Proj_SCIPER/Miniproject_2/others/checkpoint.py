@@ -100,13 +100,25 @@ def _tensors(value):
             yield from _tensors(item)
 
 
+def _on_cpu(value):
+    """Every tensor of a nested dict, list or tuple, copied to the CPU."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    return value
+
+
 def save(payload, path, format=FORMAT):
-    """Write a model's ``payload`` (with a ``state_dict``) to ``path``; non-finite weights raise
-    ``ValueError`` and write nothing."""
+    """Write a model's ``payload`` (with a ``state_dict``) to ``path``, its tensors on the CPU
+    so that a model trained on a GPU loads anywhere, with a plain ``torch.load`` too;
+    non-finite weights raise ``ValueError`` and write nothing."""
     problem = weight_problem(payload["state_dict"])
     if problem:
         raise ValueError(f"refusing to save {os.fspath(path)!r}: {problem}")
-    save_tensors({"format": format, **payload}, path)
+    save_tensors(_on_cpu({"format": format, **payload}), path)
 
 
 def load(path, format=FORMAT):
