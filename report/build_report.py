@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 import torch
-from skimage import data as skimage_data
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -34,20 +33,23 @@ sys.path.insert(0, str(ROOT))
 import figures  # noqa: E402
 from typeset import Document  # noqa: E402
 from Miniproject_2.model import CHECKPOINTS, Model  # noqa: E402
-from n2n_nograd.baselines import BASELINES, BM3D_LABEL  # noqa: E402
-from n2n_nograd.data import INFO_FILE, VAL_FILE, add_noise, load_pairs  # noqa: E402
-from n2n_nograd.denoise import GRADER_BATCH, predict_batches  # noqa: E402
+from n2n_nograd.baselines import BASELINES, BM3D_LABEL, bm3d, bm3d_missing  # noqa: E402
+from n2n_nograd.data import INFO_FILE, VAL_FILE, load_pairs  # noqa: E402
+from n2n_nograd.denoise import GRADER_BATCH, predict_batches, read_picture  # noqa: E402
+from n2n_nograd.evaluation import noisy_copy  # noqa: E402
 from n2n_nograd.plots import METRICS_FILE, RUN_FILE, example_indices, read_metrics  # noqa: E402
 from n2n_nograd.psnr import psnr_per_image  # noqa: E402
 
 OUT = ROOT / "Proj_SCIPER" / "Miniproject_2" / "Report_2.pdf"
 TITLE = "Noise2Noise without autograd"
-#: The bundled scikit-image photograph denoised whole (it is on the validation side of `n2n data`).
-PHOTO = "coffee"
-PHOTO_CROP = (150, 260, 128)  # top, left, side in pixels: the spoon and the cup's rim
-PHOTO_NOISE_SEED = 0
-#: benchmarks/quality.py's run folder for the committed model's training run.
+#: A photograph of the unseen source (`n2n photos`), shrunk 4x by area averaging, and the
+#: crop of it shown at several noise levels: dandelion seeds' fine hairs on a smooth background.
+REAL_PHOTO = ROOT / "photos" / "unseen" / "mate-backgrounds" / "TwoWings.jpg"
+REAL_CROP = (110, 300, 160)  # top, left, side in pixels of the shrunk photograph
+REAL_SIGMAS = (5, 25)
+#: benchmarks/quality.py's run folder for the committed model's training run, and the deep one's.
 COMMITTED_RUN = "best"
+DEEP_RUN = "deep"
 EXAMPLES = 10  # validation pictures in the grid
 
 
@@ -62,6 +64,8 @@ class Inputs:
         self.speed = self._json(self.results / "speed.json", "python benchmarks/speed.py --epoch")
         self.ablation = self._json(self.results / "ablation.json", "python benchmarks/ablation.py")
         self.quality = self._json(self.results / "quality.json", "python benchmarks/quality.py")
+        self.deep_ablation = self._json(self.results / "deep_ablation.json",
+                                        "python benchmarks/deep_ablation.py --device cuda --jobs 8")
         self.ablation_planned = 1 + sum(len(changes) for changes in benchmark("ablation").VARIANTS.values())
         finished = len((self.ablation or {}).get("runs", {}))
         if self.ablation is not None and finished < self.ablation_planned:
@@ -205,14 +209,32 @@ def denoised_examples(inputs):
     return noisy, denoised, clean, scores
 
 
-def denoised_photo(inputs):
-    clean = torch.from_numpy(getattr(skimage_data, PHOTO)().copy()).permute(2, 0, 1).unsqueeze(0)
-    noisy = add_noise(clean, inputs.build["sigma"], torch.Generator().manual_seed(PHOTO_NOISE_SEED))
-    with torch.no_grad():
-        denoised = inputs.model.predict(noisy)
-    scores = [psnr_per_image(noisy.float() / 255, clean.float() / 255).item(),
-              psnr_per_image(denoised / 255, clean.float() / 255).item()]
-    return noisy[0], denoised[0], clean[0], scores
+def real_photo_rows(inputs):
+    """The figure's rows: the crop of :data:`REAL_PHOTO` at each of :data:`REAL_SIGMAS`,
+    noisy, denoised by each committed model and by the classical methods, and clean."""
+    top, left, side = REAL_CROP
+    photo = read_picture(REAL_PHOTO).float()
+    shrunk = photo[:, :, :photo.shape[2] // 4 * 4, :photo.shape[3] // 4 * 4]
+    shrunk = shrunk.unflatten(2, (-1, 4)).unflatten(4, (-1, 4)).mean((3, 5)).round().byte()
+    clean = shrunk[:, :, top:top + side, left:left + side].contiguous()
+    torch.manual_seed(0)
+    required, deep = Model(), Model(arch="deep")
+    required.load_model(CHECKPOINTS["simple"])
+    deep.load_model(CHECKPOINTS["deep"])
+    denoisers = [("required", lambda noisy, sigma: required.predict(noisy)),
+                 ("deep", lambda noisy, sigma: deep.predict(noisy)),
+                 ("NL-means", lambda noisy, sigma: BASELINES["nl_means"][1](noisy))]
+    if not bm3d_missing():
+        denoisers.append(("BM3D", bm3d))
+    rows = []
+    for sigma in REAL_SIGMAS:
+        noisy = noisy_copy(clean, sigma)
+        cells = [(f"noisy {psnr_per_image(noisy.float() / 255, clean.float() / 255).item():.1f} dB", noisy[0])]
+        for name, denoise in denoisers:
+            out = denoise(noisy, sigma).float()
+            cells.append((f"{name} {psnr_per_image(out / 255, clean.float() / 255).item():.1f} dB", out[0]))
+        rows.append((f"σ = {sigma}", cells + [("clean", clean[0])]))
+    return rows
 
 
 def quality_findings(inputs):
@@ -274,6 +296,19 @@ def summary(doc, inputs):
         baseline = next((r for r in rows if r["name"] == label), None)
         sentence += f"; non-local means reaches {baseline['psnr']:.2f} dB." if baseline else "."
         sentences.append(sentence)
+    unseen = ((inputs.quality or {}).get("sigmas") or {}).get("unseen")
+    if unseen:
+        names = {model: name for name, impl, model in benchmark("quality").SWEPT if impl == "nograd"}
+        at = {r["denoiser"]: r for r in unseen["rows"] if r["sigma"] == 25}
+        deep, nl_means, bm3d = at.get(names["deep"]), at.get(BASELINES["nl_means"][0]), at.get(BM3D_LABEL)
+        if deep and nl_means:
+            sentence = (f"The deep model, a U-Net built from the same framework and trained blind on noise levels "
+                        f"0–50, reaches **{deep['psnr']:.2f} dB** at σ = 25 on photographs of a source it never saw "
+                        f"(non-local means {nl_means['psnr']:.2f} dB")
+            if bm3d and "paired" in bm3d:
+                sentence += (f"; BM3D {bm3d['psnr']:.2f} dB against its {bm3d['paired'][names['deep']]['psnr']:.2f} "
+                             f"dB on the pictures BM3D ran on")
+            sentences.append(sentence + ").")
     if inputs.speed:
         train = [r for r in inputs.speed["rows"] if r["network"] == "default" and r["task"].startswith("train")]
         if train:
@@ -459,6 +494,9 @@ def quality(doc, inputs):
         findings = quality_findings(inputs)
         if findings:
             doc.paragraph(findings)
+    deep = inputs.runs.get(DEEP_RUN)
+    if deep:
+        doc.paragraph(deep_label(inputs, deep))
     if inputs.quality is not None and inputs.quality.get("sigmas"):
         noise_levels(doc, inputs.quality["sigmas"], "unseen")
     untrained = "" if inputs.trained else " (UNTRAINED: the committed model was missing)"
@@ -466,15 +504,41 @@ def quality(doc, inputs):
         noisy, denoised, clean, scores = denoised_examples(inputs)
         doc.figure(2.25, figures.examples(noisy, denoised, clean, scores),
                    f"Validation pictures denoised by the committed model{untrained}, with each picture's PSNR.")
-    if inputs.build is not None:
-        noisy, denoised, clean, scores = denoised_photo(inputs)
-        height, width = clean.shape[1:]
-        doc.figure(2.1, figures.photo(noisy, denoised, clean, scores, PHOTO_CROP),
-                   f"A whole {width}×{height} validation photograph (scikit-image's '{PHOTO}') with the data set's "
-                   f"noise (σ = {inputs.build['sigma']:.1f}), denoised in one `Model.predict` call at full "
-                   f"resolution by the model trained on {inputs.build['size']}×{inputs.build['size']} "
-                   f"pictures{untrained}. Right: a {PHOTO_CROP[2]}×{PHOTO_CROP[2]} crop, titled with the PSNR "
-                   f"of the whole photograph.")
+    if REAL_PHOTO.is_file():
+        doc.figure(2.45, figures.noise_levels_photo(real_photo_rows(inputs)),
+                   f"A {REAL_CROP[2]}×{REAL_CROP[2]} crop of a photograph of the unseen source "
+                   f"('{REAL_PHOTO.name}', shrunk 4×) with noise of σ = {' and '.join(map(str, REAL_SIGMAS))}, "
+                   f"denoised by the required network, the deep one, non-local means and BM3D (told σ); "
+                   f"titles: PSNR of the crop.")
+    else:
+        missing_note(doc, str(REAL_PHOTO), "n2n photos")
+
+
+def deep_label(inputs, deep):
+    """The deep model: its network, blind training recipe and where it was trained."""
+    config, records = deep["run"]["config"], deep["records"]
+    drops = [r["epoch"] for previous, r in zip(records, records[1:]) if r["lr"] != previous["lr"]]
+    schedule = (f"Adam, lr {records[0]['lr']:g} for {drops[0] - 1} epochs, then {records[-1]['lr']:g} up to "
+                f"epoch {records[-1]['epoch']}" if drops else f"Adam, lr {records[0]['lr']:g}, {len(records)} epochs")
+    best = max(records, key=lambda r: r["val_psnr"])
+    twin = inputs.runs.get("deep_twin")
+    twin_text = ""
+    if twin:
+        twin_best = max(twin["records"], key=lambda r: r["val_psnr"])
+        twin_text = (f"; its torch.nn twin, same data, initial weights and schedule: {twin_best['val_psnr']:.2f} dB "
+                     f"(the two use TF32 products in different libraries, cuBLAS and cuDNN, so their "
+                     f"trajectories part; on the CPU, in float32, they stay within 2·10⁻⁵ of each other)")
+    build = deep["data"] or {}
+    return (f"**The deep model** (`Model(arch=\"deep\")`, same framework): a U-Net of {len(config['channels'])} "
+            f"levels {tuple(config['channels'])} wide, two 3×3 convolutions with leaky ReLU (0.1) per level and "
+            f"way, max-pooling down, nearest upsampling up, skips joined by {config['skip']}, and a residual "
+            f"output (the network predicts a correction of its input). It is trained blind: every epoch draws a "
+            f"new Noise2Noise pair of each of {count(deep['run']['n_train'])} clean "
+            f"{build.get('size', 64)}×{build.get('size', 64)} training crops, σ uniform in "
+            f"[{', '.join(f'{v:g}' for v in build.get('train_sigma_range', (0, 50)))}], clipped input and unclipped "
+            f"target; {schedule}, {seconds(records[-1]['cumulative_seconds'])} on one H200 GPU "
+            f"(`tools/train_deep.sh`, TF32 matrix products); best validation PSNR {best['val_psnr']:.2f} dB on "
+            f"64×64 crops{twin_text}. The architecture was chosen by `benchmarks/deep_ablation.py` (appendix).")
 
 
 def schedule_label(run):
@@ -505,7 +569,8 @@ def training_data_label(build):
 
 
 def noise_levels(doc, sigmas, key):
-    """The per-noise-level table of benchmarks/quality.py for the evaluation set ``key``."""
+    """The per-noise-level table of benchmarks/quality.py for the evaluation set ``key``:
+    the required network, the deep one (ours and its twin), non-local means and BM3D."""
     captions = {"validation": "the validation pictures (photographs of the training source's package)",
                 "unseen": "the unseen-source test set (photographs of a package no model trained on)"}
     if key not in sigmas:
@@ -515,26 +580,27 @@ def noise_levels(doc, sigmas, key):
     by_sigma = {}
     for row in result["rows"]:
         by_sigma.setdefault(row["sigma"], {})[row["denoiser"]] = row
-    (ours_name, _), (twin_name, _) = benchmark("quality").SWEPT
+    names = {model: name for name, impl, model in benchmark("quality").SWEPT if impl == "nograd"}
+    twin_name = next(name for name, impl, model in benchmark("quality").SWEPT if (impl, model) == ("torch", "deep"))
     for sigma, cells in by_sigma.items():
-        ours, twin, nl_means = cells[ours_name], cells[twin_name], cells[BASELINES["nl_means"][0]]
-        bm3d = cells.get(BM3D_LABEL)
-        paired = f"{bm3d['psnr']:.2f} / {bm3d['paired'][ours_name]['psnr']:.2f}" if bm3d and "paired" in bm3d \
-            else (f"{bm3d['psnr']:.2f}" if bm3d else "")
-        rows.append((f"{sigma:g}", f"{ours['input_psnr']:.2f}",
-                     f"**{ours['psnr']:.2f}**", f"{100 * ours['worse']:.0f}%", f"{ours['colour_shift']:.1f}",
-                     f"{twin['psnr']:.2f}", f"{nl_means['psnr']:.2f}", f"{100 * nl_means['worse']:.0f}%",
-                     f"{nl_means['colour_shift']:.1f}", paired))
+        required, deep, twin = cells[names["required"]], cells[names["deep"]], cells[twin_name]
+        nl_means, bm3d = cells[BASELINES["nl_means"][0]], cells.get(BM3D_LABEL)
+        paired = (f"{bm3d['psnr']:.2f} / {bm3d['paired'][names['deep']]['psnr']:.2f}" if bm3d and "paired" in bm3d
+                  else (f"{bm3d['psnr']:.2f}" if bm3d else ""))
+        rows.append((f"{sigma:g}", f"{deep['input_psnr']:.2f}", f"{required['psnr']:.2f}",
+                     f"**{deep['psnr']:.2f}**", f"{100 * deep['worse']:.1f}%", f"{deep['colour_shift']:.1f}",
+                     f"{twin['psnr']:.2f}", f"{nl_means['psnr']:.2f}", f"{100 * nl_means['worse']:.0f}%", paired))
     subset = next((r["n"] for r in result["rows"] if r["denoiser"] == BM3D_LABEL), None)
-    doc.table(["σ", "input", "ours", "worse", "colour", "twin", "NL-means", "worse", "colour",
-               "BM3D / ours"], rows,
+    doc.table(["σ", "input", "required", "deep", "worse", "colour", "twin", "NL-means", "worse", "BM3D / deep"],
+              rows,
               f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures, noise "
-              f"added to the clean pictures: ours (bestmodel.pkl), the torch.nn twin (bestmodel.pth), "
-              f"non-local means (blind) and BM3D (told σ"
-              + (f"; on the first {subset} pictures, next to ours on the same pictures)" if subset else ")")
+              f"added to the clean pictures: ours with the required network (bestmodel.pkl) and the deep one "
+              f"(bestmodel_deep.pkl), the deep torch.nn twin (bestmodel_deep.pth), non-local means (blind) and "
+              f"BM3D (told σ"
+              + (f"; on the first {subset} pictures, next to the deep model on the same pictures)" if subset else ")")
               + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
               "per-channel means, 0–255 levels (`python benchmarks/quality.py`).",
-              spans=[("", 2), ("ours", 3), ("", 1), ("non-local means", 3), ("", 1)])
+              spans=[("", 3), ("deep (ours)", 3), ("", 1), ("non-local means", 2), ("", 1)])
 
 
 def ablation(doc, inputs):
@@ -567,11 +633,32 @@ def ablation(doc, inputs):
                "dashed lines mark the base run.")
 
 
+def deep_ablation(doc, inputs):
+    """benchmarks/deep_ablation.py: the deep model's variants at three noise levels."""
+    a = inputs.deep_ablation
+    if a is None:
+        return
+    sigmas = a["sigmas"].split(",")
+    rows = []
+    for name, result in a["variants"].items():
+        cells = [result["sigmas"][f"{float(sigma)}"] for sigma in sigmas]
+        rows.append((name, *(f"{c['psnr']:.2f} ({100 * c['worse']:.0f}%)" for c in cells),
+                     f"{result['epochs'][-1]:.2f}"))
+    doc.table(["variant", *(f"σ {sigma}" for sigma in sigmas), "σ 24.6, last epoch"], rows,
+              f"Deep-model ablation (`benchmarks/deep_ablation.py`): one factor at a time from the base, each "
+              f"variant trained {a['epochs']} epochs of {count(a['crops_per_epoch'])} 64×64 crops' worth of pixels "
+              f"with fresh noise (σ 0–50) on an H200, scored on the validation crops: PSNR (dB) and share made "
+              f"worse than the noisy input. Short runs: the committed model trained 5× longer. Patch 32 does "
+              f"4× the optimizer steps of the base for the same pixels.",
+              align=["l"] + ["r"] * (len(sigmas) + 1))
+
+
 def appendix(doc, inputs):
     doc.new_page()
     doc.heading("Appendix", size=13)
     if inputs.quality is not None and inputs.quality.get("sigmas"):
         noise_levels(doc, inputs.quality["sigmas"], "validation")
+    deep_ablation(doc, inputs)
     ablation(doc, inputs)
     if inputs.ablation and inputs.ablation.get("runs"):
         a = inputs.ablation
@@ -603,6 +690,8 @@ def appendix(doc, inputs):
         "training runs; runs/best/best.pkl is Proj_SCIPER/Miniproject_2/bestmodel.pkl;",
         "`python benchmarks/speed.py --epoch`, `python benchmarks/ablation.py`, `python benchmarks/quality.py` — "
         "results/speed.json, ablation.json, quality.json (and results/<run>/ copies of the runs);",
+        "`tools/train_deep.sh cuda 24` (the committed run had `TIME_LIMIT=3.5`), into runs/deep and runs/deep_twin — the deep "
+        "model and its twin; `python benchmarks/deep_ablation.py --device cuda --jobs 8` — results/deep_ablation.json;",
         "`python report/build_report.py` — this PDF, from those files only.",
     ])
     if inputs.missing:

@@ -100,6 +100,26 @@ def photo(noisy, denoised, clean, scores, crop):
     return draw
 
 
+def noise_levels_photo(rows):
+    """A crop of one photograph at several noise levels: one row per level, one column per
+    denoiser. ``rows``: ``(label, [(title, (3, H, W) picture), ...])``."""
+    n = len(rows[0][1])
+
+    def draw(fig, box):
+        x, y, w, h = box
+        label_width, gap, title_room = 0.45, 0.05, 0.17
+        side = min((w - label_width) / n - gap, h / len(rows) - title_room)
+        for r, (label, cells) in enumerate(rows):
+            top = y + h - r * (side + title_room) - title_room
+            fig.text((x + label_width - 0.08) / PAGE[0], (top - side / 2) / PAGE[1], label,
+                     ha="right", va="center", fontsize=8.5)
+            for c, (title, picture) in enumerate(cells):
+                ax = _image_axes(fig, (x + label_width + c * (side + gap), top - side, side, side))
+                ax.imshow(_pixels(picture), interpolation="nearest")
+                ax.set_title(title, fontsize=7, pad=2)
+    return draw
+
+
 def ablation(bars):
     """Horizontal bars, one per run: final validation PSNR and total training time.
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from Miniproject_2.model import Model
 from n2n_nograd.data import save_pairs
@@ -54,21 +55,30 @@ def fake_inputs(root, builder):
     config = {**Model().config, "channels": [32, 64]}
     rows = [{"name": "noisy input", "psnr": 20.7, "gain_db": 0.0},
             {"name": "non-local means", "psnr": 22.0, "gain_db": 1.3, "predict_seconds": 30.0}]
-    for name, impl, run in (("seed configuration", "nograd", "seed"), ("twin", "torch", "twin"),
-                            ("ours: committed bestmodel.pkl", "nograd", "best")):
+    deep_config = {**Model(arch="deep").config, "channels": [8, 8]}
+    for name, impl, run, run_config in (("seed configuration", "nograd", "seed", config),
+                                        ("twin", "torch", "twin", config),
+                                        ("ours: committed bestmodel.pkl", "nograd", "best", config),
+                                        ("deep twin", "torch", "deep_twin", deep_config),
+                                        ("ours deep", "nograd", "deep", deep_config)):
         rows.append({"name": name, "impl": impl, "run": run, "psnr": 24.0, "gain_db": 3.3, "params": 28_003,
-                     "epochs": 2, "train_seconds": 120.0, "config": config, "predict_seconds": 0.5})
-        records = [{"epoch": e, "train_loss": 0.02 / e, "val_psnr": 22 + e, "epoch_seconds": 60.0,
-                    "eval_seconds": 1.0, "cumulative_seconds": 60.0 * e} for e in (1, 2)]
+                     "epochs": 2, "train_seconds": 120.0, "config": run_config, "predict_seconds": 0.5})
+        records = [{"epoch": e, "lr": 1e-3 if e < 3 else 1e-4, "train_loss": 0.02 / e, "val_psnr": 22 + e,
+                    "epoch_seconds": 60.0, "eval_seconds": 1.0, "cumulative_seconds": 60.0 * e} for e in (1, 2, 3)]
         (results / run).mkdir(parents=True)
         (results / run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-        write_json(results / run / "run.json", {"impl": impl, "config": config, "data": "data", "subset": None,
+        write_json(results / run / "run.json", {"impl": impl, "config": run_config, "data": "data", "subset": None,
                                                 "n_train": 100, "val_input_psnr": 20.7})
+    write_json(results / "deep" / "data_build.json", {"n_train": 100, "size": 64, "train_sigma_range": [0, 50]})
+    write_json(results / "deep_ablation.json", {"epochs": 2, "crops_per_epoch": 100, "sigmas": "5,25", "variants": {
+        name: {"epochs": [25.0, 26.0], "sigmas": {"5.0": {"psnr": 36.0, "worse": 0.01},
+                                                   "25.0": {"psnr": 29.0, "worse": 0.0}}}
+        for name in ("base", "width 32")}})
     write_json(results / "best" / "data_build.json", {
         "n_train": 100, "train_photos": ["photos/train/a/x.jpg", "skimage/data/astronaut.png"],
         "train_sigma_range": [10, 40], "augment": ["channels", "gain"], "unclipped_targets": True})
     quality = builder.benchmark("quality")
-    names = [name for name, _ in quality.SWEPT] + [quality.NL_MEANS, quality.BM3D_LABEL]
+    names = [name for name, _, _ in quality.SWEPT] + [quality.NL_MEANS, quality.BM3D_LABEL]
     sweep_rows = []
     for sigma in (5.0, 25.0):
         for name in names:
@@ -94,7 +104,9 @@ def pages(pdf):
     return len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
 
 
-def test_the_report_builds_from_result_files(builder, tmp_path):
+def test_the_report_builds_from_result_files(builder, tmp_path, monkeypatch):
+    """(The photograph of the noise-levels figure is left out here: its denoising takes a minute.)"""
+    monkeypatch.setattr(builder, "REAL_PHOTO", tmp_path / "absent.jpg")
     results, data, checkpoint = fake_inputs(tmp_path, builder)
     out = tmp_path / "Report_2.pdf"
     count, missing = builder.build(results, data, checkpoint, out)
@@ -103,7 +115,9 @@ def test_the_report_builds_from_result_files(builder, tmp_path):
     assert pages(out) == count >= 2
 
 
-def test_missing_inputs_and_a_partial_ablation_are_listed_and_the_report_still_builds(builder, tmp_path):
+def test_missing_inputs_and_a_partial_ablation_are_listed_and_the_report_still_builds(builder, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.setattr(builder, "REAL_PHOTO", tmp_path / "absent.jpg")
     results = tmp_path / "results"
     write_json(results / "ablation.json", {
         "base": {"channels": [32, 64], "kernel_down": 2, "padding_down": 0, "kernel_up": 3, "padding_up": 1,
@@ -113,5 +127,19 @@ def test_missing_inputs_and_a_partial_ablation_are_listed_and_the_report_still_b
     count, missing = builder.build(results, tmp_path / "none", tmp_path / "none.pkl", out)
     partial = [line for line in missing if line.endswith("(partial)")]
     assert len(partial) == 1 and ": 1 of " in partial[0]
-    assert len(missing) == 6  # speed, quality, build.json, val_data.pkl, the checkpoint, the partial ablation
+    # speed, quality, the deep ablation, build.json, val_data.pkl, the checkpoint, the partial ablation
+    assert len(missing) == 7
     assert pages(out) == count
+
+
+def test_the_noise_levels_figure_denoises_a_photograph_with_every_method(builder, tmp_path, monkeypatch):
+    photo = tmp_path / "photo.png"
+    Image.effect_noise((96, 64), 60).convert("RGB").save(photo)
+    monkeypatch.setattr(builder, "REAL_PHOTO", photo)
+    monkeypatch.setattr(builder, "REAL_CROP", (2, 4, 12))
+    monkeypatch.setattr(builder, "bm3d_missing", lambda: "not installed")
+    rows = builder.real_photo_rows(None)
+    assert [label for label, _ in rows] == [f"σ = {sigma}" for sigma in builder.REAL_SIGMAS]
+    titles = [title.split()[0] for title, _ in rows[0][1]]
+    assert titles == ["noisy", "required", "deep", "NL-means", "clean"]
+    assert all(picture.shape == (3, 12, 12) for _, cells in rows for _, picture in cells)

@@ -3,6 +3,9 @@
 #
 #   tools/train_deep.sh DEVICE EPOCHS [OUT]
 #
+# writes OUT/deep_data (the data), OUT/deep (ours) and OUT/deep_twin (the twin); OUT
+# defaults to runs, where benchmarks/quality.py looks for the runs.
+#
 # Data: 64x64 crops of the training photos (photos/train from `n2n photos`, plus
 # scikit-image's bundled ones), channel and gain augmentation, stored clean: every
 # epoch draws a new Noise2Noise pair of each crop, sigma per crop uniform in [0, 50],
@@ -17,32 +20,33 @@ set -euo pipefail
 usage="usage: tools/train_deep.sh DEVICE EPOCHS [OUT]"
 device=${1:?$usage}
 epochs=${2:?$usage}
-out=${3:-runs/deep}
+out=${3:-runs}
+data="$out/deep_data" ours="$out/deep" twin="$out/deep_twin"
 n2n="python3 -m n2n_nograd"
 
-if [ ! -f "$out/data/train_clean.pkl" ]; then
-    $n2n data --out "$out/data" --size 64 --n-train "${N_TRAIN:-20000}" --train-photos photos/train \
+if [ ! -f "$data/train_clean.pkl" ]; then
+    $n2n data --out "$data" --size 64 --n-train "${N_TRAIN:-20000}" --train-photos photos/train \
         --sigma-range 0 50 --augment channels --augment gain --unclipped-targets --fresh-noise
 fi
 
 last_epoch() { python3 -c "import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])['epoch'])" "$1"; }
 
 # Phase 1 of ours; its end is recorded, so that a re-run goes on with phase 2.
-phase1="$out/nograd/phase1_epochs"
+phase1="$ours/phase1_epochs"
 if [ ! -f "$phase1" ]; then
-    resume=(); [ -f "$out/nograd/run.json" ] && resume=(--resume)
-    $n2n train --data "$out/data" --preset deep --device "$device" --out "$out/nograd" --epochs "$epochs" \
+    resume=(); [ -f "$ours/run.json" ] && resume=(--resume)
+    $n2n train --data "$data" --preset deep --device "$device" --out "$ours" --epochs "$epochs" \
         ${TIME_LIMIT:+--time-limit "$TIME_LIMIT"} "${resume[@]}"
-    last_epoch "$out/nograd/metrics.jsonl" > "$phase1"
+    last_epoch "$ours/metrics.jsonl" > "$phase1"
 fi
 e1=$(cat "$phase1")
 e2=$((e1 + (e1 + 3) / 4))
-$n2n train --out "$out/nograd" --resume --device "$device" --lr 1e-4 --epochs "$e2"
+$n2n train --out "$ours" --resume --device "$device" --lr 1e-4 --epochs "$e2"
 
 # The twin: the same data, epochs and schedule.
-if [ ! -f "$out/torch/run.json" ] || [ "$(last_epoch "$out/torch/metrics.jsonl")" -lt "$e1" ]; then
-    resume=(); [ -f "$out/torch/run.json" ] && resume=(--resume)
-    $n2n train --data "$out/data" --impl torch --preset deep --device "$device" --out "$out/torch" \
+if [ ! -f "$twin/run.json" ] || [ "$(last_epoch "$twin/metrics.jsonl")" -lt "$e1" ]; then
+    resume=(); [ -f "$twin/run.json" ] && resume=(--resume)
+    $n2n train --data "$data" --impl torch --preset deep --device "$device" --out "$twin" \
         --epochs "$e1" "${resume[@]}"
 fi
-$n2n train --out "$out/torch" --resume --device "$device" --lr 1e-4 --epochs "$e2"
+$n2n train --out "$twin" --resume --device "$device" --lr 1e-4 --epochs "$e2"
