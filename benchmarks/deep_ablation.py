@@ -77,7 +77,8 @@ def train_and_score(name, out, epochs, device):
 
 def markdown(results):
     sigmas = SIGMAS.split(",")
-    lines = ["| variant | " + " | ".join(f"σ {s}: PSNR (worse)" for s in sigmas) + " | val PSNR by epoch |",
+    lines = ["| variant | " + " | ".join(f"σ {s}: PSNR (worse)" for s in sigmas)
+             + f" | validation PSNR after epochs {', '.join(map(str, range(2, results['epochs'] + 1, 2)))} |",
              "|---|" + "---|" * (len(sigmas) + 1)]
     for name, result in results["variants"].items():
         cells = [f"{result['sigmas'][f'{float(s)}']['psnr']:.2f} ({100 * result['sigmas'][f'{float(s)}']['worse']:.0f}%)"

@@ -11,7 +11,10 @@ Every number in the report is formatted from an input, never typed here:
   ``data_build.json``) to ``results/<run>/``, and holds the per-noise-level tables
 - ``data/val_data.pkl``, ``data/build.json``   n2n data
 - ``Proj_SCIPER/Miniproject_2/bestmodel.pkl``  the committed model, which denoises the
-  example pictures and a bundled scikit-image photograph while the report is built.
+  example pictures while the report is built;
+- ``photos/unseen`` (``n2n photos``)  a photograph the committed models (required and deep),
+  non-local means and BM3D denoise at two noise levels for a figure, also written alone to
+  ``results/real_photo.png`` for the README.
 
 A missing input leaves its table or figure out and puts a visible note in its place; the
 inputs that were missing are also listed on stderr.
@@ -31,7 +34,7 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
 import figures  # noqa: E402
-from typeset import Document  # noqa: E402
+from typeset import PAGE, Document  # noqa: E402
 from Miniproject_2.model import CHECKPOINTS, Model  # noqa: E402
 from n2n_nograd.baselines import BASELINES, BM3D_LABEL, bm3d, bm3d_missing  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, load_pairs  # noqa: E402
@@ -47,6 +50,8 @@ TITLE = "Noise2Noise without autograd"
 REAL_PHOTO = ROOT / "photos" / "unseen" / "mate-backgrounds" / "TwoWings.jpg"
 REAL_CROP = (110, 300, 160)  # top, left, side in pixels of the shrunk photograph
 REAL_SIGMAS = (5, 25)
+#: The same figure as a picture of its own, in the results folder, for the README.
+REAL_PHOTO_PNG = "real_photo.png"
 #: benchmarks/quality.py's run folder for the committed model's training run, and the deep one's.
 COMMITTED_RUN = "best"
 DEEP_RUN = "deep"
@@ -505,7 +510,9 @@ def quality(doc, inputs):
         doc.figure(2.25, figures.examples(noisy, denoised, clean, scores),
                    f"Validation pictures denoised by the committed model{untrained}, with each picture's PSNR.")
     if REAL_PHOTO.is_file():
-        doc.figure(2.45, figures.noise_levels_photo(real_photo_rows(inputs)),
+        draw = figures.noise_levels_photo(real_photo_rows(inputs))
+        figures.save_alone(draw, (PAGE[0] - 1.4, 2.45), inputs.results / REAL_PHOTO_PNG)
+        doc.figure(2.45, draw,
                    f"A {REAL_CROP[2]}×{REAL_CROP[2]} crop of a photograph of the unseen source "
                    f"('{REAL_PHOTO.name}', shrunk 4×) with noise of σ = {' and '.join(map(str, REAL_SIGMAS))}, "
                    f"denoised by the required network, the deep one, non-local means and BM3D (told σ); "

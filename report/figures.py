@@ -1,5 +1,6 @@
 """The report's figures, each drawn into a box of a page (see typeset.Document.figure)."""
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
@@ -118,6 +119,13 @@ def noise_levels_photo(rows):
                 ax.imshow(_pixels(picture), interpolation="nearest")
                 ax.set_title(title, fontsize=7, pad=2)
     return draw
+
+
+def save_alone(draw, size, path):
+    """Draw a figure ``size`` = (width, height) inches into a PNG of its own at ``path``."""
+    fig = Figure(figsize=PAGE)
+    draw(fig, (0.0, 0.0, *size))
+    fig.savefig(path, dpi=150, bbox_inches="tight", pad_inches=0.05)
 
 
 def ablation(bars):

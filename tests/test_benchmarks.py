@@ -1,4 +1,5 @@
 """The benchmark commands of the README start and explain themselves (their full runs take minutes)."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ def speed():
     return speed
 
 
-@pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py"])
+@pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py", "deep_ablation.py", "data_ablation.py"])
 def test_benchmark_help(script):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
@@ -72,3 +73,16 @@ def test_speed_deep_pair_agrees_and_is_split_by_layer_type(speed):
     assert {kind for kind, _, _ in rows} == {"Conv2d", "LeakyReLU", "MaxPool2d", "NearestUpsampling", "SkipConcat",
                                              "Residual", "Sequential"}
     assert all(f >= 0 and b >= 0 for _, f, b in rows)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (ROOT / "photos" / "train").is_dir(), reason="needs photos/train (`n2n photos`)")
+def test_deep_ablation_trains_scores_and_tabulates_every_variant(tmp_path):
+    """The whole benchmark on a tiny scale (one epoch of 16 crops' worth of pixels)."""
+    out, report = tmp_path / "runs", tmp_path / "deep_ablation.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "deep_ablation.py"), "--crops", "16", "--epochs", "2",
+                    "--jobs", "2", "--out", str(out), "--json", str(report)], check=True, cwd=ROOT,
+                   capture_output=True)
+    results = json.loads(report.read_text())
+    assert results["failed"] == {} and len(results["variants"]) == 8
+    assert all(set(v["sigmas"]) == {"5.0", "25.0", "50.0"} for v in results["variants"].values())
