@@ -46,8 +46,8 @@ TRAINED = (
     ("seed report's configuration, this framework", "nograd", "seed", "best.pkl", "required"),
     ("torch.nn + autograd twin, same recipe", "torch", "twin", None, "required"),
     ("ours: committed bestmodel.pkl", "nograd", "best", None, "required"),
-    ("deep twin (torch.nn + autograd), same recipe", "torch", "deep_twin", None, "deep"),
-    ("ours deep: committed bestmodel_deep.pkl", "nograd", "deep", None, "deep"),
+    ("deep twin, same recipe", "torch", "deep_twin", None, "deep"),
+    ("ours deep: bestmodel_deep.pkl", "nograd", "deep", None, "deep"),
 )
 #: Part 2's denoisers: (name, implementation, model) of the committed models.
 SWEPT = (("ours, required (bestmodel.pkl)", "nograd", "required"),
@@ -120,6 +120,25 @@ def sweeps(args):
     return results
 
 
+def comparison(result):
+    """The README's compact table of one set: PSNR of each committed model, non-local
+    means and BM3D (next to the deep model on BM3D's pictures) per noise level."""
+    names = {(impl, model): name for name, impl, model in SWEPT}
+    deep = names["nograd", "deep"]
+    lines = ["| σ | input | required (ours) | deep (ours) | made worse | colour shift | deep twin | "
+             "non-local means | BM3D / deep on its pictures |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    by_sigma = {}
+    for row in result["rows"]:
+        by_sigma.setdefault(row["sigma"], {})[row["denoiser"]] = row
+    for sigma, cells in by_sigma.items():
+        ours, bm3d = cells[deep], cells.get(BM3D_LABEL)
+        versus = f"{bm3d['psnr']:.2f} / {bm3d['paired'][deep]['psnr']:.2f}" if bm3d and "paired" in bm3d else ""
+        lines.append(f"| {sigma:g} | {ours['input_psnr']:.2f} | {cells[names['nograd', 'required']]['psnr']:.2f} | "
+                     f"**{ours['psnr']:.2f}** | {100 * ours['worse']:.1f}% | {ours['colour_shift']:.2f} | "
+                     f"{cells[names['torch', 'deep']]['psnr']:.2f} | {cells[NL_MEANS]['psnr']:.2f} | {versus} |")
+    return "\n".join(lines)
+
+
 def markdown(sweep_results):
     """The README's per-noise-level tables."""
     lines = []
@@ -160,6 +179,7 @@ def main():
     print(f"wrote {path}")
     if args.markdown:
         print(markdown(results["sigmas"]))
+        print("\nunseen, compared:\n\n" + comparison(results["sigmas"]["unseen"]))
 
 
 if __name__ == "__main__":

@@ -162,13 +162,14 @@ def change_label(change):
 
 
 def config_label(config):
-    c1, c2 = config["channels"]
     optimizer = "Adam" if config["optimizer"] == "adam" else "SGD"
     if config["optimizer"] == "sgd" and config.get("momentum"):
         optimizer += f" momentum {config['momentum']:g},"
-    return (f"channels {c1}/{c2}, down {config['kernel_down']}×{config['kernel_down']}, "
-            f"up {config['kernel_up']}×{config['kernel_up']}, {optimizer} lr {config['lr']:g}, "
-            f"batch {config['batch_size']}")
+    widths = "/".join(map(str, config["channels"]))
+    network = (f"U-Net {widths}, {config.get('skip', 'concat')} skips" if config.get("arch") == "deep" else
+               f"channels {widths}, down {config['kernel_down']}×{config['kernel_down']}, "
+               f"up {config['kernel_up']}×{config['kernel_up']}")
+    return f"{network}, {optimizer} lr {config['lr']:g}, batch {config['batch_size']}"
 
 
 # -- computed material -------------------------------------------------------------------------
@@ -491,7 +492,7 @@ def quality(doc, inputs):
                   f"pictures, in batches of {GRADER_BATCH} as the grader does.",
                   align=["l", "r", "r", "r", "r", "r", "r"], max_width=[2.4] + [None] * 6, label="quality")
         if inputs.runs:
-            doc.figure(1.6, figures.curves({run["name"]: run["records"] for run in inputs.runs.values()},
+            doc.figure(1.75, figures.curves({run["name"]: run["records"] for run in inputs.runs.values()},
                                            q["noisy_psnr"]),
                        f"Training curves of the trained rows of Table {doc.labels['quality']}: mean training loss "
                        f"per epoch (MSE against the second noisy picture, [0, 1] scale), validation PSNR after each "
@@ -504,11 +505,6 @@ def quality(doc, inputs):
         doc.paragraph(deep_label(inputs, deep))
     if inputs.quality is not None and inputs.quality.get("sigmas"):
         noise_levels(doc, inputs.quality["sigmas"], "unseen")
-    untrained = "" if inputs.trained else " (UNTRAINED: the committed model was missing)"
-    if inputs.val is not None:
-        noisy, denoised, clean, scores = denoised_examples(inputs)
-        doc.figure(2.25, figures.examples(noisy, denoised, clean, scores),
-                   f"Validation pictures denoised by the committed model{untrained}, with each picture's PSNR.")
     if REAL_PHOTO.is_file():
         draw = figures.noise_levels_photo(real_photo_rows(inputs))
         figures.save_alone(draw, (PAGE[0] - 1.4, 2.45), inputs.results / REAL_PHOTO_PNG)
@@ -535,6 +531,10 @@ def deep_label(inputs, deep):
         twin_text = (f"; its torch.nn twin, same data, initial weights and schedule: {twin_best['val_psnr']:.2f} dB "
                      f"(the two use TF32 products in different libraries, cuBLAS and cuDNN, so their "
                      f"trajectories part; on the CPU, in float32, they stay within 2·10⁻⁵ of each other)")
+        full = inputs.results / "deep_twin_fp32" / METRICS_FILE
+        if full.is_file():
+            twin_text += (f", and the twin trained in full float32 reaches "
+                          f"{max(r['val_psnr'] for r in read_metrics(full.parent)):.2f} dB")
     build = deep["data"] or {}
     return (f"**The deep model** (`Model(arch=\"deep\")`, same framework): a U-Net of {len(config['channels'])} "
             f"levels {tuple(config['channels'])} wide, two 3×3 convolutions with leaky ReLU (0.1) per level and "
@@ -545,7 +545,7 @@ def deep_label(inputs, deep):
             f"[{', '.join(f'{v:g}' for v in build.get('train_sigma_range', (0, 50)))}], clipped input and unclipped "
             f"target; {schedule}, {seconds(records[-1]['cumulative_seconds'])} on one H200 GPU "
             f"(`tools/train_deep.sh`, TF32 matrix products); best validation PSNR {best['val_psnr']:.2f} dB on "
-            f"64×64 crops{twin_text}. The architecture was chosen by `benchmarks/deep_ablation.py` (appendix).")
+            f"64×64 crops{twin_text}. `benchmarks/deep_ablation.py` compares variants of it (appendix).")
 
 
 def schedule_label(run):
@@ -663,6 +663,12 @@ def deep_ablation(doc, inputs):
 def appendix(doc, inputs):
     doc.new_page()
     doc.heading("Appendix", size=13)
+    if inputs.val is not None:
+        untrained = "" if inputs.trained else " (UNTRAINED: the committed model was missing)"
+        noisy, denoised, clean, scores = denoised_examples(inputs)
+        doc.figure(2.25, figures.examples(noisy, denoised, clean, scores),
+                   f"Validation pictures denoised by the committed required network{untrained}, with each "
+                   f"picture's PSNR.")
     if inputs.quality is not None and inputs.quality.get("sigmas"):
         noise_levels(doc, inputs.quality["sigmas"], "validation")
     deep_ablation(doc, inputs)

@@ -7,6 +7,8 @@ from matplotlib.ticker import MaxNLocator
 from typeset import PAGE, axes_grid
 
 COLOURS = ["#1f5fa8", "#d9622b", "#3a9a4a", "#8e44ad", "#b8860b", "#555555"]
+#: Entries per row of a legend above a figure: more would run past the text width.
+LEGEND_COLUMNS = 3
 
 
 def _pixels(picture):
@@ -28,7 +30,9 @@ def curves(runs, noisy_psnr):
     """Training curves of several runs: ``runs`` maps a label to its metrics.jsonl records;
     the PSNR panels mark the noisy input's PSNR."""
     def draw(fig, box):
-        (loss, by_epoch, by_time), = axes_grid(fig, box, 1, 3, left=0.5, top=0.3, wspace=0.42)
+        legend_rows = -(-(len(runs) + 1) // LEGEND_COLUMNS)
+        (loss, by_epoch, by_time), = axes_grid(fig, box, 1, 3, left=0.5, top=0.15 + 0.15 * legend_rows,
+                                               wspace=0.42)
         for colour, (label, records) in zip(COLOURS, runs.items()):
             epochs = [r["epoch"] for r in records]
             psnr = [r["val_psnr"] for r in records]
@@ -49,7 +53,7 @@ def curves(runs, noisy_psnr):
         for ax in (loss, by_epoch):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         x, y, w, h = box
-        fig.legend(*by_epoch.get_legend_handles_labels(), loc="upper center", ncol=len(runs) + 1, frameon=False,
+        fig.legend(*by_epoch.get_legend_handles_labels(), loc="upper center", ncol=LEGEND_COLUMNS, frameon=False,
                    bbox_to_anchor=((x + w / 2) / PAGE[0], (y + h + 0.03) / PAGE[1]))
     return draw
 
@@ -125,7 +129,7 @@ def save_alone(draw, size, path):
     """Draw a figure ``size`` = (width, height) inches into a PNG of its own at ``path``."""
     fig = Figure(figsize=PAGE)
     draw(fig, (0.0, 0.0, *size))
-    fig.savefig(path, dpi=150, bbox_inches="tight", pad_inches=0.05)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.05)
 
 
 def ablation(bars):

@@ -55,7 +55,7 @@ def fake_inputs(root, builder):
     config = {**Model().config, "channels": [32, 64]}
     rows = [{"name": "noisy input", "psnr": 20.7, "gain_db": 0.0},
             {"name": "non-local means", "psnr": 22.0, "gain_db": 1.3, "predict_seconds": 30.0}]
-    deep_config = {**Model(arch="deep").config, "channels": [8, 8]}
+    deep_config = {**Model(arch="deep").config, "channels": [8, 8, 8]}
     for name, impl, run, run_config in (("seed configuration", "nograd", "seed", config),
                                         ("twin", "torch", "twin", config),
                                         ("ours: committed bestmodel.pkl", "nograd", "best", config),
