@@ -234,6 +234,19 @@ def check_model(report, args, name, module, val, train):
             fail("predict modified its input")
         c.detail = f"range [{low:.1f}, {high:.1f}]"
 
+    with report.check(f"{name}: Model(arch='deep') with its own pretrained checkpoint") as c:
+        # Not a grader check: this project's deep model ships in the folder too; a folder
+        # without one gets a warning.
+        try:
+            deep = module.Model(arch="deep")
+            deep.load_pretrained_model()
+            out = deep.predict(torch.randint(0, 256, (1, 3, 64, 48), dtype=torch.uint8))
+            problem = None if getattr(out, "shape", None) == (1, 3, 64, 48) else f"got shape {tuple(out.shape)}"
+        except Exception as error:
+            problem = f"{type(error).__name__}: {error}"
+        if problem:
+            c.warn(problem)
+
     with report.check(f"{name}: predict on odd sizes (1x3x33x47, uint8)") as c:
         # Not a grader check (it only uses 32x32 and 512x512): a warning at most.
         try:

@@ -3,7 +3,8 @@
     python tools/make_submission.py [--project Proj_SCIPER] [--data data] [--skip-train]
 
 The zip holds only what the course asks for: each miniproject's Python
-files, its bestmodel.pth/.pkl and its report. Caches, data and anything else
+files, its bestmodel.pth/.pkl (and the deep model's bestmodel_deep.pth/.pkl)
+and its report. Caches, data and anything else
 in the folder stay out (and are listed). The check runs test.py on the
 unzipped copy, so a file that the zip left out makes it fail, as it would
 for the grader.
@@ -17,7 +18,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_NAMES = {"bestmodel.pth", "bestmodel.pkl", "Report_1.pdf", "Report_2.pdf"}
+#: The deep models' checkpoints ship too, so that ``Model(arch="deep").load_pretrained_model()``
+#: works in the unzipped folder as in the repository.
+SHIPPED_NAMES = {"bestmodel.pth", "bestmodel.pkl", "bestmodel_deep.pth", "bestmodel_deep.pkl", "Report_1.pdf",
+                 "Report_2.pdf"}
 MINIPROJECTS = ("Miniproject_1", "Miniproject_2")
 # A fixed timestamp makes the zip depend on the files' contents only.
 EPOCH = (1980, 1, 1, 0, 0, 0)
