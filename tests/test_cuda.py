@@ -88,6 +88,9 @@ def test_a_model_trained_on_the_gpu_loads_on_the_cpu_and_back(module, arch, tmp_
     assert on_gpu.device.type == "cpu", "predict answers on the input's device"
     assert gpu.predict(x.cuda()).is_cuda
     gpu.save_model(tmp_path / "gpu.pkl")
+    # Written with CPU tensors: a plain torch.load reads it on a machine without a GPU.
+    saved = torch.load(tmp_path / "gpu.pkl", weights_only=True)
+    assert all(tensor.device.type == "cpu" for tensor in saved["state_dict"].values())
 
     cpu = Model(device="cpu", **ARCHS[arch])
     cpu.load_model(tmp_path / "gpu.pkl")
