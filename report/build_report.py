@@ -215,7 +215,7 @@ def denoised_examples(inputs):
     return noisy, denoised, clean, scores
 
 
-def real_photo_rows(inputs):
+def real_photo_rows():
     """The figure's rows: the crop of :data:`REAL_PHOTO` at each of :data:`REAL_SIGMAS`,
     noisy, denoised by each committed model and by the classical methods, and clean."""
     top, left, side = REAL_CROP
@@ -506,7 +506,7 @@ def quality(doc, inputs):
     if inputs.quality is not None and inputs.quality.get("sigmas"):
         noise_levels(doc, inputs.quality["sigmas"], "unseen")
     if REAL_PHOTO.is_file():
-        draw = figures.noise_levels_photo(real_photo_rows(inputs))
+        draw = figures.noise_levels_photo(real_photo_rows())
         figures.save_alone(draw, (PAGE[0] - 1.4, 2.45), inputs.results / REAL_PHOTO_PNG)
         doc.figure(2.45, draw,
                    f"A {REAL_CROP[2]}×{REAL_CROP[2]} crop of a photograph of the unseen source "

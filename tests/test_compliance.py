@@ -35,7 +35,7 @@ from torch.overrides import TorchFunctionMode
 from helpers import report
 from Miniproject_2.model import Model
 from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
-                                  Sequential, Sigmoid, TransposeConv2d, Upsampling)
+                                  Residual, Sequential, Sigmoid, SkipConcat, TransposeConv2d, Upsampling)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "Proj_SCIPER" / "Miniproject_2"
@@ -186,9 +186,12 @@ def test_model_trains_and_predicts_with_allowed_torch_functions_only(tmp_path):
         model.train(noisy_a, noisy_b, num_epochs=1)
         model.predict(test_images)
         Model().predict(test_images.float())
+        deep = Model(arch="deep", channels=(4, 6, 5), batch_size=4)
+        deep.train(noisy_a, noisy_b, num_epochs=1)
+        deep.predict(test_images)
 
     calls = trace(run)
-    record(calls, "runtime trace of Model().train(...) + Model().predict(...)", tmp_path)
+    record(calls, "runtime trace of Model().train(...) + Model().predict(...), both architectures", tmp_path)
     assert calls.forbidden() == []
 
 
@@ -198,7 +201,9 @@ def exercise_every_layer():
     net = Sequential(Conv2d(3, 8, 2, stride=2), ReLU(), MaxPool2d(3, stride=1, padding=1),
                      AvgPool2d(3, stride=1, padding=1, count_include_pad=False), LeakyReLU(0.1),
                      Conv2d(8, 16, 2, stride=2), ReLU(),
-                     Upsampling(16, 8, 3, padding=1), ReLU(), TransposeConv2d(8, 4, 2, stride=2),
+                     Upsampling(16, 8, 3, padding=1), ReLU(),
+                     SkipConcat(Sequential(MaxPool2d(2), Conv2d(8, 8, 3, padding=1), NearestUpsampling(scale_factor=2))),
+                     Residual(Conv2d(16, 16, 1)), Conv2d(16, 8, 1), TransposeConv2d(8, 4, 2, stride=2),
                      NearestUpsampling(scale_factor=0.5), Upsampling(4, 3, 3, padding=1), Sigmoid())
     for optimizer in (SGD(net.param(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
                       Adam(net.param(), lr=1e-3, weight_decay=1e-4)):

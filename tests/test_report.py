@@ -138,7 +138,7 @@ def test_the_noise_levels_figure_denoises_a_photograph_with_every_method(builder
     monkeypatch.setattr(builder, "REAL_PHOTO", photo)
     monkeypatch.setattr(builder, "REAL_CROP", (2, 4, 12))
     monkeypatch.setattr(builder, "bm3d_missing", lambda: "not installed")
-    rows = builder.real_photo_rows(None)
+    rows = builder.real_photo_rows()
     assert [label for label, _ in rows] == [f"σ = {sigma}" for sigma in builder.REAL_SIGMAS]
     titles = [title.split()[0] for title, _ in rows[0][1]]
     assert titles == ["noisy", "required", "deep", "NL-means", "clean"]

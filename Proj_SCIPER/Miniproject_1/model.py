@@ -31,7 +31,8 @@ from Miniproject_2.others import checkpoint, tiles
 from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from Miniproject_2.others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
-from Miniproject_2.others.unet import SLOPE, unet_margin, unet_stride
+from Miniproject_2.others.network import network_margin, network_stride
+from Miniproject_2.others.unet import SLOPE
 
 # The twin takes Miniproject_2's configuration (arch="simple", the course's required network,
 # or arch="deep", the U-Net), so the two cannot drift apart. device=None computes wherever
@@ -42,9 +43,6 @@ CHECKPOINT_FORMAT = "n2n-miniproject1/1"
 #: The committed checkpoint of each architecture.
 CHECKPOINTS = {"simple": Path(__file__).with_name("bestmodel.pth"),
                "deep": Path(__file__).with_name("bestmodel_deep.pth")}
-
-# The simple network's two stride-2 convolutions shrink images by this factor.
-SIZE_MULTIPLE = 4
 
 # Pixels per predict chunk: 256 images of 32x32, or one 512x512 image.
 PREDICT_PIXEL_BUDGET = 256 * 32 * 32
@@ -175,7 +173,7 @@ class Model:
     @property
     def stride(self):
         """Training pictures' heights and widths must be multiples of this."""
-        return unet_stride(len(self.config["channels"])) if self.config["arch"] == "deep" else SIZE_MULTIPLE
+        return network_stride(self.config)
 
     def load_pretrained_model(self) -> None:
         """Load the committed checkpoint of this model's architecture (``arch``)."""
@@ -269,8 +267,7 @@ class Model:
         if out is None:
             out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
         tiles.check_out(out, test_input, "Model.predict")
-        context = (unet_margin(len(self.config["channels"])) if self.config["arch"] == "deep"
-                   else tiles.margin(self.config["kernel_down"], self.config["kernel_up"]))
+        context = network_margin(self.config)
 
         def denoise(images):
             height, width = images.shape[2:]

@@ -19,7 +19,7 @@ from .others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, 
 from .others.leaky_relu import LeakyReLU
 from .others.max_pool2d import MaxPool2d
 from .others.mse import MSE
-from .others.network import STRIDE, build_denoiser
+from .others.network import build_denoiser, network_margin, network_stride
 from .others.progress import Progress
 from .others.relu import ReLU
 from .others.sequential import Sequential
@@ -27,7 +27,7 @@ from .others.sgd import SGD
 from .others.sigmoid import Sigmoid
 from .others.skip import Residual, SkipConcat
 from .others.transpose_conv2d import TransposeConv2d
-from .others.unet import build_unet, unet_margin, unet_stride
+from .others.unet import build_unet
 from .others.upsampling import NearestUpsampling, NNUpsampling, Upsampling
 
 __all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "NNUpsampling", "Upsampling", "ReLU",
@@ -127,7 +127,7 @@ class Model:
     @property
     def stride(self):
         """Training pictures' heights and widths must be multiples of this."""
-        return unet_stride(len(self.config["channels"])) if self.config["arch"] == "deep" else STRIDE
+        return network_stride(self.config)
 
     @property
     def dtype(self):
@@ -240,11 +240,8 @@ class Model:
         if out is None:
             out = test_input.new_empty(test_input.shape, dtype=self.dtype)
         tiles.check_out(out, test_input, "Model.predict")
-        if self.config["arch"] == "deep":
-            context = unet_margin(len(self.config["channels"]))
-        else:
-            context = tiles.margin(self.config["kernel_down"], self.config["kernel_up"])
-        return tiles.predict_in_pieces(self._denoise, test_input, out, context, PREDICT_PIXELS, self.stride)
+        return tiles.predict_in_pieces(self._denoise, test_input, out, network_margin(self.config), PREDICT_PIXELS,
+                                       self.stride)
 
     def _denoise(self, images):
         h, w = images.shape[2:]

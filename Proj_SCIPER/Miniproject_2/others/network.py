@@ -1,8 +1,11 @@
-"""The denoiser: the course's required shape, built from this framework's layers."""
+"""The denoiser: the course's required shape, built from this framework's layers, and the
+geometry both networks' users need (how sizes must align, how far a pixel sees)."""
+from . import tiles
 from .conv2d import Conv2d
 from .relu import ReLU
 from .sequential import Sequential
 from .sigmoid import Sigmoid
+from .unet import unet_margin, unet_stride
 from .upsampling import Upsampling
 
 #: Downsampling factor of the network: inputs are padded to a multiple of it.
@@ -23,3 +26,16 @@ def build_denoiser(channels, kernel_down, padding_down, kernel_up, padding_up, d
         Upsampling(c2, c1, kernel_up, padding=padding_up, scale_factor=2, **kw), ReLU(),
         Upsampling(c1, 3, kernel_up, padding=padding_up, scale_factor=2, **kw), Sigmoid(),
     )
+
+
+def network_stride(config):
+    """The factor by which the network of ``config`` (a model configuration) shrinks a
+    picture: training pictures' H and W must be multiples of it, and predict pads to it."""
+    return unet_stride(len(config["channels"])) if config["arch"] == "deep" else STRIDE
+
+
+def network_margin(config):
+    """Context, in pixels, that a prediction tile of ``config``'s network needs around it."""
+    if config["arch"] == "deep":
+        return unet_margin(len(config["channels"]))
+    return tiles.margin(config["kernel_down"], config["kernel_up"])
