@@ -199,8 +199,9 @@ def cmd_train(args) -> int:
         parallel, device = distributed.start(device)
     options.update({"seed": args.seed, "device": device})
     if device.startswith("cuda"):
-        # TF32 matrix products, as torch's cuDNN convolutions (the twin's) use by default:
-        # both implementations then train at the same precision.
+        # TF32 matrix products, as torch's cuDNN convolutions (the twin's) use by default,
+        # so that both implementations multiply at the same precision (what the committed
+        # deep models were trained with; NVIDIA_TF32_OVERRIDE=0 turns TF32 off for both).
         torch.backends.cuda.matmul.allow_tf32 = True
     lead = parallel is None or parallel.lead
     try:
