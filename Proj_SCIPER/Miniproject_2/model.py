@@ -56,10 +56,10 @@ class Model:
     ``Model()`` is the course's required network with :data:`DEFAULT_CONFIG`;
     ``Model(arch="deep")`` the U-Net with :data:`DEEP_CONFIG`, which predicts a correction
     of its input (so a clean picture can come back unchanged). Other keyword arguments
-    override the defaults, and a bad value raises ``ValueError`` naming it. Weights are initialised from torch's global
-    random generator, as torch.nn layers are (seed it with ``torch.manual_seed`` for a
-    reproducible start); ``seed`` drives shuffling and augmentation through its own
-    generator, so the caller's random state is untouched.
+    override the defaults, and a bad value raises ``ValueError`` naming it. Weights are
+    initialised from torch's global random generator, as torch.nn layers are (seed it
+    with ``torch.manual_seed`` for a reproducible start); ``seed`` drives shuffling and
+    augmentation through its own generator, so the caller's random state is untouched.
     """
 
     def __init__(self, **config):
@@ -131,6 +131,7 @@ class Model:
 
     @property
     def dtype(self):
+        """The floating point type the network computes in (its parameters')."""
         return self.net.param()[0][0].dtype
 
     # -- training -----------------------------------------------------------------------------

@@ -35,8 +35,9 @@ DEFAULT_CONFIG = {
 #: not apply to it.
 DEEP_CONFIG = {**DEFAULT_CONFIG, "arch": "deep", "channels": (48, 48, 48), "lr": 1e-3}
 CONFIGS = {"simple": DEFAULT_CONFIG, "deep": DEEP_CONFIG}
-#: The U-Net's levels: one to five resolutions.
+#: The U-Net's levels: one to five resolutions; and how a level joins the one below.
 DEPTHS = range(1, 6)
+SKIPS = ("concat", "add")
 
 #: Above this, an optimizer's step size no longer fits in float32 (Adam multiplies lr by
 #: 1 / (1 - beta1) = 10 on its first step): torch would fail inside the step.
@@ -86,8 +87,8 @@ def check_config(config, owner="Model", complete=False):
         raise bad("channels", "two positive ints" if arch == "simple"
                   else f"{DEPTHS.start} to {DEPTHS.stop - 1} positive ints (one width per level)")
     config["channels"] = tuple(channels)
-    if config["skip"] not in ("concat", "add"):
-        raise bad("skip", "'concat' or 'add'")
+    if config["skip"] not in SKIPS:
+        raise bad("skip", f"one of {SKIPS}")
     if config["skip"] == "add" and len(set(channels)) > 1:
         raise ValueError(f"{owner}: skip='add' sums levels, so every level's width must be the same, "
                          f"got channels={shown(channels)}")

@@ -1,4 +1,5 @@
 """The deep denoiser: a U-Net with a residual output, built from this framework's layers."""
+from .config import SKIPS
 from .conv2d import Conv2d
 from .leaky_relu import LeakyReLU
 from .max_pool2d import MaxPool2d
@@ -8,7 +9,6 @@ from .upsampling import NearestUpsampling
 
 #: The negative slope of every activation (Noise2Noise's U-Net uses 0.1 as well).
 SLOPE = 0.1
-SKIPS = ("concat", "add")
 
 
 def _block(c_in, c_out, kw):
