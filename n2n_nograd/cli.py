@@ -73,12 +73,9 @@ def _positive_int(text: str) -> int:
 
 def _channels(text: str) -> tuple[int, ...]:
     try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
+        return tuple(_positive_int(part) for part in text.split(","))
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"must be comma-separated positive ints, got {text!r}") from None
-    if not all(width > 0 for width in widths):
-        raise argparse.ArgumentTypeError(f"must be comma-separated positive ints, got {text!r}")
-    return widths
 
 
 def _seed(text: str) -> int:
