@@ -36,6 +36,17 @@ def test_colour_shift_is_the_mean_channel_offset():
     assert evaluation.colour_shift(shifted, clean).tolist() == pytest.approx([2.0] * len(clean))
 
 
+def test_colour_floor_is_the_noise_mean_offset():
+    # |mean of n standard normals| has expectation sqrt(2 / (pi n)).
+    clean = _clean(n=400, size=16)
+    floor = evaluation.colour_floor(clean, 50.0)
+    assert floor.mean().item() == pytest.approx(50 * (2 / (torch.pi * 256)) ** 0.5, rel=0.05)
+    noisy = evaluation.noisy_copy(clean, 50.0).double()
+    # The same draw as the noisy copy: away from clipping, they differ by rounding only.
+    assert evaluation.colour_shift(noisy, clean).mean().item() == pytest.approx(floor.mean().item(), rel=0.2)
+    assert evaluation.colour_floor(clean, 0.0).max() == 0
+
+
 def test_worse_counts_pictures_made_worse():
     clean = _clean(n=10)
     noisy = evaluation.noisy_copy(clean, 10.0)
@@ -61,6 +72,8 @@ def test_sweep_rows_and_paired_subsets():
     subset_row = rows[1]
     assert subset_row["paired"]["identity"]["gain"] == 0 and "paired" not in rows[0]
     assert all(r["seconds_per_mp"] >= 0 for r in rows)
+    assert rows[0]["colour_floor"] < rows[2]["colour_floor"]
+    assert rows[1]["colour_floor"] == pytest.approx(evaluation.colour_floor(clean[:4], 5.0).mean().item())
     assert evaluation.format_row(rows[0]).split()[0] == "5"
 
 

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 # The data pipeline (shuffling, batching, augmentation, padding), the progress bar, the
 # configuration and input checks, prediction in pieces and the checkpoint files are
 # shared with Miniproject_2, so that the two differ only in how the network computes.
-from Miniproject_2.others import checkpoint, tiles
+from Miniproject_2.others import checkpoint, clipping, tiles
 from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from Miniproject_2.others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
@@ -257,8 +257,9 @@ class Model:
     def predict(self, test_input, out=None):
         """Denoises (N, 3, H, W) images; returns floats in [0, 255] on the input's device.
 
-        Memory is bounded as in Miniproject_2 (large pictures go in tiles), and ``out``
-        works the same way.
+        Memory is bounded as in Miniproject_2 (large pictures go in tiles), ``out`` works
+        the same way, and the deep model's colours are set right the same way (Miniproject_2's
+        ``others/clipping.py``).
         """
         check_images(test_input, "Model.predict: test_input")
         device = self._compute_device(test_input)
@@ -275,7 +276,10 @@ class Model:
             return (self.net(images)[:, :, :height, :width] * 255).clamp_(0, 255)
 
         with torch.no_grad():
-            return tiles.predict_in_pieces(denoise, test_input, out, context, PREDICT_PIXEL_BUDGET, self.stride)
+            tiles.predict_in_pieces(denoise, test_input, out, context, PREDICT_PIXEL_BUDGET, self.stride)
+            if self.config["arch"] == "deep":
+                clipping.match_colour(test_input, out)
+        return out
 
     def save_model(self, path) -> None:
         """Writes a checkpoint atomically (Miniproject_2's writer: finite weights only)."""

@@ -1,0 +1,107 @@
+"""The clipped noise model and the colour check of the deep model's pictures
+(``Miniproject_2/others/clipping.py``)."""
+import math
+
+import pytest
+import torch
+
+from Miniproject_2.model import Model
+from Miniproject_2.others import clipping
+
+
+def _noisy(clean, sigma, seed=0):
+    z = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return (clean.double() + sigma * z).round().clamp(0, 255)
+
+
+# Named edge values: at each bound, just inside them, mid-range, far outside, tiny and huge sigma.
+@pytest.mark.parametrize("mean", [0.0, 3.0, 128.0, 250.0, 255.0, -40.0, 300.0])
+@pytest.mark.parametrize("sigma", [0.01, 5.0, 50.0, 200.0])
+def test_clipped_moments_match_numerical_integration(mean, sigma):
+    z = torch.linspace(-12, 12, 400_001, dtype=torch.float64)
+    weight = (-z * z / 2).exp() / math.sqrt(2 * math.pi) * (z[1] - z[0])
+    clipped = (mean + sigma * z).clamp(0, 255)
+    expected_mean = (weight * clipped).sum()
+    expected_var = (weight * (clipped - expected_mean) ** 2).sum()
+    inside = (weight * ((mean + sigma * z > 0) & (mean + sigma * z < 255))).sum()
+    first, variance, slope = clipping.clipped_moments(torch.tensor([mean], dtype=torch.float64),
+                                                      torch.tensor([sigma], dtype=torch.float64))
+    assert first.item() == pytest.approx(expected_mean.item(), abs=1e-6 * max(sigma, 1))
+    assert variance.item() == pytest.approx(expected_var.item(), abs=1e-5 * max(sigma, 1) ** 2)
+    assert slope.item() == pytest.approx(inside.item(), abs=1e-4)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 5.0, 25.0, 50.0])
+@pytest.mark.parametrize("level", [20.0, 128.0, 240.0])
+def test_estimate_sigma_sees_through_clipping(sigma, level):
+    # Flat pictures near a bound lose up to half their noise to clipping; the estimate,
+    # told the clean picture, still finds the level the noise was drawn at.
+    clean = torch.full((2, 3, 64, 64), level)
+    found = clipping.estimate_sigma(_noisy(clean, sigma), clean)
+    assert found.shape == (2, 1, 1)
+    # Rounding to whole levels adds 1/12 of a level squared to noise; the bisection
+    # brackets within 255 / 2**12.
+    truth = math.sqrt(sigma ** 2 + 1 / 12) if sigma else 0.0
+    assert found.flatten().tolist() == pytest.approx([truth] * 2, abs=0.02 * sigma + 0.07)
+
+
+@pytest.mark.parametrize("level", [5.0, 128.0, 245.0])
+def test_a_colour_offset_is_taken_back(level):
+    # A denoiser that got every pixel right but the colour: each channel offset.
+    clean = torch.full((4, 3, 64, 64), level)
+    clean[:, :, :, 32:] += torch.tensor([-5.0, 0.0, 5.0]).view(1, 3, 1, 1)
+    clean.clamp_(0, 255)
+    noisy = _noisy(clean, 40.0)
+    offset = torch.tensor([3.0, -4.0, 1.5]).view(1, 3, 1, 1)
+    shifted = (clean + offset).clamp(0, 255)
+    matched = clipping.match_colour(noisy, shifted.clone())
+    # Left: the noise's own mean offset, 40 / sqrt(4096) = 0.6 levels, and less at the bounds.
+    error = (matched - clean).mean((2, 3)).abs()
+    assert error.max() < 2.5 * 40 / 64 and error.mean() < 40 / 64
+
+
+def test_a_clean_picture_keeps_its_colour_and_a_right_one_moves_little():
+    clean = (torch.rand(3, 3, 40, 50, generator=torch.Generator().manual_seed(1)) * 255).round()
+    assert (clipping.match_colour(clean, clean.clone()) - clean).abs().max() < 0.01
+    noisy = _noisy(clean, 25.0)
+    shift = clipping.colour_shift_of(noisy, clean)
+    assert shift.shape == (3, 3, 1, 1) and shift.abs().max() < 3 * 25 / math.sqrt(2000)
+
+
+def test_match_colour_works_in_place_on_any_dtype_and_bounds_its_work(monkeypatch):
+    clean = torch.full((5, 3, 16, 16), 200.0)
+    noisy = _noisy(clean, 30.0).to(torch.uint8)
+    out_float, out_uint8 = (clean + 7).clone(), (clean + 7).to(torch.uint8)
+    assert clipping.match_colour(noisy, out_float) is out_float
+    assert clipping.match_colour(noisy, out_uint8) is out_uint8
+    assert torch.equal(out_uint8, out_float.round().to(torch.uint8))
+    # The same result in chunks of one picture and sampled statistics: only a sample's precision apart.
+    monkeypatch.setattr(clipping, "CHUNK", 16 * 16)
+    monkeypatch.setattr(clipping, "SAMPLE", 64)
+    chunked = clipping.match_colour(noisy, (clean + 7).clone())
+    assert (chunked - out_float).abs().max() < 30 / 8
+    assert out_float.min() >= 0 and out_float.max() <= 255
+
+
+def test_a_saturated_picture_stays_in_range():
+    white = torch.full((1, 3, 32, 32), 255.0)
+    noisy = _noisy(white, 50.0)
+    out = clipping.match_colour(noisy, torch.full_like(white, 230.0))
+    assert out.min() >= 230 and out.max() <= 255 and torch.isfinite(out).all()
+
+
+def test_the_deep_model_sets_its_colours_right_and_the_required_one_is_untouched():
+    # Bright and dark channels at sigma 50: the network alone leaves them 3 to 8 levels
+    # off (it undoes the clipping only roughly); the noise's own mean offset is 0.4 here.
+    clean = torch.full((2, 3, 96, 96), 235.0)
+    clean[:, 2] = 20.0
+    noisy = _noisy(clean, 50.0, seed=3).to(torch.uint8)
+    deep = Model(arch="deep")
+    deep.load_pretrained_model()
+    error = (deep.predict(noisy) - clean).mean((2, 3)).abs()
+    raw_error = (deep._denoise(noisy) - clean).mean((2, 3)).abs()
+    assert error.max() < 1.5 and error.mean() < raw_error.mean() / 4, f"colour errors {error.tolist()} levels"
+    required = Model()
+    required.load_pretrained_model()
+    raw = required.predict(noisy)
+    assert torch.equal(raw, required._denoise(noisy))
