@@ -2,6 +2,7 @@
 level and at several noise levels on pictures from a source no model trained on.
 
     python benchmarks/quality.py [--data data] [--testset data/unseen] [--bm3d 50]
+                                 [--testset-large data/unseen128] [--bm3d-large 8]
                                  [--json results/quality.json] [--markdown]
 
 Part 1, the course's setting (the stored noisy validation set, one noise level):
@@ -17,9 +18,12 @@ to ``results/<run>/`` for the report. A row whose run folder is absent keeps its
 measured numbers from the JSON file, marked ``carried``.
 
 Part 2, per noise level (``n2n_nograd.evaluation``): noise of each sigma added to
-the clean pictures of the default validation set and of the unseen-source test set
-(``n2n photos``, then ``n2n testset``), scored for both committed models of each
-implementation (required and deep), non-local means and BM3D (told the true sigma; on the first ``--bm3d`` pictures of each set).
+the clean pictures of the default validation set, of the unseen-source test set
+(``n2n photos``, then ``n2n testset``) and of larger pictures of the same source
+(``n2n testset --size 128 --n 400 --out data/unseen128``), scored for both committed
+models of each implementation (required and deep), non-local means and BM3D (told the
+true sigma; on the first ``--bm3d`` pictures of each set, ``--bm3d-large`` of the larger
+pictures).
 """
 import argparse
 import json
@@ -110,13 +114,15 @@ def sweeps(args):
         model = _load_model(impl, None, "cpu", model_name)
         denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
     denoisers.update(classical(with_bm3d=True))
-    sets = {"validation": Path(args.data) / VAL_FILE, "unseen": Path(args.testset)}
+    sets = {"validation": (Path(args.data) / VAL_FILE, args.bm3d), "unseen": (Path(args.testset), args.bm3d),
+            "unseen_large": (Path(args.testset_large), args.bm3d_large)}
     results = {}
-    for key, path in sets.items():
+    for key, (path, bm3d_n) in sets.items():
         clean = load_clean(path)
-        print(f"\n{key}: {path}, {len(clean)} clean pictures\n{HEADER}")
-        rows = sweep(denoisers, clean, SIGMAS, subsets={BM3D_LABEL: args.bm3d}, log=print)
-        results[key] = {"path": str(path), "n": len(clean), "rows": rows}
+        size = f"{clean.shape[2]}x{clean.shape[3]}"
+        print(f"\n{key}: {path}, {len(clean)} clean pictures of {size}\n{HEADER}")
+        rows = sweep(denoisers, clean, SIGMAS, subsets={BM3D_LABEL: bm3d_n}, log=print)
+        results[key] = {"path": str(path), "n": len(clean), "size": size, "rows": rows}
     return results
 
 
@@ -125,7 +131,7 @@ def comparison(result):
     means and BM3D (next to the deep model on BM3D's pictures) per noise level."""
     names = {(impl, model): name for name, impl, model in SWEPT}
     deep = names["nograd", "deep"]
-    lines = ["| σ | input | required (ours) | deep (ours) | made worse | colour shift | deep twin | "
+    lines = ["| σ | input | required (ours) | deep (ours) | made worse | colour shift (floor) | deep twin | "
              "non-local means | BM3D / deep on its pictures |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     by_sigma = {}
     for row in result["rows"]:
@@ -134,7 +140,8 @@ def comparison(result):
         ours, bm3d = cells[deep], cells.get(BM3D_LABEL)
         versus = f"{bm3d['psnr']:.2f} / {bm3d['paired'][deep]['psnr']:.2f}" if bm3d and "paired" in bm3d else ""
         lines.append(f"| {sigma:g} | {ours['input_psnr']:.2f} | {cells[names['nograd', 'required']]['psnr']:.2f} | "
-                     f"**{ours['psnr']:.2f}** | {100 * ours['worse']:.1f}% | {ours['colour_shift']:.2f} | "
+                     f"**{ours['psnr']:.2f}** | {100 * ours['worse']:.1f}% | "
+                     f"{ours['colour_shift']:.2f} ({ours['colour_floor']:.2f}) | "
                      f"{cells[names['torch', 'deep']]['psnr']:.2f} | {cells[NL_MEANS]['psnr']:.2f} | {versus} |")
     return "\n".join(lines)
 
@@ -143,14 +150,15 @@ def markdown(sweep_results):
     """The README's per-noise-level tables."""
     lines = []
     for key, result in sweep_results.items():
-        lines += [f"\n{key} ({result['n']} pictures):\n",
-                  "| sigma | denoiser | input dB | output dB | gain dB | made worse | worst gain dB | colour shift | s/MP |",
+        lines += [f"\n{key} ({result['n']} pictures of {result['size']}):\n",
+                  "| sigma | denoiser | input dB | output dB | gain dB | made worse | worst gain dB | colour shift "
+                  "(floor) | s/MP |",
                   "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for row in result["rows"]:
             name = row["denoiser"] + (f" (first {row['n']})" if row["n"] < result["n"] else "")
             lines.append(f"| {row['sigma']:g} | {name} | {row['input_psnr']:.2f} | {row['psnr']:.2f} | "
                          f"{row['gain']:+.2f} | {100 * row['worse']:.1f}% | {row['worst_gain']:+.2f} | "
-                         f"{row['colour_shift']:.2f} | {row['seconds_per_mp']:.2f} |")
+                         f"{row['colour_shift']:.2f} ({row['colour_floor']:.2f}) | {row['seconds_per_mp']:.2f} |")
         subset_rows = [r for r in result["rows"] if "paired" in r]
         if subset_rows:
             lines += ["", f"On the pictures {BM3D_LABEL} saw: " + "; ".join(
@@ -166,7 +174,12 @@ def main():
     parser.add_argument("--testset", default=str(ROOT / "data" / "unseen"))
     parser.add_argument("--runs", default=str(ROOT / "runs"),
                         help="folder holding the runs seed/, twin/, best/, deep/, deep_twin/")
+    parser.add_argument("--testset-large", default=str(ROOT / "data" / "unseen128"),
+                        help="larger pictures of the unseen source (n2n testset --size 128 --n 400), where "
+                             "a picture's colour is not lost in its noise (see evaluation.colour_floor)")
     parser.add_argument("--bm3d", type=int, default=50, help="pictures per set and sigma for BM3D (default: 50)")
+    parser.add_argument("--bm3d-large", type=int, default=8,
+                        help="pictures per sigma for BM3D on the larger pictures (default: 8)")
     parser.add_argument("--json", default=str(ROOT / "results" / "quality.json"))
     parser.add_argument("--markdown", action="store_true", help="also print the per-sigma tables as Markdown")
     args = parser.parse_args()
@@ -179,7 +192,8 @@ def main():
     print(f"wrote {path}")
     if args.markdown:
         print(markdown(results["sigmas"]))
-        print("\nunseen, compared:\n\n" + comparison(results["sigmas"]["unseen"]))
+        for key in ("unseen", "unseen_large"):
+            print(f"\n{key}, compared:\n\n" + comparison(results["sigmas"][key]))
 
 
 if __name__ == "__main__":

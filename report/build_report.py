@@ -545,7 +545,11 @@ def deep_label(inputs, deep):
             f"[{', '.join(f'{v:g}' for v in build.get('train_sigma_range', (0, 50)))}], clipped input and unclipped "
             f"target; {schedule}, {seconds(records[-1]['cumulative_seconds'])} on one H200 GPU "
             f"(`tools/train_deep.sh`, TF32 matrix products); best validation PSNR {best['val_psnr']:.2f} dB on "
-            f"64×64 crops{twin_text}. `benchmarks/deep_ablation.py` compares variants of it (appendix).")
+            f"64×64 crops{twin_text}. Its `predict` ends by shifting each colour channel so that, under the "
+            f"clipped Gaussian noise of a picture file (closed-form moments, σ estimated per picture by moment "
+            f"matching, `others/clipping.py`), the expected noisy picture averages to the noisy one: the "
+            f"network undoes clipping near black and white only roughly. `benchmarks/deep_ablation.py` compares "
+            f"variants of it (appendix).")
 
 
 def schedule_label(run):
@@ -579,7 +583,8 @@ def noise_levels(doc, sigmas, key):
     """The per-noise-level table of benchmarks/quality.py for the evaluation set ``key``:
     the required network, the deep one (ours and its twin), non-local means and BM3D."""
     captions = {"validation": "the validation pictures (photographs of the training source's package)",
-                "unseen": "the unseen-source test set (photographs of a package no model trained on)"}
+                "unseen": "the unseen-source test set (photographs of a package no model trained on)",
+                "unseen_large": "larger pictures of the unseen source"}
     if key not in sigmas:
         return
     result = sigmas[key]
@@ -595,18 +600,21 @@ def noise_levels(doc, sigmas, key):
         paired = (f"{bm3d['psnr']:.2f} / {bm3d['paired'][names['deep']]['psnr']:.2f}" if bm3d and "paired" in bm3d
                   else (f"{bm3d['psnr']:.2f}" if bm3d else ""))
         rows.append((f"{sigma:g}", f"{deep['input_psnr']:.2f}", f"{required['psnr']:.2f}",
-                     f"**{deep['psnr']:.2f}**", f"{100 * deep['worse']:.1f}%", f"{deep['colour_shift']:.1f}",
+                     f"**{deep['psnr']:.2f}**", f"{100 * deep['worse']:.1f}%",
+                     f"{deep['colour_shift']:.1f}" + (f" ({deep['colour_floor']:.1f})" if "colour_floor" in deep else ""),
                      f"{twin['psnr']:.2f}", f"{nl_means['psnr']:.2f}", f"{100 * nl_means['worse']:.0f}%", paired))
     subset = next((r["n"] for r in result["rows"] if r["denoiser"] == BM3D_LABEL), None)
     doc.table(["σ", "input", "required", "deep", "worse", "colour", "twin", "NL-means", "worse", "BM3D / deep"],
               rows,
-              f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures, noise "
+              f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures"
+              + (f" of {result['size']}" if "size" in result else "") + ", noise "
               f"added to the clean pictures: ours with the required network (bestmodel.pkl) and the deep one "
               f"(bestmodel_deep.pkl), the deep torch.nn twin (bestmodel_deep.pth), non-local means (blind) and "
               f"BM3D (told σ"
               + (f"; on the first {subset} pictures, next to the deep model on the same pictures)" if subset else ")")
               + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
-              "per-channel means, 0–255 levels (`python benchmarks/quality.py`).",
+              "per-channel means, 0–255 levels, and in brackets the noise's own (the floor, "
+              "0.8 σ/√(HW)) (`python benchmarks/quality.py`).",
               spans=[("", 3), ("deep (ours)", 3), ("", 1), ("non-local means", 2), ("", 1)])
 
 
@@ -671,6 +679,7 @@ def appendix(doc, inputs):
                    f"picture's PSNR.")
     if inputs.quality is not None and inputs.quality.get("sigmas"):
         noise_levels(doc, inputs.quality["sigmas"], "validation")
+        noise_levels(doc, inputs.quality["sigmas"], "unseen_large")
     deep_ablation(doc, inputs)
     ablation(doc, inputs)
     if inputs.ablation and inputs.ablation.get("runs"):
