@@ -545,11 +545,8 @@ def deep_label(inputs, deep):
             f"[{', '.join(f'{v:g}' for v in build.get('train_sigma_range', (0, 50)))}], clipped input and unclipped "
             f"target; {schedule}, {seconds(records[-1]['cumulative_seconds'])} on one H200 GPU "
             f"(`tools/train_deep.sh`, TF32 matrix products); best validation PSNR {best['val_psnr']:.2f} dB on "
-            f"64×64 crops{twin_text}. Its `predict` ends by shifting each colour channel so that, under the "
-            f"clipped Gaussian noise of a picture file (closed-form moments, σ estimated per picture by moment "
-            f"matching, `others/clipping.py`), the expected noisy picture averages to the noisy one: the "
-            f"network undoes clipping near black and white only roughly. `benchmarks/deep_ablation.py` compares "
-            f"variants of it (appendix).")
+            f"64×64 crops{twin_text}. Its `predict` then shifts each channel to agree with the noisy picture "
+            f"under clipped noise (`others/clipping.py`). `benchmarks/deep_ablation.py` compares variants (appendix).")
 
 
 def schedule_label(run):
@@ -613,8 +610,7 @@ def noise_levels(doc, sigmas, key):
               f"BM3D (told σ"
               + (f"; on the first {subset} pictures, next to the deep model on the same pictures)" if subset else ")")
               + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
-              "per-channel means, 0–255 levels, and in brackets the noise's own (the floor, "
-              "0.8 σ/√(HW)) (`python benchmarks/quality.py`).",
+              "per-channel means, 0–255 levels (in brackets: the noise's own) (`python benchmarks/quality.py`).",
               spans=[("", 3), ("deep (ours)", 3), ("", 1), ("non-local means", 2), ("", 1)])
 
 
