@@ -2,7 +2,8 @@
 and CPU through checkpoints, and the scratch buffers kept per device.
 
 Marked ``cuda`` and skipped, with the reason in the summary, when torch sees no GPU
-(a CPU-only build, or no device). They have not run on a GPU yet (see the README).
+(a CPU-only build, or no device). All but the colour check ran on an H200 in two
+sessions (see the README).
 """
 import importlib
 
@@ -137,3 +138,15 @@ def test_gpu_results_survive_the_next_pass():
         if first is None:
             first, copies = results, [r.clone() for r in results]
     assert all(torch.equal(r, c) for r, c in zip(first, copies))
+
+
+def test_the_colour_check_gives_the_cpu_numbers_on_the_gpu():
+    from Miniproject_2.others.clipping import match_colour
+    generator = torch.Generator().manual_seed(0)
+    clean = (torch.rand(4, 3, 40, 48, generator=generator) * 255).round()
+    noisy = (clean + 40 * torch.randn(clean.shape, generator=generator)).round().clamp(0, 255).to(torch.uint8)
+    denoised = (clean + 5).clamp(0, 255)
+    on_cpu = match_colour(noisy, denoised.clone())
+    # The noisy pictures may stay on the CPU while the result lives on the GPU.
+    on_gpu = match_colour(noisy, denoised.cuda())
+    assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), on_cpu, atol=1e-3)
