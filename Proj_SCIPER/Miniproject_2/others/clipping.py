@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from .tiles import store
+
 #: The brightest level of a picture file.
 TOP = 255.0
 #: Pixels per picture that the clipping statistics are computed on: a regular subsample of
@@ -146,9 +148,8 @@ def match_colour(noisy, denoised):
     rows = max(1, CHUNK // (per_chunk * w))
     for start in range(0, n, per_chunk):
         part = denoised[start:start + per_chunk]
-        shift = colour_shift_of(noisy[start:start + per_chunk].to(part.device), part).to(part.device)
+        shift = colour_shift_of(noisy[start:start + per_chunk].to(part.device), part)
         for top in range(0, h, rows):
             block = part[:, :, top:top + rows]
-            shifted = block.float().add_(shift).clamp_(0, TOP)
-            block.copy_(shifted if block.is_floating_point() else shifted.round_())
+            store(block, block.float().add_(shift).clamp_(0, TOP))
     return denoised

@@ -30,7 +30,7 @@ def predict_in_pieces(run, x, out, context, pixels, grid=GRID):
     if h * w <= pixels:
         chunk = pixels // (h * w)
         for start in range(0, n, chunk):
-            _store(out[start:start + chunk], run(x[start:start + chunk]))
+            store(out[start:start + chunk], run(x[start:start + chunk]))
         return out
     tile = max(grid, (math.isqrt(pixels) - 2 * context) // grid * grid)
     for top in range(0, h, tile):
@@ -39,12 +39,13 @@ def predict_in_pieces(run, x, out, context, pixels, grid=GRID):
             y1, x1 = min(h, top + tile + context), min(w, left + tile + context)
             for i in range(n):
                 piece = run(x[i:i + 1, :, y0:y1, x0:x1])
-                _store(out[i:i + 1, :, top:top + tile, left:left + tile],
+                store(out[i:i + 1, :, top:top + tile, left:left + tile],
                        piece[:, :, top - y0:top - y0 + tile, left - x0:left - x0 + tile])
     return out
 
 
-def _store(target, values):
+def store(target, values):
+    """``target[...] = values``, rounded first if ``target`` is an integer tensor (a uint8 picture)."""
     target.copy_(values if target.is_floating_point() else values.round())
 
 
