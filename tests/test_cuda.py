@@ -150,3 +150,22 @@ def test_the_colour_check_gives_the_cpu_numbers_on_the_gpu():
     # The noisy pictures may stay on the CPU while the result lives on the GPU.
     on_gpu = match_colour(noisy, denoised.cuda())
     assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), on_cpu, atol=1e-3)
+
+
+def test_the_blend_toward_the_input_gives_the_cpu_numbers_on_the_gpu():
+    import torch.nn.functional as F
+    from Miniproject_2.others.shrinkage import shrink_to_input
+
+    def box(images, into):
+        into.copy_(F.avg_pool2d(images.to(into.device).float(), 3, 1, 1, count_include_pad=False))
+        return into
+
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.full((3, 3, 40, 48), 120.0)
+    clean[..., 20:, :] += 30.0 * (torch.arange(48) % 3 == 0).float()
+    noisy = (clean + 3 * torch.randn(clean.shape, generator=generator)).round().clamp(0, 255).to(torch.uint8)
+    raw = box(noisy, torch.empty(noisy.shape))
+    on_cpu = shrink_to_input(noisy, raw.clone(), box)
+    # The noisy pictures may stay on the CPU while the result lives on the GPU.
+    on_gpu = shrink_to_input(noisy, raw.cuda(), box)
+    assert on_gpu.is_cuda and torch.allclose(on_gpu.cpu(), on_cpu, atol=1e-3)

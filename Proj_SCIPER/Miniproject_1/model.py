@@ -27,7 +27,7 @@ from torch.nn import functional as F
 # The data pipeline (shuffling, batching, augmentation, padding), the progress bar, the
 # configuration and input checks, prediction in pieces and the checkpoint files are
 # shared with Miniproject_2, so that the two differ only in how the network computes.
-from Miniproject_2.others import checkpoint, clipping, tiles
+from Miniproject_2.others import checkpoint, clipping, shrinkage, tiles
 from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from Miniproject_2.others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
@@ -258,7 +258,8 @@ class Model:
         """Denoises (N, 3, H, W) images; returns floats in [0, 255] on the input's device.
 
         Memory is bounded as in Miniproject_2 (large pictures go in tiles), ``out`` works
-        the same way, and the deep model's colours are set right the same way (Miniproject_2's
+        the same way, and the deep model's output is blended toward lightly noisy inputs and
+        its colours are set right the same way (Miniproject_2's ``others/shrinkage.py`` and
         ``others/clipping.py``).
         """
         check_images(test_input, "Model.predict: test_input")
@@ -270,14 +271,18 @@ class Model:
         tiles.check_out(out, test_input, "Model.predict")
         context = network_margin(self.config)
 
-        def denoise(images):
+        def run(images):
             height, width = images.shape[2:]
             images = reflect_pad(images.to(device, torch.float32) / 255, self.stride)
             return (self.net(images)[:, :, :height, :width] * 255).clamp_(0, 255)
 
+        def denoise(images, into):
+            return tiles.predict_in_pieces(run, images, into, context, PREDICT_PIXEL_BUDGET, self.stride)
+
         with torch.no_grad():
-            tiles.predict_in_pieces(denoise, test_input, out, context, PREDICT_PIXEL_BUDGET, self.stride)
+            denoise(test_input, out)
             if self.config["arch"] == "deep":
+                shrinkage.shrink_to_input(test_input, out, denoise)
                 clipping.match_colour(test_input, out)
         return out
 

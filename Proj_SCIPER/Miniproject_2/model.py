@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .others import checkpoint, clipping, tiles
+from .others import checkpoint, clipping, shrinkage, tiles
 from .others.adam import Adam
 from .others.avg_pool2d import AvgPool2d
 from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
@@ -234,8 +234,10 @@ class Model:
 
         Runs at most about :data:`PREDICT_PIXELS` pixels at a time (a large picture goes in
         tiles whose results equal a single pass), so memory beyond the result stays bounded.
-        The deep model then shifts each picture's channels so that its colour agrees with
-        the noisy picture's under the clipped noise model (:func:`.others.clipping.match_colour`).
+        The deep model then blends each lightly noisy picture back toward its input as far as
+        an estimate of its error says (:func:`.others.shrinkage.shrink_to_input`), and shifts
+        each picture's channels so that its colour agrees with the noisy picture's under the
+        clipped noise model (:func:`.others.clipping.match_colour`).
         ``out``, a tensor of the input's shape, receives the result instead (rounded if it
         is an integer tensor, e.g. uint8), and is returned.
         """
@@ -243,11 +245,16 @@ class Model:
         if out is None:
             out = test_input.new_empty(test_input.shape, dtype=self.dtype)
         tiles.check_out(out, test_input, "Model.predict")
-        tiles.predict_in_pieces(self._denoise, test_input, out, network_margin(self.config), PREDICT_PIXELS,
-                                self.stride)
+        def denoise(images, into):
+            return tiles.predict_in_pieces(self._denoise, images, into, network_margin(self.config),
+                                           PREDICT_PIXELS, self.stride)
+
+        denoise(test_input, out)
         if self.config["arch"] == "deep":
-            # The blind U-Net undoes the clipping of noise at 0 and 255 only roughly; its
-            # colours are set right against the noise model (others/clipping.py).
+            # The blind U-Net may take fine texture for light noise (others/shrinkage.py),
+            # and undoes the clipping of noise at 0 and 255 only roughly; its colours are
+            # set right against the noise model (others/clipping.py).
+            shrinkage.shrink_to_input(test_input, out, denoise)
             clipping.match_colour(test_input, out)
         return out
 

@@ -1,0 +1,174 @@
+"""Blending a blind denoiser's output back toward a lightly noisy input
+(``Miniproject_2/others/shrinkage.py``)."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from Miniproject_2.model import Model
+from Miniproject_2.others import shrinkage
+
+
+def _noise(shape, sigma, seed=0):
+    return sigma * torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _box(width):
+    """A linear denoiser: the mean over a ``width`` x ``width`` window (its own pixel weighs
+    ``1 / width**2``), as ``shrink_to_input`` calls one."""
+    def denoise(images, into):
+        into.copy_(F.avg_pool2d(images.float(), width, 1, width // 2, count_include_pad=False))
+        return into
+    return denoise
+
+
+def _divergence(noisy, denoise):
+    pattern = shrinkage.probe(noisy.shape[1:], noisy.device)
+    y, again = torch.empty(noisy.shape), torch.empty(noisy.shape)
+    denoise(noisy, y)
+    denoise(noisy + pattern, again)
+    return y, (again - y) * pattern
+
+
+def _mse(a, b):
+    return (a.double() - b.double()).square().mean().item()
+
+
+def test_the_probe_is_a_fixed_balanced_sign_pattern_that_leaves_the_random_state_alone():
+    state = torch.random.get_rng_state()
+    pattern = shrinkage.probe((3, 300, 200), torch.device("cpu"))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert pattern.shape == (3, 300, 200) and pattern.dtype == torch.float32
+    assert set(pattern.unique().tolist()) == {-1.0, 1.0}
+    assert torch.equal(pattern, shrinkage.probe((3, 300, 200), torch.device("cpu")))
+    period = shrinkage.PERIOD
+    assert torch.equal(pattern[:, period:2 * period, :period], pattern[:, :period, :period])
+    tile = pattern[:, :period, :period]
+    assert abs(tile.mean().item()) < 0.02
+    # Neighbours' signs must not go together (they share a window of the denoiser).
+    assert abs((tile[:, 1:] * tile[:, :-1]).mean().item()) < 0.02
+    assert abs((tile[:, :, 1:] * tile[:, :, :-1]).mean().item()) < 0.02
+    assert abs((tile[1:] * tile[:-1]).mean().item()) < 0.02
+    # Pictures smaller than the tile take its corner.
+    assert torch.equal(shrinkage.probe((3, 5, 7), torch.device("cpu")), pattern[:, :5, :7])
+
+
+@pytest.mark.parametrize("sigma", [1.0, 5.0, 20.0])
+@pytest.mark.parametrize("width", [3, 5])
+def test_the_noise_level_of_a_local_average_is_found(sigma, width):
+    # A flat picture through a box filter: the residual keeps 1 - 1/width**2 of the noise's
+    # variance, which the divergence measures and puts back.
+    clean = torch.full((2, 3, 96, 96), 128.0)
+    noisy = clean + _noise(clean.shape, sigma)
+    y, divergence = _divergence(noisy, _box(width))
+    found = shrinkage.noise_level(noisy, y, divergence) / shrinkage.CALIBRATION
+    assert found.shape == (2,)
+    assert found.tolist() == pytest.approx([sigma] * 2, rel=0.05)
+    # Without the divergence the level is measured low, never high.
+    blind = shrinkage.noise_level(noisy, y) / shrinkage.CALIBRATION
+    assert (blind < found).all() and (blind > sigma * math.sqrt(1 - 1 / width ** 2) * 0.9).all()
+
+
+def test_the_level_is_measured_where_the_picture_is_flat():
+    # Half the picture is a fine texture that the box filter wipes out: it must not count
+    # as noise.
+    clean = torch.full((1, 3, 64, 64), 100.0)
+    clean[..., 32:, :] += 40.0 * (torch.arange(64) % 2).float()
+    noisy = clean + _noise(clean.shape, 3.0)
+    y, divergence = _divergence(noisy, _box(3))
+    found = shrinkage.noise_level(noisy, y, divergence) / shrinkage.CALIBRATION
+    assert found.item() == pytest.approx(3.0, rel=0.1)
+    assert (noisy - y).square().mean().sqrt().item() > 10
+
+
+def test_a_texture_the_denoiser_wipes_out_comes_back():
+    # A clean diagonal texture beside a flat half, with light noise: the box filter takes
+    # the texture for noise, and its output is far worse than its input; the blend gives
+    # most of it back (a little of the texture's residual passes for noise).
+    i, j = torch.arange(64).view(-1, 1), torch.arange(64).view(1, -1)
+    clean = (100.0 + 30.0 * ((i + 2 * j) % 5 == 0).float()).expand(2, 3, 64, 64).clone()
+    clean[..., :32, :] = 100.0
+    noisy = (clean + _noise(clean.shape, 2.0)).round()
+    denoise = _box(3)
+    raw = denoise(noisy, torch.empty(noisy.shape))
+    out = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
+    assert _mse(raw, clean) > 10 * _mse(noisy, clean)
+    assert _mse(out, clean) < 1.6 * _mse(noisy, clean)
+
+
+def test_a_clean_picture_comes_back_almost_unchanged():
+    i, j = torch.arange(48).view(-1, 1), torch.arange(48).view(1, -1)
+    clean = (90.0 + 50.0 * ((i + 2 * j) % 5 == 0).float()).expand(1, 3, 48, 48).clone()
+    clean[..., :24, :] = 90.0
+    denoise = _box(3)
+    out = shrinkage.shrink_to_input(clean, denoise(clean, torch.empty(clean.shape)), denoise)
+    assert 10 * math.log10(255 ** 2 / max(_mse(out, clean), 1e-12)) > 45
+
+
+@pytest.mark.parametrize("sigma", [2.0, 6.0])
+def test_a_good_denoiser_is_kept_at_low_noise(sigma):
+    # A smooth picture that the box filter denoises well: the blend must not give the
+    # gain away (SURE puts the weight near 1).
+    x = torch.linspace(0, 1, 64)
+    clean = (60 + 80 * x.view(-1, 1) * x.view(1, -1)).expand(2, 3, 64, 64).clone()
+    noisy = clean + _noise(clean.shape, sigma, seed=1)
+    denoise = _box(5)
+    raw = denoise(noisy, torch.empty(noisy.shape))
+    out = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
+    assert _mse(out, clean) < 1.05 * _mse(raw, clean) < _mse(noisy, clean)
+
+
+def test_heavy_noise_is_left_alone_without_a_second_pass():
+    clean = torch.full((3, 3, 40, 40), 128.0)
+    noisy = clean + _noise(clean.shape, 25.0)
+    box, calls = _box(5), []
+
+    def denoise(images, into):
+        calls.append(images.shape)
+        return box(images, into)
+
+    raw = box(noisy, torch.empty(noisy.shape))
+    out = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
+    assert torch.equal(out, raw) and calls == []
+
+
+def test_only_the_lightly_noisy_pictures_are_run_again_and_chunks_agree(monkeypatch):
+    clean = torch.full((4, 3, 32, 32), 120.0)
+    noisy = clean + torch.stack([_noise(clean.shape[1:], s, seed=k) for k, s in enumerate([2.0, 30.0, 4.0, 40.0])])
+    box, calls = _box(3), []
+
+    def denoise(images, into):
+        calls.append(images.shape[0])
+        return box(images, into)
+
+    raw = box(noisy, torch.empty(noisy.shape))
+    whole = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
+    assert calls == [2]
+    assert torch.equal(whole[[1, 3]], raw[[1, 3]])
+    monkeypatch.setattr(shrinkage, "CHUNK", 32 * 32)
+    assert torch.equal(shrinkage.shrink_to_input(noisy, raw.clone(), box), whole)
+
+
+def test_an_integer_output_is_rounded_in_place():
+    clean = torch.full((2, 3, 32, 32), 50.0)
+    noisy = (clean + _noise(clean.shape, 3.0)).round().clamp(0, 255).to(torch.uint8)
+    denoise = _box(3)
+    raw = denoise(noisy, torch.empty(noisy.shape))
+    out = raw.round().to(torch.uint8)
+    result = shrinkage.shrink_to_input(noisy, out, denoise)
+    assert result is out and out.dtype == torch.uint8
+    expected = shrinkage.shrink_to_input(noisy, raw.round(), denoise)
+    assert (out.float() - expected).abs().max() <= 0.5 + 1e-4
+
+
+def test_the_deep_model_gives_back_a_fine_texture_at_low_noise():
+    # Thin aliased diagonals of 20 levels at sigma 5: the blind U-Net alone smooths them
+    # away, and its picture is further from the clean one than the noisy input was.
+    i, j = torch.arange(32).view(-1, 1), torch.arange(32).view(1, -1)
+    clean = (100.0 + 20.0 * ((i + 2 * j) % 5 == 0).float()).expand(4, 3, 32, 32).clone()
+    noisy = (clean + _noise(clean.shape, 5.0)).round().clamp(0, 255)
+    deep = Model(arch="deep")
+    deep.load_pretrained_model()
+    assert _mse(deep._denoise(noisy), clean) > _mse(noisy, clean)
+    assert _mse(deep.predict(noisy), clean) < _mse(noisy, clean)
