@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from Miniproject_2.model import Model
-from Miniproject_2.others import clipping
+from Miniproject_2.others import clipping, tiles
 
 
 def _noisy(clean, sigma, seed=0):
@@ -76,7 +76,7 @@ def test_match_colour_works_in_place_on_any_dtype_and_bounds_its_work(monkeypatc
     assert clipping.match_colour(noisy, out_uint8) is out_uint8
     assert torch.equal(out_uint8, out_float.round().to(torch.uint8))
     # The same result in chunks of one picture and sampled statistics: only a sample's precision apart.
-    monkeypatch.setattr(clipping, "CHUNK", 16 * 16)
+    monkeypatch.setattr(tiles, "BATCH_PIXELS", 16 * 16)
     monkeypatch.setattr(clipping, "SAMPLE", 64)
     chunked = clipping.match_colour(noisy, (clean + 7).clone())
     assert (chunked - out_float).abs().max() < 30 / 8

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from Miniproject_2.model import Model
-from Miniproject_2.others import shrinkage
+from Miniproject_2.others import shrinkage, tiles
 
 
 def _noise(shape, sigma, seed=0):
@@ -146,7 +146,7 @@ def test_only_the_lightly_noisy_pictures_are_run_again_and_chunks_agree(monkeypa
     whole = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
     assert calls == [2]
     assert torch.equal(whole[[1, 3]], raw[[1, 3]])
-    monkeypatch.setattr(shrinkage, "CHUNK", 32 * 32)
+    monkeypatch.setattr(tiles, "BATCH_PIXELS", 32 * 32)
     assert torch.equal(shrinkage.shrink_to_input(noisy, raw.clone(), box), whole)
 
 

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .tiles import store
+from .tiles import BATCH_PIXELS, picture_batches, store
 
 #: The brightest level of a picture file.
 TOP = 255.0
@@ -25,8 +25,6 @@ TOP = 255.0
 #: denoised picture that are zero away from the bounds, and the noise level come from the
 #: subsample.
 SAMPLE = 2 ** 12
-#: Pictures' pixels handled at once, for batches of small pictures.
-CHUNK = 2 ** 21
 #: Bisection steps of :func:`estimate_sigma` on [0, 255]: within 0.06 levels.
 BISECTIONS = 12
 #: Newton steps of the shift; the second corrects the curvature of the clipped mean near
@@ -137,18 +135,18 @@ def match_colour(noisy, denoised):
     """``denoised`` with each channel shifted as :func:`colour_shift_of` says, in place,
     then clipped to [0, 255] (rounded if it is an integer tensor); returns it.
 
-    Batches of small pictures go :data:`CHUNK` pixels at a time; the statistics use at
-    most :data:`SAMPLE` pixels of each picture, so memory stays bounded for any size.
+    Pictures go in batches of :func:`~.tiles.picture_batches`, large ones by rows; the
+    statistics use at most :data:`SAMPLE` pixels of each picture, so memory stays bounded
+    for any size.
 
     Shape:
         - noisy: :math:`(N, C, H, W)`, 0-255; denoised: the same shape, any dtype and device
     """
     n, _, h, w = noisy.shape
-    per_chunk = max(1, CHUNK // (h * w))
-    rows = max(1, CHUNK // (per_chunk * w))
-    for start in range(0, n, per_chunk):
-        part = denoised[start:start + per_chunk]
-        shift = colour_shift_of(noisy[start:start + per_chunk].to(part.device), part)
+    for start, stop in picture_batches(n, h, w):
+        part = denoised[start:stop]
+        shift = colour_shift_of(noisy[start:stop].to(part.device), part)
+        rows = max(1, BATCH_PIXELS // ((stop - start) * w))
         for top in range(0, h, rows):
             block = part[:, :, top:top + rows]
             store(block, block.float().add_(shift).clamp_(0, TOP))

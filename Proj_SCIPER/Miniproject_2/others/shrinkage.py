@@ -34,7 +34,7 @@ import math
 
 import torch
 
-from .tiles import store
+from .tiles import picture_batches, store
 
 #: Noise level (0-255 scale) from which a picture is left as the denoiser gave it.
 GATE = 10.0
@@ -42,8 +42,6 @@ GATE = 10.0
 FLAT = 0.25
 #: Pixels per picture that the noise level is measured on: a regular subsample of larger pictures.
 SAMPLE = 2 ** 14
-#: Pictures' pixels handled at once, for batches of small pictures.
-CHUNK = 2 ** 21
 #: Side of the square tile that the +-1 probe pattern repeats: far wider than the reach of a
 #: convolutional denoiser, so that pixels sharing a sign do not influence each other.
 PERIOD = 128
@@ -129,8 +127,8 @@ def shrink_to_input(noisy, out, denoise):
     ``denoise(images, into)`` must write the same denoiser's output for ``images`` (floats
     on the 0-255 scale) into ``into`` (float, ``out``'s device); it runs once more, on the
     pictures whose noise level is measured below :data:`GATE` only. ``out`` may be an
-    integer tensor (its result is rounded). Batches of small pictures go :data:`CHUNK`
-    pixels at a time. Pictures narrower than 3 pixels have no inner pixel to measure
+    integer tensor (its result is rounded). Pictures go in batches of
+    :func:`~.tiles.picture_batches`. Pictures narrower than 3 pixels have no inner pixel to measure
     the noise on, and are left alone.
 
     Shape:
@@ -139,9 +137,8 @@ def shrink_to_input(noisy, out, denoise):
     n, c, h, w = noisy.shape
     if h < 3 or w < 3:
         return out
-    per_chunk = max(1, CHUNK // (h * w))
-    for start in range(0, n, per_chunk):
-        part, x = out[start:start + per_chunk], noisy[start:start + per_chunk].to(out.device)
+    for start, stop in picture_batches(n, h, w):
+        part, x = out[start:stop], noisy[start:stop].to(out.device)
         low = (noise_level(x, part) < GATE).nonzero().flatten()
         if low.numel() == 0:
             continue

@@ -4,6 +4,16 @@ import math
 #: The course's network downsamples by 4: its tiles start on that grid so that each one
 #: sees its pixels exactly as a single pass over the whole picture would.
 GRID = 4
+#: Pixels that the steps after the network (``clipping.py``, ``shrinkage.py``) handle at
+#: once: that many pixels' worth of whole small pictures, or rows of a large one.
+BATCH_PIXELS = 2 ** 21
+
+
+def picture_batches(n, h, w):
+    """``(start, stop)`` of consecutive batches of ``n`` pictures of ``h`` x ``w``, each of at
+    most :data:`BATCH_PIXELS` pixels (a larger picture goes alone)."""
+    per_batch = max(1, BATCH_PIXELS // (h * w))
+    return [(start, min(n, start + per_batch)) for start in range(0, n, per_batch)]
 
 
 def margin(kernel_down, kernel_up):
