@@ -545,11 +545,10 @@ def deep_label(inputs, deep):
             f"[{', '.join(f'{v:g}' for v in build.get('train_sigma_range', (0, 50)))}], clipped input and unclipped "
             f"target; {schedule}, {seconds(records[-1]['cumulative_seconds'])} on one H200 GPU "
             f"(`tools/train_deep.sh`, TF32 matrix products); best validation PSNR {best['val_psnr']:.2f} dB on "
-            f"64×64 crops{twin_text}. Its `predict` then blends each lightly noisy picture back toward its input "
-            f"as far as Stein's unbiased risk estimate says, σ measured on the picture's flattest pixels "
-            f"(`others/shrinkage.py`: fine texture the blind network took for noise comes back), and shifts "
-            f"each channel to agree with the noisy picture under clipped noise (`others/clipping.py`). "
-            f"`benchmarks/deep_ablation.py` compares variants (appendix).")
+            f"64×64 crops{twin_text}. Its `predict` then blends lightly noisy pictures back toward their input "
+            f"by a SURE weight (`others/shrinkage.py`) and shifts each channel to agree with the noisy "
+            f"picture under clipped noise (`others/clipping.py`). `benchmarks/deep_ablation.py` compares "
+            f"variants (appendix).")
 
 
 def schedule_label(run):
