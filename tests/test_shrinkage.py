@@ -150,6 +150,23 @@ def test_only_the_lightly_noisy_pictures_are_run_again_and_chunks_agree(monkeypa
     assert torch.equal(shrinkage.shrink_to_input(noisy, raw.clone(), box), whole)
 
 
+def test_a_tall_picture_gets_the_weight_stein_gives_and_its_input_is_left_alone():
+    # Taller than the probe's period, not a multiple of it: the passes go in bands of rows.
+    i, j = torch.arange(2 * shrinkage.PERIOD + 37).view(-1, 1), torch.arange(40).view(1, -1)
+    clean = (90.0 + 30.0 * ((i + 2 * j) % 5 == 0).float()).expand(1, 3, -1, -1).clone()
+    clean[..., :20] = 90.0
+    noisy = clean + _noise(clean.shape, 3.0)
+    kept = noisy.clone()
+    denoise = _box(3)
+    y, divergence = _divergence(noisy, denoise)
+    sigma = shrinkage.noise_level(noisy, y, divergence)
+    weight = (sigma ** 2 * (1 - divergence.mean()) / (y - noisy).square().mean()).clamp(0, 1)
+    assert 0 < weight.item() < 1
+    out = shrinkage.shrink_to_input(noisy, y.clone(), denoise)
+    assert torch.equal(noisy, kept)
+    assert torch.allclose(out, noisy + weight * (y - noisy), atol=1e-3)
+
+
 def test_an_integer_output_is_rounded_in_place():
     clean = torch.full((2, 3, 32, 32), 50.0)
     noisy = (clean + _noise(clean.shape, 3.0)).round().clamp(0, 255).to(torch.uint8)

@@ -27,8 +27,9 @@ deep denoiser rarely makes a picture worse, and a level measured a little low wo
 part of its gain away. For them the second pass is skipped: the level measured before
 knowing ``d`` is never larger than after it.
 
-The measure needs flat parts: a picture that is fine texture nearly everywhere, and that
-the denoiser flattens, looks like noise throughout, and is left as the denoiser gave it.
+The measure needs flat parts, and texture that the denoiser flattens can pass for flat:
+where such texture covers much of a picture, the level is measured high and the picture
+is left nearer to (or, past :data:`GATE`, at) the denoiser's output.
 """
 import math
 
@@ -108,16 +109,25 @@ def noise_level(noisy, denoised, divergence=None):
     return power.sqrt_().mul_(CALIBRATION)
 
 
-def _blend(noisy, out, again, probe_pattern):
+def _bands(h):
+    """Bands of :data:`PERIOD` rows, in each of which the probe pattern is the same: the
+    passes over whole pictures go band by band, so they need no picture-sized temporaries."""
+    return [slice(top, min(h, top + PERIOD)) for top in range(0, h, PERIOD)]
+
+
+def _blend(noisy, out, divergence):
     """Moves each picture of ``out`` toward ``noisy`` by the SURE-optimal amount, in place;
-    ``again`` holds the denoiser's output for ``noisy + probe_pattern``."""
-    x, y = noisy.to(out.device).float(), out.float()
-    divergence = (again - y).mul_(probe_pattern)
-    sigma = noise_level(x, y, divergence)
+    ``divergence`` holds the denoiser's ``b (f(x + b) - f(x))`` per pixel."""
+    sigma = noise_level(noisy, out, divergence)
+    residual = divergence.new_zeros(out.shape[0])
+    for rows in _bands(out.shape[2]):
+        residual += (out[:, :, rows].float() - noisy[:, :, rows].float()).square_().sum((1, 2, 3))
     keep = sigma.square() * divergence.mean((1, 2, 3)).neg_().add_(1)
-    weight = (keep / (y - x).square_().mean((1, 2, 3)).clamp_(min=1e-12)).clamp_(0, 1)
+    weight = (keep * out[0].numel() / residual.clamp_(min=1e-12)).clamp_(0, 1)
     weight = weight.masked_fill_(sigma >= GATE, 1).view(-1, 1, 1, 1)
-    store(out, (y - x).mul_(weight).add_(x).clamp_(0, 255))
+    for rows in _bands(out.shape[2]):
+        x, y = noisy[:, :, rows].float(), out[:, :, rows]
+        store(y, (y.float() - x).mul_(weight).add_(x).clamp_(0, 255))
 
 
 def shrink_to_input(noisy, out, denoise):
@@ -128,8 +138,9 @@ def shrink_to_input(noisy, out, denoise):
     on the 0-255 scale) into ``into`` (float, ``out``'s device); it runs once more, on the
     pictures whose noise level is measured below :data:`GATE` only. ``out`` may be an
     integer tensor (its result is rounded). Pictures go in batches of
-    :func:`~.tiles.picture_batches`. Pictures narrower than 3 pixels have no inner pixel to measure
-    the noise on, and are left alone.
+    :func:`~.tiles.picture_batches`; beyond what ``denoise`` needs, a batch takes two float
+    copies of its pictures (the probed input and the output for it). Pictures narrower
+    than 3 pixels have no inner pixel to measure the noise on, and are left alone.
 
     Shape:
         - noisy: :math:`(N, C, H, W)`, 0-255; out: the same shape, any dtype and device
@@ -137,15 +148,24 @@ def shrink_to_input(noisy, out, denoise):
     n, c, h, w = noisy.shape
     if h < 3 or w < 3:
         return out
+    band = probe((c, PERIOD, w), out.device)
     for start, stop in picture_batches(n, h, w):
         part, x = out[start:stop], noisy[start:stop].to(out.device)
         low = (noise_level(x, part) < GATE).nonzero().flatten()
         if low.numel() == 0:
             continue
-        pattern = probe((c, h, w), out.device)
-        x_low, y_low = x.index_select(0, low), part.index_select(0, low)
-        again = torch.empty(x_low.shape, device=out.device)
-        denoise(x_low.float().add_(pattern), again)
-        _blend(x_low, y_low, again, pattern)
-        part.index_copy_(0, low, y_low)
+        every = low.numel() == stop - start
+        x_low, y_low = (x, part) if every else (x.index_select(0, low), part.index_select(0, low))
+        # A copy even of a float input: the probe is added in place.
+        probed = torch.empty(x_low.shape, device=out.device).copy_(x_low)
+        for rows in _bands(h):
+            probed[:, :, rows].add_(band[:, :rows.stop - rows.start])
+        divergence = torch.empty(x_low.shape, device=out.device)
+        denoise(probed, divergence)
+        del probed
+        for rows in _bands(h):
+            divergence[:, :, rows].sub_(y_low[:, :, rows]).mul_(band[:, :rows.stop - rows.start])
+        _blend(x_low, y_low, divergence)
+        if not every:
+            part.index_copy_(0, low, y_low)
     return out
