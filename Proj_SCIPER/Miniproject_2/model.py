@@ -245,6 +245,7 @@ class Model:
         if out is None:
             out = test_input.new_empty(test_input.shape, dtype=self.dtype)
         tiles.check_out(out, test_input, "Model.predict")
+
         def denoise(images, into):
             return tiles.predict_in_pieces(self._denoise, images, into, network_margin(self.config),
                                            PREDICT_PIXELS, self.stride)
