@@ -3,6 +3,7 @@
     python benchmarks/speed.py [--rounds 7] [--epoch] [--device cuda] [--json results/speed.json]
     python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
     python benchmarks/speed.py --networks deep [--layers]  # the U-Net (arch="deep")
+    python benchmarks/speed.py --ceiling               # the U-Net's convolutions against the products under them
 
 For the course-sized network (named "default": 32/64 channels, the committed default until
 the model grew to 48/96 and 5x5) and for the seed report's network, both
@@ -20,6 +21,13 @@ trains: a step at batch 32 on 64x64 crops, with the same steps' peak memory, and
 one 1x3x512x512 image. Its time ratio must be <= 1.0 (the goal is 0.7, shown beside it).
 ``--layers --networks deep`` splits our step by layer type (each container's own time,
 without its children's).
+
+``--ceiling`` times, for each convolution shape of the U-Net's training step (batch 32,
+64x64 crops), torch's own convolution (``F.conv2d``, a direct oneDNN kernel on the CPU), the
+one matrix product that the im2col order reduces it to (the fastest operation the
+framework's rules allow: ``(N*H*W, 9*C_in) @ (9*C_in, C_out)``, timed alone, with no im2col)
+and our ``Conv2d`` forward, in GFLOP/s (2 multiply-adds of a 3x3 window per output number),
+alternating, medians: the bound on our step that the products set.
 
 Each row is checked against the targets of the project's speed issue (time ratio
 ours/torch: training step at batch 64 <= 0.5 default, <= 0.65 seed; predict <= 0.6;
@@ -286,6 +294,37 @@ def print_layer_times(batch, rounds, networks):
             print(f"  {name:{width}} {f:10.2f} {b:11.2f} {100 * (f + b) / total:5.1f}%")
 
 
+#: The U-Net's convolutions (batch, side, C_in, C_out): each level's 3x3 convolutions,
+#: the ones after a concatenated skip taking twice the width.
+CEILING_SHAPES = ((32, 64, 48, 48), (32, 64, 96, 48), (32, 32, 48, 48), (32, 32, 96, 48), (32, 16, 48, 48))
+
+
+def print_ceiling(rounds, min_seconds):
+    """``--ceiling``: see the module's documentation."""
+    from Miniproject_2.others.conv2d import Conv2d
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 3x3 convolutions, padding 1, forward, "
+          "GFLOP/s (medians of alternating rounds)")
+    print(f"{'batch x side, C_in -> C_out':28} {'GFLOP':>6} {'F.conv2d':>9} {'product alone':>14} {'ours Conv2d':>12}")
+    for n, side, c_in, c_out in CEILING_SHAPES:
+        x = torch.randn(n, c_in, side, side).contiguous(memory_format=torch.channels_last)
+        weight, bias = torch.randn(c_out, c_in, 3, 3), torch.randn(c_out)
+        cols, matrix = torch.randn(n * side * side, 9 * c_in), torch.randn(9 * c_in, c_out)
+        layer = Conv2d(c_in, c_out, 3, padding=1)
+        runs = {"torch": lambda: F.conv2d(x, weight, bias, padding=1), "product": lambda: cols @ matrix,
+                "ours": lambda: layer.forward(x)}
+        times = {name: [] for name in runs}
+        for fn in runs.values():
+            fn()
+        for _ in range(rounds):
+            for name, fn in runs.items():
+                times[name].append(timed(fn, min_seconds, lambda: None))
+        gflop = 2 * n * side * side * 9 * c_in * c_out / 1e9
+        speeds = [gflop / statistics.median(times[name]) for name in runs]
+        print(f"{f'{n} x {side}, {c_in} -> {c_out}':28} {gflop:6.2f} {speeds[0]:9.0f} {speeds[1]:14.0f} {speeds[2]:12.0f}",
+              flush=True)
+
+
 def check_targets(row):
     """Set ``row["targets"]`` to the targets that apply and ``row["met"]`` to whether all hold."""
     targets = {}
@@ -326,6 +365,8 @@ def main():
     parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=list(DEFAULT_NETWORKS),
                         help="networks to measure (default: default seed; committed is the committed model's, "
                              "deep the U-Net's)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="only time the U-Net's convolutions against the matrix products under them (CPU)")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
@@ -340,6 +381,8 @@ def main():
         return memory_probe(network, int(batch), impl)
     if args.layers:
         return print_layer_times(args.batch, args.rounds, args.networks)
+    if args.ceiling:
+        return print_ceiling(args.rounds, args.min_seconds)
 
     rows, cpu_start = [], cpu_times()
     where = torch.cuda.get_device_name(device) if on_gpu else platform.processor() or platform.machine()

@@ -65,6 +65,14 @@ def test_speed_deep_rows_have_a_target_and_a_goal(speed):
     assert met["met"] and speed.describe_targets(met) == "time <= 1.0: met (goal <= 0.7: not yet)"
 
 
+def test_speed_ceiling_prints_a_row_per_convolution_shape(speed, monkeypatch, capsys):
+    monkeypatch.setattr(speed, "CEILING_SHAPES", ((2, 8, 4, 5), (1, 6, 3, 2)))
+    speed.print_ceiling(rounds=1, min_seconds=0)
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert [row.split()[:5] for row in rows] == [["2", "x", "8,", "4", "->"], ["1", "x", "6,", "3", "->"]]
+    assert all(float(value) > 0 for row in rows for value in row.split()[-3:])
+
+
 def test_speed_deep_pair_agrees_and_is_split_by_layer_type(speed):
     """The U-Net and its twin get the same weights; the breakdown names every layer type."""
     mine, reference = speed.make_pair("deep")
