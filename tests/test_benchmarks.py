@@ -66,10 +66,10 @@ def test_speed_deep_rows_have_a_target_and_a_goal(speed):
 
 
 def test_speed_ceiling_prints_a_row_per_convolution_shape(speed, monkeypatch, capsys):
-    monkeypatch.setattr(speed, "CEILING_SHAPES", ((2, 8, 4, 5), (1, 6, 3, 2)))
-    speed.print_ceiling(rounds=1, min_seconds=0)
+    monkeypatch.setattr(speed, "CEILING_SHAPES", ((2, 32, 16, 16), (1, 32, 24, 16)))
+    speed.print_ceiling(rounds=1, min_seconds=0.01)
     rows = capsys.readouterr().out.strip().splitlines()[2:]
-    assert [row.split()[:5] for row in rows] == [["2", "x", "8,", "4", "->"], ["1", "x", "6,", "3", "->"]]
+    assert [row.split()[:5] for row in rows] == [["2", "x", "32,", "16", "->"], ["1", "x", "32,", "24", "->"]]
     assert all(float(value) > 0 for row in rows for value in row.split()[-3:])
 
 
