@@ -25,7 +25,7 @@ pixels) leaves the residual ``x - y = n - mean(n)`` with the variance
 Pictures whose level is measured at :data:`GATE` or more are left as they are: there the
 deep denoiser rarely makes a picture worse, and a level measured a little low would give
 part of its gain away. For them the second pass is skipped: the level measured before
-knowing ``d`` is never larger than after it.
+knowing ``d`` is never larger than after it (for a denoiser that does not amplify noise).
 
 The measure needs flat parts, and texture that the denoiser flattens can pass for flat:
 where such texture covers much of a picture, the level is measured high and the picture
@@ -43,8 +43,8 @@ GATE = 10.0
 FLAT = 0.25
 #: Pixels per picture that the noise level is measured on: a regular subsample of larger pictures.
 SAMPLE = 2 ** 14
-#: Side of the square tile that the +-1 probe pattern repeats: far wider than the reach of a
-#: convolutional denoiser, so that pixels sharing a sign do not influence each other.
+#: Side of the square tile that the +-1 probe pattern repeats: wider than the deep U-Net's reach
+#: (40 pixels each way), so that pixels sharing a sign do not influence each other.
 PERIOD = 128
 #: What the measured level is multiplied by: on the validation photographs (not the unseen
 #: ones) the flattest pixels' level comes out 5% low at sigma 3 to 15 (median over 1,000
