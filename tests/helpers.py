@@ -1,5 +1,6 @@
 """What the framework tests share: memory layouts, torch twins of our modules, the
-comparison with ``torch.autograd``, the ``gradcheck`` adapter and the run report."""
+comparison with ``torch.autograd``, the ``gradcheck`` adapter, the run report and a
+linear stand-in denoiser."""
 import contextlib
 
 import torch
@@ -174,6 +175,16 @@ class _Adapter(torch.autograd.Function):
         ctx.module.zero_grad()
         grad_x = ctx.module.backward(grad_output)
         return (None, grad_x, *(grad.clone() for _, grad in ctx.module.param()))
+
+
+def box_denoiser(width):
+    """A linear denoiser with the ``denoise(images, into)`` signature of
+    ``shrinkage.shrink_to_input``: the mean over a ``width`` x ``width`` window, its own
+    pixel weighing ``1 / width**2``."""
+    def denoise(images, into):
+        into.copy_(F.avg_pool2d(images.to(into.device).float(), width, 1, width // 2, count_include_pad=False))
+        return into
+    return denoise
 
 
 def _forward_at(module, x, params):

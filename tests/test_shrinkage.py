@@ -4,23 +4,14 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
+from helpers import box_denoiser
 from Miniproject_2.model import Model
 from Miniproject_2.others import shrinkage, tiles
 
 
 def _noise(shape, sigma, seed=0):
     return sigma * torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _box(width):
-    """A linear denoiser: the mean over a ``width`` x ``width`` window (its own pixel weighs
-    ``1 / width**2``), as ``shrink_to_input`` calls one."""
-    def denoise(images, into):
-        into.copy_(F.avg_pool2d(images.float(), width, 1, width // 2, count_include_pad=False))
-        return into
-    return denoise
 
 
 def _divergence(noisy, denoise):
@@ -61,7 +52,7 @@ def test_the_noise_level_of_a_local_average_is_found(sigma, width):
     # variance, which the divergence measures and puts back.
     clean = torch.full((2, 3, 96, 96), 128.0)
     noisy = clean + _noise(clean.shape, sigma)
-    y, divergence = _divergence(noisy, _box(width))
+    y, divergence = _divergence(noisy, box_denoiser(width))
     found = shrinkage.noise_level(noisy, y, divergence) / shrinkage.CALIBRATION
     assert found.shape == (2,)
     assert found.tolist() == pytest.approx([sigma] * 2, rel=0.05)
@@ -76,7 +67,7 @@ def test_the_level_is_measured_where_the_picture_is_flat():
     clean = torch.full((1, 3, 64, 64), 100.0)
     clean[..., 32:, :] += 40.0 * (torch.arange(64) % 2).float()
     noisy = clean + _noise(clean.shape, 3.0)
-    y, divergence = _divergence(noisy, _box(3))
+    y, divergence = _divergence(noisy, box_denoiser(3))
     found = shrinkage.noise_level(noisy, y, divergence) / shrinkage.CALIBRATION
     assert found.item() == pytest.approx(3.0, rel=0.1)
     assert (noisy - y).square().mean().sqrt().item() > 10
@@ -90,7 +81,7 @@ def test_a_texture_the_denoiser_wipes_out_comes_back():
     clean = (100.0 + 30.0 * ((i + 2 * j) % 5 == 0).float()).expand(2, 3, 64, 64).clone()
     clean[..., :32, :] = 100.0
     noisy = (clean + _noise(clean.shape, 2.0)).round()
-    denoise = _box(3)
+    denoise = box_denoiser(3)
     raw = denoise(noisy, torch.empty(noisy.shape))
     out = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
     assert _mse(raw, clean) > 10 * _mse(noisy, clean)
@@ -101,7 +92,7 @@ def test_a_clean_picture_comes_back_almost_unchanged():
     i, j = torch.arange(48).view(-1, 1), torch.arange(48).view(1, -1)
     clean = (90.0 + 50.0 * ((i + 2 * j) % 5 == 0).float()).expand(1, 3, 48, 48).clone()
     clean[..., :24, :] = 90.0
-    denoise = _box(3)
+    denoise = box_denoiser(3)
     out = shrinkage.shrink_to_input(clean, denoise(clean, torch.empty(clean.shape)), denoise)
     assert 10 * math.log10(255 ** 2 / max(_mse(out, clean), 1e-12)) > 45
 
@@ -113,7 +104,7 @@ def test_a_good_denoiser_is_kept_at_low_noise(sigma):
     x = torch.linspace(0, 1, 64)
     clean = (60 + 80 * x.view(-1, 1) * x.view(1, -1)).expand(2, 3, 64, 64).clone()
     noisy = clean + _noise(clean.shape, sigma, seed=1)
-    denoise = _box(5)
+    denoise = box_denoiser(5)
     raw = denoise(noisy, torch.empty(noisy.shape))
     out = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
     assert _mse(out, clean) < 1.05 * _mse(raw, clean) < _mse(noisy, clean)
@@ -122,7 +113,7 @@ def test_a_good_denoiser_is_kept_at_low_noise(sigma):
 def test_heavy_noise_is_left_alone_without_a_second_pass():
     clean = torch.full((3, 3, 40, 40), 128.0)
     noisy = clean + _noise(clean.shape, 25.0)
-    box, calls = _box(5), []
+    box, calls = box_denoiser(5), []
 
     def denoise(images, into):
         calls.append(images.shape)
@@ -136,7 +127,7 @@ def test_heavy_noise_is_left_alone_without_a_second_pass():
 def test_only_the_lightly_noisy_pictures_are_run_again_and_chunks_agree(monkeypatch):
     clean = torch.full((4, 3, 32, 32), 120.0)
     noisy = clean + torch.stack([_noise(clean.shape[1:], s, seed=k) for k, s in enumerate([2.0, 30.0, 4.0, 40.0])])
-    box, calls = _box(3), []
+    box, calls = box_denoiser(3), []
 
     def denoise(images, into):
         calls.append(images.shape[0])
@@ -157,7 +148,7 @@ def test_a_tall_picture_gets_the_weight_stein_gives_and_its_input_is_left_alone(
     clean[..., :20] = 90.0
     noisy = clean + _noise(clean.shape, 3.0)
     kept = noisy.clone()
-    denoise = _box(3)
+    denoise = box_denoiser(3)
     y, divergence = _divergence(noisy, denoise)
     sigma = shrinkage.noise_level(noisy, y, divergence)
     weight = (sigma ** 2 * (1 - divergence.mean()) / (y - noisy).square().mean()).clamp(0, 1)
@@ -170,7 +161,7 @@ def test_a_tall_picture_gets_the_weight_stein_gives_and_its_input_is_left_alone(
 def test_an_integer_output_is_rounded_in_place():
     clean = torch.full((2, 3, 32, 32), 50.0)
     noisy = (clean + _noise(clean.shape, 3.0)).round().clamp(0, 255).to(torch.uint8)
-    denoise = _box(3)
+    denoise = box_denoiser(3)
     raw = denoise(noisy, torch.empty(noisy.shape))
     out = raw.round().to(torch.uint8)
     result = shrinkage.shrink_to_input(noisy, out, denoise)
