@@ -70,6 +70,39 @@ def test_a_colour_offset_is_taken_back(level):
     assert error.max() < 2.5 * 40 / 64 and error.mean() < 40 / 64
 
 
+@pytest.mark.parametrize("sigma", [3.0, 25.0, 60.0])
+def test_the_shift_is_the_most_likely_one(sigma):
+    # Pictures near black, near white, mid-grey and spanning the range, each denoised
+    # picture off by a different colour: the shift must be where a fine grid of the
+    # float64 log-likelihood peaks (whole pictures, so the sample is every pixel).
+    generator = torch.Generator().manual_seed(int(sigma))
+    levels = torch.tensor([8.0, 247.0, 128.0]).view(3, 1, 1, 1)
+    clean = (levels + 12 * torch.randn(3, 3, 12, 12, generator=generator, dtype=torch.float64)).clamp(0, 255)
+    clean = torch.cat([clean, torch.linspace(0, 255, 144, dtype=torch.float64).view(1, 1, 12, 12).expand(1, 3, 12, 12)])
+    noisy = _noisy(clean, sigma, seed=int(sigma))
+    denoised = (clean + torch.tensor([4.0, -6.0, 2.5]).view(1, 3, 1, 1)).clamp(0, 255)
+    x, y = noisy.flatten(2), denoised.flatten(2)
+    grid = torch.arange(-40, 40, 0.005, dtype=torch.float64).view(-1, 1, 1, 1)
+    clean_of = y + grid
+    normal = torch.distributions.Normal(0.0, 1.0)
+    likelihood = torch.where(x >= 255, normal.cdf((clean_of - 254.5) / sigma).log(),
+                             torch.where(x <= 0, normal.cdf((0.5 - clean_of) / sigma).log(),
+                                         -((x - clean_of) / sigma) ** 2 / 2)).sum(3)
+    best = grid.flatten()[likelihood.argmax(0)]
+    found = clipping._shift(x.float(), y.float(), torch.full((4, 1, 1), sigma),
+                            (x.mean(2, keepdim=True) - y.mean(2, keepdim=True)).float(),
+                            torch.zeros(4, 3, 1))
+    assert (found.squeeze(2).double() - best).abs().max() < 0.01
+
+
+def test_a_saturated_sky_comes_back_white():
+    # Half of a white picture's noisy pixels sit at 255: the most likely clean picture is
+    # white, wherever the denoiser left it.
+    white = torch.full((1, 3, 32, 32), 255.0)
+    out = clipping.match_colour(_noisy(white, 30.0), torch.full_like(white, 238.0))
+    assert out.min() > 250.5
+
+
 def test_a_clean_picture_keeps_its_colour_and_a_right_one_moves_little():
     clean = (torch.rand(3, 3, 40, 50, generator=torch.Generator().manual_seed(1)) * 255).round()
     assert (clipping.match_colour(clean, clean.clone()) - clean).abs().max() < 0.01
