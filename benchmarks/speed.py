@@ -321,7 +321,7 @@ def print_ceiling(rounds, min_seconds):
                 times[name].append(timed(fn, min_seconds, lambda: None))
         gflop = 2 * n * side * side * 9 * c_in * c_out / 1e9
         speeds = [gflop / statistics.median(times[name]) for name in runs]
-        print(f"{f'{n} x {side}, {c_in} -> {c_out}':28} {gflop:6.2f} {speeds[0]:9.0f} {speeds[1]:14.0f} {speeds[2]:12.0f}",
+        print(f"{f'{n} x {side}, {c_in} -> {c_out}':28} {gflop:6.2f} {speeds[0]:9.3g} {speeds[1]:14.3g} {speeds[2]:12.3g}",
               flush=True)
 
 
