@@ -4,6 +4,7 @@
     python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
     python benchmarks/speed.py --networks deep [--layers]  # the U-Net (arch="deep")
     python benchmarks/speed.py --ceiling               # the U-Net's convolutions against the products under them
+    python benchmarks/speed.py --colour                # the deep model's colour check, seconds per megapixel
 
 For the course-sized network (named "default": 32/64 channels, the committed default until
 the model grew to 48/96 and 5x5) and for the seed report's network, both
@@ -28,6 +29,12 @@ one matrix product that the im2col order reduces it to (the fastest operation th
 framework's rules allow: ``(N*H*W, 9*C_in) @ (9*C_in, C_out)``, timed alone, with no im2col)
 and our ``Conv2d`` forward, in GFLOP/s (2 multiply-adds of a 3x3 window per output number),
 alternating, medians: the bound on our step that the products set.
+
+``--colour`` times the deep model's colour check (``clipping.match_colour``, which shifts each
+channel of a denoised picture to where its noisy input is most likely) on a batch of 2,000
+32x32 crops and on one 2560x1600 picture, in seconds per megapixel (fastest of the rounds).
+The pictures are ramps that run past both bounds, so a share of their pixels is clipped, with
+noise of sigma 50 and the clean ramp standing in for the network's output.
 
 Each row is checked against the targets of the project's speed issue (time ratio
 ours/torch: training step at batch 64 <= 0.5 default, <= 0.65 seed; predict <= 0.6;
@@ -325,6 +332,40 @@ def print_ceiling(rounds, min_seconds):
               flush=True)
 
 
+#: (pictures, height, width) that --colour times the colour check on.
+COLOUR_SHAPES = ((2000, 32, 32), (1, 1600, 2560))
+
+
+def ramps(n, h, w, sigma, seed):
+    """``n`` noisy uint8 pictures and their clean float ones: each channel a ramp across the
+    width between random ends in [-40, 295], clipped to [0, 255], so that part of it is
+    saturated, as in sky and shadow."""
+    generator = torch.Generator().manual_seed(seed)
+    ends = torch.rand(2, n, 3, 1, 1, generator=generator) * 335 - 40
+    along = torch.linspace(0, 1, w).expand(n, 3, h, w)
+    clean = (ends[0] + (ends[1] - ends[0]) * along).clamp(0, 255)
+    noisy = (clean + sigma * torch.randn(clean.shape, generator=generator)).round().clamp(0, 255)
+    return noisy.to(torch.uint8), clean
+
+
+def print_colour(rounds, shapes=COLOUR_SHAPES):
+    """``--colour``: see the module's documentation."""
+    from Miniproject_2.others.clipping import match_colour
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; colour check (match_colour) at sigma 50, "
+          f"fastest of {rounds} rounds")
+    print(f"{'pictures':22} {'s':>8} {'s/MP':>8}")
+    for n, h, w in shapes:
+        noisy, clean = ramps(n, h, w, 50, seed=8)
+        times = []
+        for _ in range(rounds):
+            denoised = clean.clone()
+            start = time.perf_counter()
+            match_colour(noisy, denoised)
+            times.append(time.perf_counter() - start)
+        print(f"{f'{n} x {h}x{w}':22} {min(times):8.3f} {min(times) / (n * h * w / 1e6):8.3f}", flush=True)
+
+
 def check_targets(row):
     """Set ``row["targets"]`` to the targets that apply and ``row["met"]`` to whether all hold."""
     targets = {}
@@ -367,6 +408,8 @@ def main():
                              "deep the U-Net's)")
     parser.add_argument("--ceiling", action="store_true",
                         help="only time the U-Net's convolutions against the matrix products under them (CPU)")
+    parser.add_argument("--colour", action="store_true",
+                        help="only time the deep model's colour check, in seconds per megapixel")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
@@ -383,6 +426,8 @@ def main():
         return print_layer_times(args.batch, args.rounds, args.networks)
     if args.ceiling:
         return print_ceiling(args.rounds, args.min_seconds)
+    if args.colour:
+        return print_colour(args.rounds)
 
     rows, cpu_start = [], cpu_times()
     where = torch.cuda.get_device_name(device) if on_gpu else platform.processor() or platform.machine()

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +72,15 @@ def test_speed_ceiling_prints_a_row_per_convolution_shape(speed, monkeypatch, ca
     rows = capsys.readouterr().out.strip().splitlines()[2:]
     assert [row.split()[:5] for row in rows] == [["2", "x", "32,", "16", "->"], ["1", "x", "32,", "24", "->"]]
     assert all(float(value) > 0 for row in rows for value in row.split()[-3:])
+
+
+def test_speed_colour_check_times_clipped_pictures(speed, capsys):
+    noisy, clean = speed.ramps(4, 8, 64, 50, seed=0)
+    assert noisy.dtype == torch.uint8 and (clean == 0).any() and (clean == 255).any()
+    speed.print_colour(rounds=1, shapes=((4, 8, 64), (1, 16, 16)))
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert [row.split()[:3] for row in rows] == [["4", "x", "8x64"], ["1", "x", "16x16"]]
+    assert all(float(value) > 0 for row in rows for value in row.split()[-2:])
 
 
 def test_speed_deep_pair_agrees_and_is_split_by_layer_type(speed):
