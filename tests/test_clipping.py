@@ -89,9 +89,8 @@ def test_the_shift_is_the_most_likely_one(sigma):
                              torch.where(x <= 0, normal.cdf((0.5 - clean_of) / sigma).log(),
                                          -((x - clean_of) / sigma) ** 2 / 2)).sum(3)
     best = grid.flatten()[likelihood.argmax(0)]
-    found = clipping._shift(x.float(), y.float(), torch.full((4, 1, 1), sigma),
-                            (x.mean(2, keepdim=True) - y.mean(2, keepdim=True)).float(),
-                            torch.zeros(4, 3, 1))
+    score = clipping._score(x.float(), y.float(), (x.mean(2, keepdim=True) - y.mean(2, keepdim=True)).float())
+    found = clipping._shift(score, torch.full((4, 1, 1), sigma), torch.zeros(4, 3, 1))
     assert (found.squeeze(2).double() - best).abs().max() < 0.01
 
 

@@ -124,20 +124,18 @@ def _mills_ratio(h):
     return series.where(h > TAIL, exact)
 
 
-def _shift(x, y, sigma, offset, start):
-    """``(N, C, 1)``: per channel, the shift ``s`` that maximises the likelihood of a noisy
-    picture given the clean picture ``y + s`` and the ``(N, 1, 1)`` noise level, searched
-    from ``start``. ``offset`` is the mean of the noisy picture less that of the denoised
-    one, over every pixel; ``x`` and ``y`` are ``(N, C, P)`` samples of them.
+def _score(x, y, offset):
+    """The score of the shift: a function of ``(shift, sigma)`` that returns the derivative of
+    the log-likelihood of the noisy picture given the clean picture ``y + shift`` and the
+    ``(N, 1, 1)`` noise level ``sigma`` (per pixel, ``(N, C, 1)``), and how fast it falls
+    there. ``offset`` is the mean of the noisy picture less that of the denoised one, over
+    every pixel; ``x`` and ``y`` are ``(N, C, P)`` samples of them.
 
-    Where nothing is clipped, the score (the log-likelihood's derivative, per pixel) is
-    ``(offset - s) / sigma``: it is taken so over every pixel, and only its corrections for
-    clipping, zero away from the bounds, come from the samples. The clean picture is not
-    clipped to [0, 255] in this model: a log-likelihood of Gaussian densities and tails is
-    then concave in ``s``, its maximum unique, and the score decreases. Each step narrows a
-    bracket of its root and takes Newton's step where it falls inside, else bisects. Where
-    the score keeps its sign over the whole bracket (every noisy pixel at one bound, a
-    saturated sky), that end is taken: ``clip(y + s)`` is then the bound everywhere.
+    Where nothing is clipped, the score is ``(offset - shift) / sigma``: it is taken so over
+    every pixel, and only its corrections for clipping, zero away from the bounds, come from
+    the samples. The clean picture is not clipped to [0, 255] in this model: a log-likelihood
+    of Gaussian densities and tails is then concave in the shift, and the score decreases.
+    What depends on the pictures alone is worked out once, for every round of the search.
     """
     top, bottom = x >= TOP, x <= 0
     free = ~(top | bottom)
@@ -145,8 +143,7 @@ def _shift(x, y, sigma, offset, start):
     edge = x.new_full(x.shape, TOP - ROUNDING).masked_fill_(bottom, ROUNDING)
     residual = x - y
 
-    def score(shift):
-        """The score at ``shift``, and how fast it falls there."""
+    def score(shift, sigma):
         moved = y + shift
         # How far the bound lies beyond the clean value, in deviations: upwards for a
         # pixel clipped at the top, downwards for one clipped at the bottom.
@@ -160,12 +157,24 @@ def _shift(x, y, sigma, offset, start):
         rate = mills.mul_(mills - distance).masked_fill_(free, 1.0)
         return value, rate.mean(2, keepdim=True).div_(sigma)
 
-    low, high = y.new_full(start.shape, -TOP), y.new_full(start.shape, TOP)
-    rises, falls = score(high)[0] > 0, score(low)[0] < 0
+    return score
+
+
+def _shift(score, sigma, start):
+    """``(N, C, 1)``: per channel, the root of ``score`` (a :func:`_score`) at the noise level
+    ``sigma``, the most likely shift, searched from ``start``.
+
+    The score decreases, so each step narrows a bracket of its root and takes Newton's step
+    where it falls inside, else bisects. Where the score keeps its sign over the whole
+    bracket (every noisy pixel at one bound, a saturated sky), that end is taken:
+    ``clip(y + s)`` is then the bound everywhere.
+    """
+    low, high = start.new_full(start.shape, -TOP), start.new_full(start.shape, TOP)
+    rises, falls = score(high, sigma)[0] > 0, score(low, sigma)[0] < 0
     low, high = high.where(rises, low), low.where(falls, high)
     shift = start.clamp(low, high)
     for _ in range(SHIFT_STEPS):
-        value, rate = score(shift)
+        value, rate = score(shift, sigma)
         below = value > 0
         low, high = shift.where(below, low), high.where(below, shift)
         newton = shift + value / rate
@@ -188,10 +197,11 @@ def colour_shift_of(noisy, denoised):
     """
     x, y = _sample(noisy), _sample(denoised)
     offset = _channel_means(noisy) - _channel_means(denoised)
+    score = _score(x, y, offset)
     shift = x.new_zeros(x.shape[0], x.shape[1], 1)
     for _ in range(ROUNDS):
         sigma = _sigma(x, (y + shift).clamp_(0, TOP))
-        shift = _shift(x, y, sigma, offset, shift)
+        shift = _shift(score, sigma, shift)
     return shift.unsqueeze(3)
 
 
