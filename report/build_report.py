@@ -527,14 +527,19 @@ def deep_label(inputs, deep):
     twin = inputs.runs.get("deep_twin")
     twin_text = ""
     if twin:
-        twin_best = max(twin["records"], key=lambda r: r["val_psnr"])
-        twin_text = (f"; its torch.nn twin, same data, initial weights and schedule: {twin_best['val_psnr']:.2f} dB "
-                     f"(the two use TF32 products in different libraries, cuBLAS and cuDNN, so their "
-                     f"trajectories part; on the CPU, in float32, they stay within 2·10⁻⁵ of each other)")
-        full = inputs.results / "deep_twin_fp32" / METRICS_FILE
-        if full.is_file():
-            twin_text += (f", and the twin trained in full float32 reaches "
-                          f"{max(r['val_psnr'] for r in read_metrics(full.parent)):.2f} dB")
+        twin_best = max(r["val_psnr"] for r in twin["records"])
+        where = ("in float32 on this 2-core CPU" if twin["run"]["config"].get("device") == "cpu"
+                 else "on the GPU, with cuDNN's TF32 convolutions")
+        twin_text = (f"; its torch.nn twin, same data, initial weights, batches and schedule, trained {where}: "
+                     f"{twin_best:.2f} dB")
+        for label, folder in (("on the GPU with cuDNN's TF32 convolutions", "deep_twin_tf32"),
+                              ("on the GPU in full float32", "deep_twin_fp32")):
+            other = inputs.results / folder / METRICS_FILE
+            if other.is_file():
+                twin_text += (f"; the same twin trained {label}: "
+                              f"{max(r['val_psnr'] for r in read_metrics(other.parent)):.2f} dB")
+        twin_text += (" (TF32 products part the two trajectories; in float32 ours and the twin stay within "
+                      "2·10⁻⁵ of each other over the first epochs)")
     build = deep["data"] or {}
     return (f"**The deep model** (`Model(arch=\"deep\")`, same framework): a U-Net of {len(config['channels'])} "
             f"levels {tuple(config['channels'])} wide, two 3×3 convolutions with leaky ReLU (0.1) per level and "
