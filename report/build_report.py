@@ -717,7 +717,9 @@ def appendix(doc, inputs):
         "`python benchmarks/speed.py --epoch`, `python benchmarks/ablation.py`, `python benchmarks/quality.py` — "
         "results/speed.json, ablation.json, quality.json (and results/<run>/ copies of the runs);",
         "`tools/train_deep.sh cuda 24` (the committed run had `TIME_LIMIT=3.5`), into runs/deep and runs/deep_twin — the deep "
-        "model and its twin; `python benchmarks/deep_ablation.py --device cuda --jobs 8` — results/deep_ablation.json;",
+        "model and its twin (the committed twin is the same recipe's `n2n train --impl torch --device cpu` run on this CPU, "
+        "in float32; README, the deep model's targets); `python benchmarks/deep_ablation.py --device cuda --jobs 8` — "
+        "results/deep_ablation.json;",
         "`python report/build_report.py` — this PDF, from those files only.",
     ])
     if inputs.missing:
