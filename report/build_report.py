@@ -527,19 +527,14 @@ def deep_label(inputs, deep):
     twin = inputs.runs.get("deep_twin")
     twin_text = ""
     if twin:
-        twin_best = max(r["val_psnr"] for r in twin["records"])
-        where = ("in float32 on this 2-core CPU" if twin["run"]["config"].get("device") == "cpu"
-                 else "on the GPU, with cuDNN's TF32 convolutions")
-        twin_text = (f"; its torch.nn twin, same data, initial weights, batches and schedule, trained {where}: "
-                     f"{twin_best:.2f} dB")
-        for label, folder in (("on the GPU with cuDNN's TF32 convolutions", "deep_twin_tf32"),
-                              ("on the GPU in full float32", "deep_twin_fp32")):
-            other = inputs.results / folder / METRICS_FILE
-            if other.is_file():
-                twin_text += (f"; the same twin trained {label}: "
-                              f"{max(r['val_psnr'] for r in read_metrics(other.parent)):.2f} dB")
-        twin_text += (" (TF32 products part the two trajectories; in float32 ours and the twin stay within "
-                      "2·10⁻⁵ of each other over the first epochs)")
+        where = "float32 on this CPU" if twin["run"]["config"].get("device") == "cpu" else "GPU, TF32"
+        twin_text = (f"; its torch.nn twin (same data, weights, batches and schedule; {where}): "
+                     f"{max(r['val_psnr'] for r in twin['records']):.2f} dB")
+        others = [f"{label} {max(r['val_psnr'] for r in read_metrics(inputs.results / folder)):.2f}"
+                  for label, folder in (("GPU TF32", "deep_twin_tf32"), ("GPU float32", "deep_twin_fp32"))
+                  if (inputs.results / folder / METRICS_FILE).is_file()]
+        if others:
+            twin_text += f" (other twins: {', '.join(others)})"
     build = deep["data"] or {}
     return (f"**The deep model** (`Model(arch=\"deep\")`, same framework): a U-Net of {len(config['channels'])} "
             f"levels {tuple(config['channels'])} wide, two 3×3 convolutions with leaky ReLU (0.1) per level and "
