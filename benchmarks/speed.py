@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 from Miniproject_1 import model as twin  # noqa: E402
 from Miniproject_2 import model as ours  # noqa: E402
 from Miniproject_2.others.images import to_unit  # noqa: E402
+from n2n_nograd.data import add_noise  # noqa: E402
 from n2n_nograd.device import resolve_device  # noqa: E402
 
 NETWORKS = {
@@ -344,8 +345,7 @@ def ramps(n, h, w, sigma, seed):
     ends = torch.rand(2, n, 3, 1, 1, generator=generator) * 335 - 40
     along = torch.linspace(0, 1, w).expand(n, 3, h, w)
     clean = (ends[0] + (ends[1] - ends[0]) * along).clamp(0, 255)
-    noisy = (clean + sigma * torch.randn(clean.shape, generator=generator)).round().clamp(0, 255)
-    return noisy.to(torch.uint8), clean
+    return add_noise(clean, sigma, generator), clean
 
 
 def print_colour(rounds, shapes=COLOUR_SHAPES):
