@@ -7,6 +7,7 @@ an autograd adapter, and the accumulation of parameter gradients.
 """
 import math
 import re
+from unittest import mock
 
 import pytest
 import torch
@@ -14,7 +15,9 @@ import torch.nn.functional as F
 from hypothesis import assume, given, strategies as st
 
 from helpers import LAYOUTS, TOLERANCE, as_layout, check_against_autograd, gradcheck_module, twin
+from Miniproject_2.others import conv_kernels
 from Miniproject_2.others.conv_kernels import ALGORITHMS, convolution
+from Miniproject_2.others.im2col import Window
 from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sequential,
                                   Sigmoid, TransposeConv2d, Upsampling)
 
@@ -124,6 +127,55 @@ def test_every_product_order_matches_autograd(module, cases, data, algorithm, ba
     layer = module(cin, cout, bias=bias, **args)
     layer.algorithm = algorithm
     check_against_autograd(layer, torch.randn(batch, cin, *size), layout, grad_layout)
+
+
+#: im2col block sizes, in bytes: one output row per block, a few rows, whole images, all at once.
+block_sizes = st.one_of(st.integers(1, 3000), st.just(1 << 30))
+
+
+@pytest.mark.parametrize("module, cases", [(Conv2d, conv_cases()), (TransposeConv2d, transpose_cases()),
+                                           (Upsampling, upsampling_cases())],
+                         ids=["Conv2d", "TransposeConv2d", "Upsampling"])
+@given(data=st.data(), block_bytes=block_sizes, batch=batches, cin=channels, cout=channels,
+       bias=st.booleans(), grad_layout=layouts, seed=seeds)
+def test_convolutions_in_any_block_size_match_autograd(module, cases, data, block_bytes, batch, cin, cout, bias,
+                                                       grad_layout, seed):
+    """The im2col matrix is built and multiplied block by block; every block size gives
+    autograd's numbers, in every product order the layer's stride allows."""
+    args, size = data.draw(cases)
+    torch.manual_seed(seed)
+    layer = module(cin, cout, bias=bias, **args)
+    if as_pair(args.get("stride", 1)) == (1, 1):
+        layer.algorithm = data.draw(st.sampled_from(ORDERS))
+    with mock.patch.object(conv_kernels, "BLOCK_BYTES", block_bytes):
+        check_against_autograd(layer, torch.randn(batch, cin, *size), "channels_last", grad_layout)
+
+
+@given(data=st.data(), numbers=st.one_of(st.none(), st.integers(1, 400)), batch=batches, c=channels,
+       seed=seeds)
+def test_im2col_blocks_are_the_im2col_matrix_in_order(data, numbers, batch, c, seed):
+    """Blocks of whole images or equal parts of one image's output rows, in order, with
+    consecutive positions, together equal to the im2col matrix (padding, crops,
+    stride and dilation included)."""
+    args, size = data.draw(conv_cases())
+    kernel, stride, dilation = (as_pair(args[k]) for k in ("kernel_size", "stride", "dilation"))
+    top, left = (0, 0) if args["padding"] == "valid" else as_pair(args["padding"])
+    bottom, right = data.draw(st.integers(-2, top)), data.draw(st.integers(-2, left))  # negative: a crop
+    assume(min(n + low for n, low in zip(size, (bottom, right))) >= 1)
+    window = Window(kernel, stride, dilation, (top, bottom, left, right), tuple(size))
+    assume(min(window.out_size) >= 1)
+    torch.manual_seed(seed)
+    x = torch.randn(batch, *size, c)
+    padded = F.pad(x.permute(0, 3, 1, 2), (left, right, top, bottom))
+    columns = F.unfold(padded, kernel, dilation=dilation, stride=stride)  # (N, C*kh*kw, L), C first
+    expected = columns.view(batch, c, *kernel, -1).permute(0, 4, 2, 3, 1).reshape(-1, kernel[0] * kernel[1] * c)
+    start, rows = 0, []
+    for positions, cols in window.im2col_blocks(x, numbers):
+        assert positions == slice(start, start + cols.shape[0])
+        start = positions.stop
+        rows.append(cols.clone())
+    assert start == expected.shape[0]
+    assert torch.equal(torch.cat(rows), expected)
 
 
 @given(case=nearest_cases(), batch=batches, c=channels, layout=layouts, grad_layout=layouts, seed=seeds)
@@ -382,14 +434,17 @@ def test_upsampling_in_either_order(args, size, algorithm):
 @pytest.mark.parametrize("make, layout, expected", [
     (lambda: Conv2d(16, 3, 3, padding=1), "channels_last", ("multiply_first", "multiply_first")),
     (lambda: Conv2d(16, 16, 3, padding=1), "channels_last", ("im2col", "multiply_first")),
+    (lambda: Conv2d(32, 16, 3, padding=1), "channels_last", ("im2col", "multiply_first")),
     (lambda: Conv2d(3, 16, 3, padding=1), "channels_last", ("im2col", "im2col")),
     (lambda: Conv2d(16, 3, 2, stride=2), "channels_last", ("im2col", "im2col")),
     (lambda: Conv2d(16, 3, 3, padding=1), "contiguous", ("im2col", "multiply_first")),
     (lambda: TransposeConv2d(16, 3, 3, padding=1), "channels_last", ("multiply_first", "multiply_first")),
-], ids=["few outputs", "as many outputs", "many outputs", "stride 2", "exact NCHW forward", "transposed"])
+], ids=["few outputs", "as many outputs", "half the outputs", "many outputs", "stride 2", "exact NCHW forward",
+        "transposed"])
 def test_auto_decides_both_orders_once_in_forward(make, layout, expected):
-    """``"auto"`` materialises fewer numbers (backward makes two im2col-sized matrices to
-    forward's one) and keeps torch's reference for an NCHW input; the cache records it."""
+    """``"auto"`` multiplies first in forward only for far fewer outputs than inputs, in
+    backward unless there are far more, and keeps torch's reference for an NCHW input;
+    the cache records it."""
     conv = make()
     x = as_layout(torch.randn(2, conv.in_channels, 8, 8), layout)
     _, cache = convolution(x, conv.weight, conv.bias, conv._window(x), conv._transposed)

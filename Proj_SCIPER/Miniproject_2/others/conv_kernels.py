@@ -87,12 +87,32 @@ _TO_ORDER = {"im2col": _multiply_first_to_im2col, "multiply_first": _im2col_to_m
 
 # -- the two orders, each with its backward ------------------------------------------------------
 
+#: Bytes of im2col matrix per block on a CPU. A convolution's im2col matrix is several
+#: times its input (tens to hundreds of MB for a training batch); made whole, it is
+#: written to memory and read back by the product. In blocks of a few MB it stays in
+#: cache between the two, which halves a 3x3 convolution's time on this project's CPU
+#: (measured from 1 to 16 MB: 2 to 8 MB are best, see README "Speed").
+BLOCK_BYTES = 4 << 20
+
+
+def _block_numbers(x):
+    """Numbers per im2col block for ``x``: cache-sized on a CPU; on a GPU one block, so that
+    each pass stays one product."""
+    return BLOCK_BYTES // x.element_size() if x.device.type == "cpu" else None
+
+
 def _im2col_forward(window, matrix, x, bias):
-    """Convolution of ``(N, H, W, C_in)`` ``x`` over ``window``: im2col, then one product.
-    Returns the contiguous ``(N, oh, ow, C_out)`` output."""
+    """Convolution of ``(N, H, W, C_in)`` ``x`` over ``window``: im2col, then a product, block
+    by block. Returns the contiguous ``(N, oh, ow, C_out)`` output."""
     c_out = matrix.shape[1]
-    with window.im2col(x) as cols:
-        out = cols @ matrix if bias is None else bias.addmm(cols, matrix)
+    out = x.new_empty((x.shape[0] * window.out_size[0] * window.out_size[1], c_out))
+    for positions, cols in window.im2col_blocks(x, _block_numbers(x)):
+        if bias is None:
+            # beta=0: the fresh memory's contents are ignored, NaN included.
+            out[positions].addmm_(cols, matrix, beta=0)
+        else:
+            # The bias starts the accumulation, as in torch's addmm.
+            out[positions].copy_(bias.expand(cols.shape[0], c_out)).addmm_(cols, matrix)
     return out.view(x.shape[0], *window.out_size, c_out)
 
 
@@ -100,12 +120,14 @@ def _im2col_backward(window, matrix, x, grad):
     """Gradients of :func:`_im2col_forward` for an ``(N, oh, ow, C_out)`` upstream gradient:
     ``(grad_matrix, grad_x)``.
 
-    The im2col matrix is rebuilt rather than kept from forward: it is several times
-    the input's size, and keeping every layer's until backward would multiply peak
-    memory for one copy's worth of time.
+    The im2col matrix is rebuilt block by block rather than kept from forward: whole, it
+    is several times the input's size, and keeping every layer's until backward would
+    multiply peak memory for one copy's worth of time.
     """
-    with window.im2col(x) as cols:
-        grad_matrix = cols.t() @ grad.view(-1, matrix.shape[1])
+    grad_rows = grad.view(-1, matrix.shape[1])
+    grad_matrix = matrix.new_zeros(matrix.shape)
+    for positions, cols in window.im2col_blocks(x, _block_numbers(x)):
+        grad_matrix.addmm_(cols.t(), grad_rows[positions])
     # The input gradient is the transposed convolution of the upstream one: col2im(G Wᵀ).
     return grad_matrix, _multiply_first_forward(window, matrix.t(), grad, None)
 
@@ -125,10 +147,16 @@ def _multiply_first_forward(window, matrix, x, bias):
 
 def _multiply_first_backward(window, matrix, x, grad):
     """Gradients of :func:`_multiply_first_forward` for an ``(N, H, W, C_out)`` upstream
-    gradient: im2col of it, then two products. Returns ``(grad_matrix, grad_x)``."""
+    gradient: im2col of it, then two products, block by block (both products read the same
+    block). Returns ``(grad_matrix, grad_x)``."""
     n, c_in = x.shape[0], x.shape[3]
-    with window.im2col(grad) as cols:
-        return x.view(-1, c_in).t() @ cols, (cols @ matrix.t()).view(n, *window.out_size, c_in)
+    x_rows = x.view(-1, c_in)
+    grad_matrix = matrix.new_zeros(matrix.shape)
+    grad_x = x.new_empty(x_rows.shape)
+    for positions, cols in window.im2col_blocks(grad, _block_numbers(grad)):
+        grad_matrix.addmm_(x_rows[positions].t(), cols)
+        grad_x[positions].addmm_(cols, matrix.t(), beta=0)
+    return grad_matrix, grad_x.view(n, *window.out_size, c_in)
 
 
 _FORWARD = {"im2col": _im2col_forward, "multiply_first": _multiply_first_forward}
@@ -141,20 +169,26 @@ def _own_order(transposed):
     return "multiply_first" if transposed else "im2col"
 
 
-def _multiplies_first(window, c_in, c_out, copies):
-    """Whether a convolution over ``window`` should multiply first, for ``"auto"``.
+def _multiplies_first(window, c_in, c_out, backward):
+    """Whether a convolution over ``window`` should multiply first in forward (or in
+    ``backward``), for ``"auto"``.
 
-    Its own order (im2col, then one product) materialises ``copies`` matrices of
-    ``out_positions x taps x C_in`` numbers: one in forward, two in backward (the im2col
-    matrix again and the gradient of it). Multiplying first materialises one matrix of
-    ``in_positions x taps x C_out``, and skips the positions an upsampling phase pads
-    with. These layers spend their time moving memory or multiplying it, so the order that
-    materialises fewer numbers wins: multiplying first for the last layer's 3 colours in
-    both passes, and in backward for the layers before. It needs stride 1: with a larger
-    stride the gradient would be a zero-inserted image.
+    Both orders do the same multiplications; they differ in what reaches memory. The
+    im2col matrix is built in cache-sized blocks (:data:`BLOCK_BYTES`), so it never does;
+    multiplying first materialises the ``in_positions x taps x C_out`` products that
+    col2im sums (and skips the positions an upsampling phase pads with). So forward runs
+    im2col unless ``C_out`` is under a quarter of ``C_in``: a product a few columns wide
+    runs far below the CPU's speed, and the im2col copy is then many times the products
+    (the last layer's 3 colours). In backward the im2col order materialises the input
+    gradient's products (``out_positions x taps x C_in``), while multiplying first feeds
+    both products from one im2col block of the upstream gradient, so it multiplies first
+    unless ``C_out`` is over four times ``C_in`` (the first layer's 3 colours). Measured
+    on the U-Net's layers (README "Speed"). Multiplying first needs stride 1: with a
+    larger stride the gradient would be a zero-inserted image.
     """
     (h, w), (oh, ow) = window.in_size, window.out_size
-    return window.stride == (1, 1) and h * w * c_out < copies * oh * ow * c_in
+    products, im2col = h * w * c_out, oh * ow * c_in
+    return window.stride == (1, 1) and (products < 4 * im2col if backward else 4 * products < im2col)
 
 
 def _orders(algorithm, window, matrix, transposed, reference):
@@ -165,8 +199,8 @@ def _orders(algorithm, window, matrix, transposed, reference):
             # A transposed convolution's own order materialises no more than the other.
             return ("multiply_first", "multiply_first")
         c_in, c_out = matrix.shape[0] // (window.kernel[0] * window.kernel[1]), matrix.shape[1]
-        forward, backward = ("multiply_first" if _multiplies_first(window, c_in, c_out, copies) else "im2col"
-                             for copies in (1, 2))
+        forward, backward = ("multiply_first" if _multiplies_first(window, c_in, c_out, backward) else "im2col"
+                             for backward in (False, True))
         return ("im2col" if reference else forward, backward)
     orders = ((algorithm, algorithm) if isinstance(algorithm, str)
               else tuple(algorithm) if isinstance(algorithm, (tuple, list)) else ())

@@ -5,11 +5,10 @@ per-side padding, negative padding meaning a crop) over an ``(N, H, W, C)``
 tensor. ``im2col`` lays the windows out as rows of a ``(N*oh*ow, kh*kw*C)``
 matrix, columns ordered ``(kh, kw, C)``; ``col2im`` is its adjoint and sums
 each row back onto the pixels it was read from. Both are built on one
-``as_strided`` view of a padded buffer, so im2col is a single copy, into
-scratch memory lent for a ``with`` block (see :mod:`.scratch`).
+``as_strided`` view of a padded buffer, so im2col is a single copy. It is made in
+blocks small enough to stay in the CPU's cache while the product that consumes
+each one reads it, into scratch memory (see :mod:`.scratch`).
 """
-import contextlib
-
 from .scratch import scratch
 
 
@@ -56,24 +55,53 @@ class Window:
         in_buffer = (slice(max(top, 0), hp - max(bottom, 0)), slice(max(left, 0), wp - max(right, 0)))
         return in_input, in_buffer
 
-    def _pad(self, x):
+    def _pad(self, x, memory):
+        """``x`` zero-padded (or cropped) into ``memory``; ``x`` itself if there is no padding."""
         if not any(self.padding):
             return x
-        in_input, in_buffer = self._overlap()
-        out = x.new_empty((x.shape[0], *self.padded, x.shape[3]))
-        if max(self.padding) > 0:
-            out.zero_()
-        out[:, in_buffer[0], in_buffer[1], :] = x[:, in_input[0], in_input[1], :]
+        in_input, (rows, columns) = self._overlap()
+        out = memory.view(x.shape[0], *self.padded, x.shape[3])
+        # Reused memory: only the border needs zeros, x overwrites the rest.
+        out[:, :rows.start].zero_()
+        out[:, rows.stop:].zero_()
+        out[:, rows, :columns.start].zero_()
+        out[:, rows, columns.stop:].zero_()
+        out[:, rows, columns] = x[:, in_input[0], in_input[1]]
         return out
 
-    @contextlib.contextmanager
-    def im2col(self, x):
-        """``(N, H, W, C)`` -> ``(N*oh*ow, kh*kw*C)`` rows of windowed pixels, in scratch
-        memory lent for the ``with`` block."""
-        view = self._view(self._pad(x))
-        n, oh, ow, kh, kw, c = view.shape
-        with scratch(view.shape, x) as cols:
-            yield cols.copy_(view).view(n * oh * ow, kh * kw * c)
+    def im2col_blocks(self, x, numbers=None):
+        """The ``(N*oh*ow, kh*kw*C)`` im2col matrix of ``(N, H, W, C)`` ``x``, in blocks of
+        about ``numbers`` numbers (one block if ``None``): yields ``(positions, cols)``,
+        ``cols`` the rows of the output positions in the slice ``positions``.
+
+        A block is whole images, or whole output rows of one image, so its positions are
+        consecutive. The padded input and every block live in the same scratch memory:
+        use ``cols`` before asking for the next block, and keep no view of it.
+        """
+        n, c = x.shape[0], x.shape[3]
+        (oh, ow), (kh, kw) = self.out_size, self.kernel
+        per_row = ow * kh * kw * c
+        rows = None if numbers is None else max(1, numbers // max(per_row, 1))
+        if rows is None or rows >= oh:
+            step = max(1, min(n, n if rows is None else rows // max(oh, 1)))
+            blocks = [(slice(i, i + step), slice(None)) for i in range(0, n, step)]
+            largest = min(step, n) * oh * per_row
+        else:
+            # Split each image into equal parts, not full blocks and a small remainder.
+            step = -(-oh // -(-oh // rows))
+            blocks = [(slice(i, i + 1), slice(r, r + step)) for i in range(n) for r in range(0, oh, step)]
+            largest = step * per_row
+        padded = n * self.padded[0] * self.padded[1] * c if any(self.padding) else 0
+        # The blocks start on a 64-byte boundary (16 float32 numbers) after the padded input.
+        first = -(-padded // 16) * 16
+        start = 0
+        with scratch((first + largest,), x) as buffer:
+            view = self._view(self._pad(x, buffer[:padded]))
+            for images, out_rows in blocks:
+                block = view[images, out_rows]
+                cols = buffer[first:first + block.numel()].view(block.shape).copy_(block).view(-1, kh * kw * c)
+                yield slice(start, start + cols.shape[0]), cols
+                start += cols.shape[0]
 
     def covers_exactly(self):
         """Windows tile the padded input with no overlap and no gap (e.g. 2x2 kernel, stride 2)."""
