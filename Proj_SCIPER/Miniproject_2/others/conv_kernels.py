@@ -8,8 +8,8 @@ the upstream gradient and that cache.
 Every convolution is one matrix product, in one of two orders (``algorithm``):
 
 - ``"im2col"``: copy every window of the input into a row of a matrix (im2col, see
-  :mod:`.im2col`), then multiply it by the ``(kh*kw*C_in, C_out)`` weight matrix. A
-  convolution's own order;
+  :mod:`.im2col`), then multiply it by the ``(kh*kw*C_in, C_out)`` weight matrix, block
+  of rows by block (:data:`BLOCK_BYTES`). A convolution's own order;
 - ``"multiply_first"``: multiply every input pixel by the ``(C_in, kh*kw*C_out)`` weight
   matrix, then sum the products into the windows they belong to (col2im). A transposed
   convolution's own order.
@@ -90,8 +90,8 @@ _TO_ORDER = {"im2col": _multiply_first_to_im2col, "multiply_first": _im2col_to_m
 #: Bytes of im2col matrix per block on a CPU. A convolution's im2col matrix is several
 #: times its input (tens to hundreds of MB for a training batch); made whole, it is
 #: written to memory and read back by the product. In blocks of a few MB it stays in
-#: cache between the two, which halves a 3x3 convolution's time on this project's CPU
-#: (measured from 1 to 16 MB: 2 to 8 MB are best, see README "Speed").
+#: cache between the two, which halves a 3x3 convolution's forward time on this
+#: project's CPU (the U-Net's training step, from 0.5 to 8 MB: 2 and 4 MB are best).
 BLOCK_BYTES = 4 << 20
 
 

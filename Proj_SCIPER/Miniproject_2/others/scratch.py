@@ -1,8 +1,9 @@
-"""Scratch memory for a convolution's one large temporary, kept between calls.
+"""Scratch memory for a convolution's temporaries, kept between calls.
 
-Each convolution builds one matrix several times its input's size (the im2col
-matrix, or the product that col2im sums), uses it at once and drops it. Freshly
-allocated, such a matrix (often beyond the C allocator's mapping threshold) comes
+Each convolution builds a temporary as large as its input or several times larger
+(the padded input with its im2col blocks, or the products that col2im sums), uses it
+at once and drops it. Freshly allocated, such a tensor (often beyond the C allocator's
+mapping threshold) comes
 from newly mapped pages that the kernel must fault in and zero on first touch, every
 call; for the seed report's network that was a visible share of a training step.
 Reusing one buffer avoids it. It works like torch's CUDA
