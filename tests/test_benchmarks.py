@@ -71,7 +71,7 @@ def test_speed_ceiling_prints_a_row_per_convolution_shape(speed, monkeypatch, ca
     speed.print_ceiling(rounds=1, min_seconds=0.01)
     rows = capsys.readouterr().out.strip().splitlines()[2:]
     assert [row.split()[:5] for row in rows] == [["2", "x", "32,", "16", "->"], ["1", "x", "32,", "24", "->"]]
-    assert all(float(value) > 0 for row in rows for value in row.split()[-3:])
+    assert all(float(value) > 0 for row in rows for value in row.split()[-4:])
 
 
 def test_speed_colour_check_times_clipped_pictures(speed, capsys):
