@@ -154,9 +154,8 @@ def test_convolutions_in_any_block_size_match_autograd(module, cases, data, bloc
 @given(data=st.data(), numbers=st.one_of(st.none(), st.integers(1, 400)), batch=batches, c=channels,
        seed=seeds)
 def test_im2col_blocks_are_the_im2col_matrix_in_order(data, numbers, batch, c, seed):
-    """Blocks of whole images or equal parts of one image's output rows, in order, with
-    consecutive positions, together equal to the im2col matrix (padding, crops,
-    stride and dilation included)."""
+    """The blocks come in order, with consecutive positions, and together are the im2col
+    matrix (padding, crops, stride and dilation included), for any block size."""
     args, size = data.draw(conv_cases())
     kernel, stride, dilation = (as_pair(args[k]) for k in ("kernel_size", "stride", "dilation"))
     top, left = (0, 0) if args["padding"] == "valid" else as_pair(args["padding"])
