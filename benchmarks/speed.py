@@ -2,7 +2,7 @@
 
     python benchmarks/speed.py [--rounds 7] [--epoch] [--device cuda] [--json results/speed.json]
     python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
-    python benchmarks/speed.py --networks deep [--layers]  # the U-Net (arch="deep")
+    python benchmarks/speed.py --networks deep [--layers] [--threads 1]  # the U-Net (arch="deep")
     python benchmarks/speed.py --ceiling               # the U-Net's convolutions against the products under them
     python benchmarks/speed.py --colour                # the deep model's colour check, seconds per megapixel
 
@@ -284,6 +284,7 @@ def layer_type_times(network, batch, rounds):
 
 
 def print_layer_times(batch, rounds, networks):
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {rounds} rounds")
     for network in networks:
         if network == "deep":
             rows = layer_type_times(network, DEEP_STEP[0], rounds)
@@ -422,8 +423,14 @@ def main():
                         help="only time the U-Net's convolutions against the matrix products under them (CPU)")
     parser.add_argument("--colour", action="store_true",
                         help="only time the deep model's colour check, in seconds per megapixel")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="intra-op threads for both implementations (default: torch's, here 2)")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     try:
         device = resolve_device(args.device)
     except ValueError as error:

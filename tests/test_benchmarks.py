@@ -28,6 +28,17 @@ def test_benchmark_help(script):
     assert "usage:" in out.stdout
 
 
+def test_speed_threads_sets_both_sides_and_refuses_zero():
+    """``--threads`` applies before anything is timed (the run's header says how many) and
+    is refused below one, naming the value."""
+    speed_py = str(ROOT / "benchmarks" / "speed.py")
+    out = subprocess.run([sys.executable, speed_py, "--threads", "1", "--layers", "--networks", "default",
+                          "--batch", "2", "--rounds", "1"], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.startswith("torch ") and "1 threads" in out.stdout.splitlines()[0]
+    refused = subprocess.run([sys.executable, speed_py, "--threads", "0"], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and "--threads must be at least 1, got 0" in refused.stderr
+
+
 def test_speed_memory_probe_runs():
     """The subprocess the speed benchmark measures memory with, on the default network."""
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--memory-probe",
