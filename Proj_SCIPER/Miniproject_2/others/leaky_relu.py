@@ -51,6 +51,8 @@ class LeakyReLU(Module):
         positive = self._saved("_sign_of_x")
         grad_output = check_grad_output(self, grad_output, positive.shape, positive)
         if self._common():
-            # The factor is 1 or the slope, so the product is grad_output or torch's slope * grad_output.
-            return positive.gt(0).to(grad_output.dtype).clamp_(min=self.negative_slope).mul_(grad_output)
+            # sign(y) is 1, -1 or 0 (0 for +-0 and NaN), so the factor is 1 where y > 0 and the
+            # slope elsewhere, as torch's: the product is grad_output or torch's slope * grad_output.
+            # Two passes for the factor, where a comparison and a cast take three.
+            return positive.sign().clamp_(min=self.negative_slope).mul_(grad_output)
         return grad_output.where(positive > 0, grad_output * self.negative_slope)
