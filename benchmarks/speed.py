@@ -323,7 +323,7 @@ def print_ceiling(rounds, min_seconds):
         weight, bias = torch.randn(c_out, c_in, 3, 3), torch.randn(c_out)
         cols, matrix = torch.randn(n * side * side, 9 * c_in), torch.randn(9 * c_in, c_out)
         # Our kernel's block size, one block reused: the products with an im2col that costs nothing.
-        block = cols[:BLOCK_BYTES // (4 * 9 * c_in)]
+        block = cols[:BLOCK_BYTES // (cols.element_size() * cols.shape[1])]
         out = torch.empty(cols.shape[0], c_out)
 
         def blocks():
