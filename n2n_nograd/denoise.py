@@ -18,25 +18,28 @@ from .psnr import psnr
 GRADER_BATCH = 100
 
 
-def predict_batches(model, noisy: torch.Tensor, batch: int = GRADER_BATCH) -> torch.Tensor:
-    """``model.predict`` over a (N, 3, H, W) set, a batch at a time; floats in [0, 255]."""
+def predict_batches(model, noisy: torch.Tensor, batch: int = GRADER_BATCH, ensemble: int = 1) -> torch.Tensor:
+    """``model.predict`` over a (N, 3, H, W) set, a batch at a time; floats in [0, 255].
+    ``ensemble``: orientations averaged (``Model.predict``'s argument)."""
     with torch.no_grad():
-        return torch.cat([model.predict(noisy[start:start + batch])
+        return torch.cat([model.predict(noisy[start:start + batch], ensemble=ensemble)
                           for start in range(0, len(noisy), batch)])
 
 
-def validation_psnr(model, noisy: torch.Tensor, clean: torch.Tensor) -> float:
-    """The grader's PSNR of ``model`` on a 0-255 validation set, predicted as the grader does."""
-    return psnr(predict_batches(model, noisy) / 255, clean.float() / 255)
+def validation_psnr(model, noisy: torch.Tensor, clean: torch.Tensor, ensemble: int = 1) -> float:
+    """The grader's PSNR of ``model`` on a 0-255 validation set, predicted as the grader does
+    (with ``ensemble`` orientations averaged, which the grader does not)."""
+    return psnr(predict_batches(model, noisy, ensemble=ensemble) / 255, clean.float() / 255)
 
 
-def denoise_picture(model, picture: torch.Tensor) -> torch.Tensor:
+def denoise_picture(model, picture: torch.Tensor, ensemble: int = 1) -> torch.Tensor:
     """A denoised copy of a (1, 3, H, W) uint8 picture of any size, as uint8.
 
     ``Model.predict`` works in tiles of bounded size and writes straight into the uint8
-    result, so memory is the picture, the result and a constant.
+    result, so memory is the picture, the result and a constant (and two float pictures
+    with an ``ensemble`` of orientations).
     """
-    return model.predict(picture, out=torch.empty_like(picture))
+    return model.predict(picture, out=torch.empty_like(picture), ensemble=ensemble)
 
 
 #: Below this estimated noise level the required-shape model, trained on sigma 10-40,

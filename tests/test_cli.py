@@ -316,6 +316,23 @@ def test_denoise_a_png(capsys, trained, tmp_path, mode):
     assert result.mode == "RGB" and result.size == (37, 21)
 
 
+def test_denoise_with_an_ensemble_is_the_mean_of_the_turned_pictures(capsys, trained, tmp_path):
+    source, plain, turned = tmp_path / "in.png", tmp_path / "plain.png", tmp_path / "turned.png"
+    Image.effect_noise((37, 21), 40).convert("RGB").save(source)
+    checkpoint = trained[0] / "best.pkl"
+    assert run(capsys, "denoise", source, plain, "--checkpoint", checkpoint)[0] == 0
+    status, text, _ = run(capsys, "denoise", source, turned, "--checkpoint", checkpoint, "--ensemble", "8")
+    assert status == 0 and "mean over 8 flips/rotations" in text
+    model = cli._load_model("nograd", checkpoint, "cpu", "required")
+    picture = denoise.read_picture(source)
+    expected = model.predict(picture, ensemble=8).round().to(torch.uint8)
+    assert torch.equal(denoise.read_picture(turned), expected)
+    assert not torch.equal(denoise.read_picture(plain), expected)
+    with pytest.raises(SystemExit):
+        cli.main(["denoise", str(source), str(turned), "--ensemble", "3"])
+    assert "--ensemble: invalid choice: 3" in capsys.readouterr().err
+
+
 def test_denoise_errors(capsys, trained, tmp_path):
     checkpoint = trained[0] / "best.pkl"
     status, _, err = run(capsys, "denoise", tmp_path / "none.png", tmp_path / "o.png",
@@ -411,6 +428,12 @@ def test_evaluate_per_noise_level(capsys, trained, dataset, testset, tmp_path):
     rows = sets[str(testset)]["rows"]
     assert [(r["sigma"], r["n"]) for r in rows] == [(5.0, 24), (25.0, 24)]
     assert rows[1]["input_psnr"] < rows[0]["input_psnr"]
+    status, text, _ = run(capsys, "evaluate", "--data", dataset, "--checkpoint", trained[0] / "best.pkl",
+                          "--testset", testset, "--sigmas", "25", "--ensemble", "2", "--json", report)
+    assert status == 0 and "mean over 2 flips/rotations" in text
+    numbers = json.loads(report.read_text())
+    assert numbers["ensemble"] == 2
+    assert numbers["sets"][str(testset)]["rows"][0]["psnr"] != rows[1]["psnr"]
 
 
 def test_evaluate_refuses_bad_levels(capsys, dataset):
@@ -525,7 +548,7 @@ def test_fresh_pairs_depend_on_seed_and_epoch_only(fresh):
 @pytest.mark.parametrize("model, arch", [(None, "deep"), ("required", "simple"), ("deep", "deep")])
 def test_denoise_uses_the_deep_model_by_default(capsys, tmp_path, monkeypatch, model, arch):
     used = []
-    def predict(self, x, out=None):
+    def predict(self, x, out=None, ensemble=1):
         used.append(self.config["arch"])
         return x.float() if out is None else out.copy_(x)
     monkeypatch.setattr(Model, "predict", predict)

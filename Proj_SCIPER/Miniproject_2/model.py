@@ -15,6 +15,7 @@ from .others.adam import Adam
 from .others.avg_pool2d import AvgPool2d
 from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from .others.conv2d import Conv2d
+from .others.ensemble import check_ensemble, dihedral_mean
 from .others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.leaky_relu import LeakyReLU
 from .others.max_pool2d import MaxPool2d
@@ -229,26 +230,33 @@ class Model:
         return loss
 
     # -- inference ------------------------------------------------------------------------------
-    def predict(self, test_input, out=None):
+    def predict(self, test_input, out=None, ensemble=1):
         """Denoise 0-255 images of any size: a float tensor in [0, 255], shaped and placed like the input.
 
         Runs at most about :data:`PREDICT_PIXELS` pixels at a time (a large picture goes in
         tiles whose results equal a single pass), so memory beyond the result stays bounded.
-        The deep model then blends each lightly noisy picture back toward its input as far as
-        an estimate of its error says (:func:`.others.shrinkage.shrink_to_input`), and shifts
-        each picture's channels so that its colour agrees with the noisy picture's under the
-        clipped noise model (:func:`.others.clipping.match_colour`).
+        ``ensemble`` (1, 2, 4 or 8) averages the network over that many flips and rotations
+        of each picture (:mod:`.others.ensemble`): better pictures for ``ensemble`` times
+        the time. The deep model then blends each lightly noisy picture back toward its
+        input as far as an estimate of its error says
+        (:func:`.others.shrinkage.shrink_to_input`), and shifts each picture's channels so
+        that its colour agrees with the noisy picture's under the clipped noise model
+        (:func:`.others.clipping.match_colour`).
         ``out``, a tensor of the input's shape, receives the result instead (rounded if it
         is an integer tensor, e.g. uint8), and is returned.
         """
         check_images(test_input, "Model.predict: test_input")
+        check_ensemble(ensemble, "Model.predict")
         if out is None:
             out = test_input.new_empty(test_input.shape, dtype=self.dtype)
         tiles.check_out(out, test_input, "Model.predict")
 
-        def denoise(images, into):
+        def in_pieces(images, into):
             return tiles.predict_in_pieces(self._denoise, images, into, network_margin(self.config),
                                            PREDICT_PIXELS, self.stride)
+
+        def denoise(images, into):
+            return dihedral_mean(in_pieces, images, into, ensemble, self.dtype)
 
         denoise(test_input, out)
         if self.config["arch"] == "deep":

@@ -74,6 +74,14 @@ def dihedral(x, k):
     return x.flip(dims) if dims else x
 
 
+def undo_dihedral(x, k):
+    """Inverse of :func:`dihedral`: ``undo_dihedral(dihedral(x, k), k)`` is ``x``, for any H and W."""
+    dims = [d for bit, d in ((1, 2), (2, 3)) if k & bit]
+    if dims:
+        x = x.flip(dims)
+    return x.transpose(2, 3) if k & 4 else x
+
+
 def reflect_pad(x, multiple):
     """Pad H and W at the end, by reflection, up to a multiple of ``multiple``."""
     h, w = x.shape[2:]
