@@ -21,7 +21,8 @@ Part 2, per noise level (``n2n_nograd.evaluation``): noise of each sigma added t
 the clean pictures of the default validation set, of the unseen-source test set
 (``n2n photos``, then ``n2n testset``) and of larger pictures of the same source
 (``n2n testset --size 128 --n 400 --out data/unseen128``), scored for both committed
-models of each implementation (required and deep), non-local means and BM3D (told the
+models of each implementation (required and deep), the deep model averaged over the 8
+flips/rotations of each picture (``ensemble=8``), non-local means and BM3D (told the
 true sigma; on the first ``--bm3d`` pictures of each set, ``--bm3d-large`` of the larger
 pictures).
 """
@@ -58,6 +59,9 @@ SWEPT = (("ours, required (bestmodel.pkl)", "nograd", "required"),
          ("torch.nn twin, required (bestmodel.pth)", "torch", "required"),
          ("ours, deep (bestmodel_deep.pkl)", "nograd", "deep"),
          ("torch.nn twin, deep (bestmodel_deep.pth)", "torch", "deep"))
+#: The deep model averaged over the 8 flips/rotations of each picture (``Model.predict``'s
+#: ``ensemble``): (name, implementation, model, ensemble).
+ENSEMBLE = ("ours, deep, mean over 8 flips/rotations", "nograd", "deep", 8)
 NL_MEANS = BASELINES["nl_means"][0]
 
 
@@ -113,6 +117,9 @@ def sweeps(args):
     for name, impl, model_name in SWEPT:
         model = _load_model(impl, None, "cpu", model_name)
         denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
+    name, impl, model_name, ensemble = ENSEMBLE
+    model = _load_model(impl, None, "cpu", model_name)
+    denoisers[name] = lambda noisy, sigma: predict_batches(model, noisy, ensemble=ensemble)
     denoisers.update(classical(with_bm3d=True))
     sets = {"validation": (Path(args.data) / VAL_FILE, args.bm3d), "unseen": (Path(args.testset), args.bm3d),
             "unseen_large": (Path(args.testset_large), args.bm3d_large)}
@@ -130,18 +137,20 @@ def comparison(result):
     """The README's compact table of one set: PSNR of each committed model, non-local
     means and BM3D (next to the deep model on BM3D's pictures) per noise level."""
     names = {(impl, model): name for name, impl, model in SWEPT}
-    deep = names["nograd", "deep"]
-    lines = ["| σ | input | required (ours) | deep (ours) | made worse | colour shift (floor) | deep twin | "
-             "non-local means | BM3D / deep on its pictures |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    deep, ensembled = names["nograd", "deep"], ENSEMBLE[0]
+    lines = ["| σ | input | required (ours) | deep (ours) | made worse | colour shift (floor) | deep ×8 (ours) | "
+             "deep twin | non-local means | BM3D / deep / deep ×8 on its pictures |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     by_sigma = {}
     for row in result["rows"]:
         by_sigma.setdefault(row["sigma"], {})[row["denoiser"]] = row
     for sigma, cells in by_sigma.items():
         ours, bm3d = cells[deep], cells.get(BM3D_LABEL)
-        versus = f"{bm3d['psnr']:.2f} / {bm3d['paired'][deep]['psnr']:.2f}" if bm3d and "paired" in bm3d else ""
+        versus = (f"{bm3d['psnr']:.2f} / {bm3d['paired'][deep]['psnr']:.2f} / {bm3d['paired'][ensembled]['psnr']:.2f}"
+                  if bm3d and "paired" in bm3d else "")
         lines.append(f"| {sigma:g} | {ours['input_psnr']:.2f} | {cells[names['nograd', 'required']]['psnr']:.2f} | "
                      f"**{ours['psnr']:.2f}** | {100 * ours['worse']:.1f}% | "
-                     f"{ours['colour_shift']:.2f} ({ours['colour_floor']:.2f}) | "
+                     f"{ours['colour_shift']:.2f} ({ours['colour_floor']:.2f}) | {cells[ensembled]['psnr']:.2f} | "
                      f"{cells[names['torch', 'deep']]['psnr']:.2f} | {cells[NL_MEANS]['psnr']:.2f} | {versus} |")
     return "\n".join(lines)
 

@@ -594,6 +594,7 @@ def noise_levels(doc, sigmas, key):
         by_sigma.setdefault(row["sigma"], {})[row["denoiser"]] = row
     names = {model: name for name, impl, model in benchmark("quality").SWEPT if impl == "nograd"}
     twin_name = next(name for name, impl, model in benchmark("quality").SWEPT if (impl, model) == ("torch", "deep"))
+    ensembled = benchmark("quality").ENSEMBLE[0]
     for sigma, cells in by_sigma.items():
         required, deep, twin = cells[names["required"]], cells[names["deep"]], cells[twin_name]
         nl_means, bm3d = cells[BASELINES["nl_means"][0]], cells.get(BM3D_LABEL)
@@ -602,19 +603,21 @@ def noise_levels(doc, sigmas, key):
         rows.append((f"{sigma:g}", f"{deep['input_psnr']:.2f}", f"{required['psnr']:.2f}",
                      f"**{deep['psnr']:.2f}**", f"{100 * deep['worse']:.1f}%",
                      f"{deep['colour_shift']:.1f}" + (f" ({deep['colour_floor']:.1f})" if "colour_floor" in deep else ""),
+                     f"{cells[ensembled]['psnr']:.2f}" if ensembled in cells else "",
                      f"{twin['psnr']:.2f}", f"{nl_means['psnr']:.2f}", f"{100 * nl_means['worse']:.0f}%", paired))
     subset = next((r["n"] for r in result["rows"] if r["denoiser"] == BM3D_LABEL), None)
-    doc.table(["σ", "input", "required", "deep", "worse", "colour", "twin", "NL-means", "worse", "BM3D / deep"],
+    doc.table(["σ", "input", "required", "deep", "worse", "colour", "×8", "twin", "NL-means", "worse", "BM3D / deep"],
               rows,
               f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures"
               + (f" of {result['size']}" if "size" in result else "") + ", noise "
               f"added to the clean pictures: ours with the required network (bestmodel.pkl) and the deep one "
-              f"(bestmodel_deep.pkl), the deep torch.nn twin (bestmodel_deep.pth), non-local means (blind) and "
+              f"(bestmodel_deep.pkl; ×8: its mean over the 8 flips/rotations of each picture, predict's "
+              f"ensemble=8), the deep torch.nn twin (bestmodel_deep.pth), non-local means (blind) and "
               f"BM3D (told σ"
               + (f"; on the first {subset} pictures, next to the deep model on the same pictures)" if subset else ")")
               + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
               "per-channel means, 0–255 levels (in brackets: the noise's own) (`python benchmarks/quality.py`).",
-              spans=[("", 3), ("deep (ours)", 3), ("", 1), ("non-local means", 2), ("", 1)])
+              spans=[("", 3), ("deep (ours)", 4), ("", 1), ("non-local means", 2), ("", 1)])
 
 
 def ablation(doc, inputs):

@@ -1,4 +1,5 @@
 """The benchmark commands of the README start and explain themselves (their full runs take minutes)."""
+import importlib
 import json
 import subprocess
 import sys
@@ -10,15 +11,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def speed():
-    """benchmarks/speed.py as a module."""
+def load(name):
+    """benchmarks/<name>.py as a module."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        import speed
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    return speed
+
+
+@pytest.fixture(scope="module")
+def speed():
+    return load("speed")
 
 
 @pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py", "deep_ablation.py", "data_ablation.py"])
@@ -115,3 +119,22 @@ def test_deep_ablation_trains_scores_and_tabulates_every_variant(tmp_path):
     results = json.loads(report.read_text())
     assert results["failed"] == {} and len(results["variants"]) == 8
     assert all(set(v["sigmas"]) == {"5.0", "25.0", "50.0"} for v in results["variants"].values())
+
+
+def test_quality_comparison_puts_the_ensemble_beside_the_deep_model():
+    quality = load("quality")
+    names = [name for name, _, _ in quality.SWEPT] + [quality.ENSEMBLE[0], quality.NL_MEANS, quality.BM3D_LABEL]
+    rows = []
+    for sigma in (5.0, 25.0):
+        for score, name in enumerate(names):
+            row = {"sigma": sigma, "denoiser": name, "n": 10, "input_psnr": 20.0, "psnr": 30.0 + score,
+                   "worse": 0.0, "colour_shift": 0.5, "colour_floor": 0.4}
+            if name == quality.BM3D_LABEL:
+                row["paired"] = {other: {"psnr": 40.0 + i} for i, other in enumerate(names[:-1])}
+            rows.append(row)
+    table = quality.comparison({"rows": rows}).splitlines()
+    assert "deep ×8 (ours)" in table[0] and "BM3D / deep / deep ×8" in table[0]
+    assert len(table) == 4 and all(line.count("|") == table[0].count("|") for line in table)
+    # deep (index 2) 32, its ensemble (index 4) 34, the deep twin (index 3) 33; BM3D 36 beside them paired.
+    assert table[2].startswith("| 5 | 20.00 | 30.00 | **32.00** | 0.0% | 0.50 (0.40) | 34.00 | 33.00 | 35.00 |")
+    assert table[2].endswith("| 36.00 / 42.00 / 44.00 |")

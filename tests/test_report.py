@@ -78,7 +78,7 @@ def fake_inputs(root, builder):
         "n_train": 100, "train_photos": ["photos/train/a/x.jpg", "skimage/data/astronaut.png"],
         "train_sigma_range": [10, 40], "augment": ["channels", "gain"], "unclipped_targets": True})
     quality = builder.benchmark("quality")
-    names = [name for name, _, _ in quality.SWEPT] + [quality.NL_MEANS, quality.BM3D_LABEL]
+    names = [name for name, _, _ in quality.SWEPT] + [quality.ENSEMBLE[0], quality.NL_MEANS, quality.BM3D_LABEL]
     sweep_rows = []
     for sigma in (5.0, 25.0):
         for name in names:
