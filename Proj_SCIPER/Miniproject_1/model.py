@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from Miniproject_2.others import checkpoint, clipping, shrinkage, tiles
 from Miniproject_2.others.ensemble import check_ensemble, dihedral_mean
 from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
-from Miniproject_2.others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad
+from Miniproject_2.others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
 from Miniproject_2.others.network import network_margin, network_stride
 from Miniproject_2.others.unet import SLOPE
@@ -190,11 +190,7 @@ class Model:
         or the weights stop being finite raises ``FloatingPointError`` and is undone, as
         is an interrupted one.
         """
-        check_images(train_input, "Model.train: train_input", self.stride)
-        check_images(train_target, "Model.train: train_target", self.stride, TARGET_RANGE)
-        if train_input.shape != train_target.shape:
-            raise ValueError(f"Model.train: train_input and train_target shapes differ: "
-                             f"{tuple(train_input.shape)} vs {tuple(train_target.shape)}")
+        check_pairs(train_input, train_target, self.stride, "Model.train")
         check_count(num_epochs, "num_epochs", "Model.train")
 
         device = self._compute_device(train_input)

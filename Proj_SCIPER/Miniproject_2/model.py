@@ -16,7 +16,7 @@ from .others.avg_pool2d import AvgPool2d
 from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from .others.conv2d import Conv2d
 from .others.ensemble import check_ensemble, dihedral_mean
-from .others.images import TARGET_RANGE, check_images, dihedral, epoch_batches, reflect_pad, to_unit
+from .others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.leaky_relu import LeakyReLU
 from .others.max_pool2d import MaxPool2d
 from .others.mse import MSE
@@ -146,7 +146,7 @@ class Model:
 
         Heights and widths must be multiples of :attr:`stride` (4 for the default
         networks; ``predict`` takes any size). The target
-        may hold values in ``TARGET_RANGE`` (unclipped noisy pictures). Each epoch
+        may hold values in ``others.images.TARGET_RANGE`` (unclipped noisy pictures). Each epoch
         visits the pairs in a new random order, in mini-batches, each batch under one of
         the 8 flips/rotations (the same for both images of a pair). Raises
         ``FloatingPointError`` if the loss or the weights stop being finite (or grow past
@@ -160,11 +160,7 @@ class Model:
         total)`` turns the gradients of this process's ``count`` of the batch's ``total``
         pairs into the whole batch's, in place, and returns the batch's mean loss.
         """
-        check_images(train_input, "Model.train: train_input", self.stride)
-        check_images(train_target, "Model.train: train_target", self.stride, TARGET_RANGE)
-        if train_input.shape != train_target.shape:
-            raise ValueError(f"Model.train: train_input {tuple(train_input.shape)} and train_target "
-                             f"{tuple(train_target.shape)} differ in shape")
+        check_pairs(train_input, train_target, self.stride, "Model.train")
         check_count(num_epochs, "num_epochs", "Model.train")
         losses = []
         for _ in range(num_epochs):

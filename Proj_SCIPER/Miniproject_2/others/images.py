@@ -43,6 +43,16 @@ def check_images(x, what, multiple=1, value_range=(0, 255)):
                           "scale (multiply by 255)", stacklevel=3)
 
 
+def check_pairs(train_input, train_target, multiple, what):
+    """Training pairs for ``what`` (``"Model.train"``): inputs as :func:`check_images` takes
+    them, targets of the same shape that may hold values in :data:`TARGET_RANGE`."""
+    check_images(train_input, f"{what}: train_input", multiple)
+    check_images(train_target, f"{what}: train_target", multiple, TARGET_RANGE)
+    if train_input.shape != train_target.shape:
+        raise ValueError(f"{what}: train_input {tuple(train_input.shape)} and train_target "
+                         f"{tuple(train_target.shape)} differ in shape")
+
+
 def to_unit(x, device, dtype):
     """0-255 images -> a new channels-last tensor in [0, 1] on ``device`` (input untouched)."""
     n, c, h, w = x.shape
