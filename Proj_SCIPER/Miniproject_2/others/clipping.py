@@ -128,7 +128,7 @@ def _score(x, y, offset):
     """The score of the shift: a function of ``(shift, sigma)`` that returns the derivative of
     the log-likelihood of the noisy picture given the clean picture ``y + shift`` and the
     ``(N, 1, 1)`` noise level ``sigma`` (per pixel, ``(N, C, 1)``), and how fast it falls
-    there. ``offset`` is the mean of the noisy picture less that of the denoised one, over
+    there (only the derivative if ``with_rate`` is false). ``offset`` is the mean of the noisy picture less that of the denoised one, over
     every pixel; ``x`` and ``y`` are ``(N, C, P)`` samples of them.
 
     Where nothing is clipped, the score is ``(offset - shift) / sigma``: it is taken so over
@@ -143,7 +143,7 @@ def _score(x, y, offset):
     edge = x.new_full(x.shape, TOP - ROUNDING).masked_fill_(bottom, ROUNDING)
     residual = x - y
 
-    def score(shift, sigma):
+    def score(shift, sigma, with_rate=True):
         moved = y + shift
         # How far the bound lies beyond the clean value, in deviations: upwards for a
         # pixel clipped at the top, downwards for one clipped at the bottom.
@@ -153,6 +153,8 @@ def _score(x, y, offset):
         # sign * mills instead.
         clipped = (sign * mills).mul_(sigma).sub_(residual).add_(shift).masked_fill_(free, 0.0)
         value = (offset - shift).add_(clipped.mean(2, keepdim=True)).div_(sigma)
+        if not with_rate:
+            return value
         # Each pixel's score falls at 1/sigma times this rate.
         rate = mills.mul_(mills - distance).masked_fill_(free, 1.0)
         return value, rate.mean(2, keepdim=True).div_(sigma)
@@ -170,7 +172,7 @@ def _shift(score, sigma, start):
     ``clip(y + s)`` is then the bound everywhere.
     """
     low, high = start.new_full(start.shape, -TOP), start.new_full(start.shape, TOP)
-    rises, falls = score(high, sigma)[0] > 0, score(low, sigma)[0] < 0
+    rises, falls = score(high, sigma, with_rate=False) > 0, score(low, sigma, with_rate=False) < 0
     low, high = high.where(rises, low), low.where(falls, high)
     shift = start.clamp(low, high)
     for _ in range(SHIFT_STEPS):
