@@ -27,8 +27,8 @@ from torch.nn import functional as F
 # The data pipeline (shuffling, batching, augmentation, padding), the progress bar, the
 # configuration and input checks, prediction in pieces and the checkpoint files are
 # shared with Miniproject_2, so that the two differ only in how the network computes.
-from Miniproject_2.others import checkpoint, clipping, shrinkage, tiles
-from Miniproject_2.others.ensemble import check_ensemble, dihedral_mean
+from Miniproject_2.others import checkpoint, clipping, prediction, shrinkage, tiles
+from Miniproject_2.others.ensemble import check_ensemble
 from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from Miniproject_2.others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
@@ -251,13 +251,13 @@ class Model:
                                      f"try a smaller lr (now {self.config['lr']})")
         return total
 
-    def predict(self, test_input, out=None, ensemble=1):
+    def predict(self, test_input, out=None, ensemble=1, progress=False):
         """Denoises (N, 3, H, W) images; returns floats in [0, 255] on the input's device.
 
-        Memory is bounded as in Miniproject_2 (large pictures go in tiles), ``out`` and
-        ``ensemble`` (the mean over flips and rotations) work the same way, and the deep
-        model's output is blended toward lightly noisy inputs and its colours are set right
-        the same way (Miniproject_2's ``others/shrinkage.py`` and ``others/clipping.py``).
+        Memory is bounded as in Miniproject_2 (large pictures go in tiles); ``out``,
+        ``ensemble`` (the mean over flips and rotations) and ``progress`` work the same way;
+        the deep model's output is blended toward lightly noisy inputs and its colours are
+        set right the same way (Miniproject_2's ``others/shrinkage.py`` and ``others/clipping.py``).
         """
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")
@@ -274,11 +274,8 @@ class Model:
             images = reflect_pad(images.to(device, torch.float32) / 255, self.stride)
             return (self.net(images)[:, :, :height, :width] * 255).clamp_(0, 255)
 
-        def in_pieces(images, into):
-            return tiles.predict_in_pieces(run, images, into, context, PREDICT_PIXEL_BUDGET, self.stride)
-
-        def denoise(images, into):
-            return dihedral_mean(in_pieces, images, into, ensemble, torch.float32)
+        denoise = prediction.passes(run, context, PREDICT_PIXEL_BUDGET, self.stride, ensemble, torch.float32,
+                                    progress)
 
         with torch.no_grad():
             denoise(test_input, out)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-from .others import checkpoint, clipping, shrinkage, tiles
+from .others import checkpoint, clipping, prediction, shrinkage, tiles
 from .others.adam import Adam
 from .others.avg_pool2d import AvgPool2d
 from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
 from .others.conv2d import Conv2d
-from .others.ensemble import check_ensemble, dihedral_mean
+from .others.ensemble import check_ensemble
 from .others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.leaky_relu import LeakyReLU
 from .others.max_pool2d import MaxPool2d
@@ -226,7 +226,7 @@ class Model:
         return loss
 
     # -- inference ------------------------------------------------------------------------------
-    def predict(self, test_input, out=None, ensemble=1):
+    def predict(self, test_input, out=None, ensemble=1, progress=False):
         """Denoise 0-255 images of any size: a float tensor in [0, 255], shaped and placed like the input.
 
         Runs at most about :data:`PREDICT_PIXELS` pixels at a time (a large picture goes in
@@ -239,21 +239,16 @@ class Model:
         that its colour agrees with the noisy picture's under the clipped noise model
         (:func:`.others.clipping.match_colour`).
         ``out``, a tensor of the input's shape, receives the result instead (rounded if it
-        is an integer tensor, e.g. uint8), and is returned.
+        is an integer tensor, e.g. uint8), and is returned. ``progress``: a progress bar on
+        stderr per pass (``None``: when stderr is a terminal).
         """
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")
         if out is None:
             out = test_input.new_empty(test_input.shape, dtype=self.dtype)
         tiles.check_out(out, test_input, "Model.predict")
-
-        def in_pieces(images, into):
-            return tiles.predict_in_pieces(self._denoise, images, into, network_margin(self.config),
-                                           PREDICT_PIXELS, self.stride)
-
-        def denoise(images, into):
-            return dihedral_mean(in_pieces, images, into, ensemble, self.dtype)
-
+        denoise = prediction.passes(self._denoise, network_margin(self.config), PREDICT_PIXELS, self.stride,
+                                    ensemble, self.dtype, progress)
         denoise(test_input, out)
         if self.config["arch"] == "deep":
             # The blind U-Net may take fine texture for light noise (others/shrinkage.py),

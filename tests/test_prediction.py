@@ -1,0 +1,54 @@
+"""Model.predict's passes (others/prediction.py): a progress bar per pass, only when asked."""
+import io
+
+import pytest
+import torch
+
+from Miniproject_1 import model as mp1
+from Miniproject_2 import model as mp2
+from Miniproject_2.others.prediction import LABELS
+from Miniproject_2.others.progress import Progress
+
+IMPLEMENTATIONS = {"nograd": mp2.Model, "torch": mp1.Model}
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_predict_shows_progress_in_megapixels_only_when_asked(capsys, impl):
+    model = IMPLEMENTATIONS[impl](channels=(4, 8))
+    pictures = torch.randint(0, 256, (4, 3, 500, 500), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    quiet = model.predict(pictures)
+    assert capsys.readouterr().err == ""
+    shown = model.predict(pictures, ensemble=2, progress=True)
+    err = capsys.readouterr().err
+    # 4 pictures of 0.25 MP, twice: the bar ends at 2.0 of 2.0 megapixels, on its own line.
+    assert err.startswith(f"\r{LABELS[0]} [") and "2.0/2.0 MP" in err and err.endswith("\n")
+    assert err.count("\n") == 1
+    assert torch.allclose(model.predict(pictures, ensemble=2), shown)
+    assert quiet.shape == shown.shape
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_the_deep_models_second_pass_has_its_own_bar(capsys, impl):
+    torch.manual_seed(0)
+    model = IMPLEMENTATIONS[impl](arch="deep", channels=(4, 4))
+    # An untrained residual network keeps its input: the picture reads as lightly noisy,
+    # so the blend's second pass runs.
+    flat = torch.full((1, 3, 40, 40), 128.0)
+    noisy = (flat + 3 * torch.randn(flat.shape, generator=torch.Generator().manual_seed(1))).round()
+    model.predict(noisy, progress=True)
+    lines = capsys.readouterr().err.split("\n")
+    assert [line.split(" [")[0].lstrip("\r") for line in lines if line] == list(LABELS)
+
+
+def test_progress_counts_items_or_units_and_shows_a_loss_only_if_given():
+    stream = io.StringIO()
+    bar = Progress(3_000_000, "work", enabled=True, stream=stream, unit="MP", per=10 ** 6)
+    bar.update(3_000_000)
+    assert "] 3.0/3.0 MP " in stream.getvalue() and "loss" not in stream.getvalue()
+    stream = io.StringIO()
+    bar = Progress(2_000, "epoch 1", enabled=True, stream=stream)
+    bar.update(2_000, 0.25)
+    assert "] 2,000/2,000 loss 0.25000 " in stream.getvalue() and stream.getvalue().endswith(" img/s")
+    quiet = io.StringIO()
+    Progress(1, "off", enabled=False, stream=quiet).update(1)
+    assert quiet.getvalue() == ""
