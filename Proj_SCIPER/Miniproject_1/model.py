@@ -28,8 +28,8 @@ from torch.nn import functional as F
 # configuration and input checks, prediction in pieces and the checkpoint files are
 # shared with Miniproject_2, so that the two differ only in how the network computes.
 from Miniproject_2.others import checkpoint, clipping, prediction, shrinkage, tiles
-from Miniproject_2.others.ensemble import check_ensemble
 from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
+from Miniproject_2.others.ensemble import check_ensemble
 from Miniproject_2.others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
 from Miniproject_2.others.network import network_margin, network_stride

@@ -128,8 +128,9 @@ def _score(x, y, offset):
     """The score of the shift: a function of ``(shift, sigma)`` that returns the derivative of
     the log-likelihood of the noisy picture given the clean picture ``y + shift`` and the
     ``(N, 1, 1)`` noise level ``sigma`` (per pixel, ``(N, C, 1)``), and how fast it falls
-    there (only the derivative if ``with_rate`` is false). ``offset`` is the mean of the noisy picture less that of the denoised one, over
-    every pixel; ``x`` and ``y`` are ``(N, C, P)`` samples of them.
+    there (only the derivative if ``with_rate`` is false). ``offset`` is the mean of the
+    noisy picture less that of the denoised one, over every pixel; ``x`` and ``y`` are
+    ``(N, C, P)`` samples of them.
 
     Where nothing is clipped, the score is ``(offset - shift) / sigma``: it is taken so over
     every pixel, and only its corrections for clipping, zero away from the bounds, come from
