@@ -156,24 +156,25 @@ def _phase_matrix(scale, kernel, padding, dilation, taps, like):
     return hits.to(like.dtype).view(scale * taps, kernel)
 
 
-class _Plan:
-    """Everything about an Upsampling call that depends only on the input's size and type."""
+class UpsamplingPlan:
+    """Everything about a convolution after nearest upsampling that depends only on the
+    geometry (pairs ``scale_factor``, ``kernel_size``, ``padding``, ``dilation``) and on the
+    input's size and type; ``what`` names the caller in errors."""
 
-    def __init__(self, module, x):
-        axes = [_phase_geometry(s, k, p, d, n) for s, k, p, d, n in
-                zip(module.scale_factor, module.kernel_size, module.padding, module.dilation, x.shape[2:])]
+    def __init__(self, scale_factor, kernel_size, padding, dilation, x, what):
+        geometry = (scale_factor, kernel_size, padding, dilation)
+        axes = [_phase_geometry(s, k, p, d, n) for s, k, p, d, n in zip(*geometry, x.shape[2:])]
         self.out_size = tuple(axis[0] for axis in axes)
         if min(self.out_size) < 1:
-            raise ValueError(f"{module!r}: the dilated kernel is larger than the padded upsampled input "
+            raise ValueError(f"{what}: the dilated kernel is larger than the padded upsampled input "
                              f"(input shape {tuple(x.shape)})")
         taps = tuple(axis[1] for axis in axes)
         self.window = Window(taps, (1, 1), (1, 1), (*axes[0][4], *axes[1][4]), tuple(x.shape[2:]))
-        (sh, sw), (th, tw), (kh, kw) = module.scale_factor, taps, module.kernel_size
-        mh, mw = [_phase_matrix(s, k, p, d, t, x) for s, k, p, d, t in
-                  zip(module.scale_factor, module.kernel_size, module.padding, module.dilation, taps)]
+        (sh, sw), (th, tw), (kh, kw) = scale_factor, taps, kernel_size
+        mh, mw = [_phase_matrix(s, k, p, d, t, x) for s, k, p, d, t in zip(*geometry, taps)]
         #: ``(kh*kw, sh*th*sw*tw)``: kernel taps -> phase taps, both axes at once.
         self.mixer = (mh.view(sh * th, 1, kh, 1) * mw.view(1, sw * tw, 1, kw)).view(-1, kh * kw).t()
-        self.scale_factor = module.scale_factor
+        self.scale_factor = scale_factor
         self.phases = []
         (ho, wo), shifts = self.out_size, (axes[0][2], axes[1][2])
         for ah in range(sh):
@@ -236,33 +237,53 @@ class Upsampling(ConvBase):
     def _plan(self, x):
         key = (tuple(x.shape[2:]), x.dtype, x.device)
         if key not in self._plans:
-            self._plans[key] = _Plan(self, x)
+            self._plans[key] = UpsamplingPlan(self.scale_factor, self.kernel_size, self.padding, self.dilation,
+                                              x, repr(self))
         return self._plans[key]
 
     def forward(self, x):
         x = check_input(self, x, self.in_channels)
-        plan = self._plan(x)
-        n, o, window = x.shape[0], self.out_channels, plan.window
-        (sh, sw) = self.scale_factor
-        matrix, bias = plan.to_matrix(self.weight, self.bias)
-        z, cache = convolution_nhwc(x, matrix, bias, window, algorithm=self.algorithm)
-        z = z.view(n, *window.out_size, sh, sw, o)
-        out = z.new_empty((n, *plan.out_size, o))
-        for target, source in plan.phases:
-            out[:, target[0], target[1]] = z[:, source[0], source[1], source[2], source[3]]
-        self._save(_x=x, _plan_used=plan, _cache=cache)
-        return nchw(out)
+        out, cache = upsampled_convolution(x, self.weight, self.bias, self._plan(x), self.algorithm)
+        self._save(_x=x, _cache=cache)
+        return out
 
     def backward(self, grad_output):
-        x, plan, cache = self._saved("_x", "_plan_used", "_cache")
-        n, o, window = x.shape[0], self.out_channels, plan.window
-        grad_output = check_grad_output(self, grad_output, (n, o, *plan.out_size), x)
-        (sh, sw) = self.scale_factor
-        grad = grad_output.permute(0, 2, 3, 1)
-        # Window positions a phase does not use were computed but discarded: zero gradient.
-        phases = grad.new_empty((n, *window.out_size, sh, sw, o)).zero_()
-        for target, source in plan.phases:
-            phases[:, source[0], source[1], source[2], source[3]] = grad[:, target[0], target[1]]
-        grad_x, grad_matrix, grad_bias = convolution_nhwc_backward(phases.view(n, *window.out_size, -1), cache)
-        self._accumulate(*plan.from_matrix(grad_matrix, grad_bias, self.weight.shape))
-        return nchw(grad_x)
+        x, cache = self._saved("_x", "_cache")
+        grad_output = check_grad_output(self, grad_output, (x.shape[0], self.out_channels, *cache[0].out_size), x)
+        grad_x, grad_weight, grad_bias = upsampled_convolution_backward(grad_output, cache)
+        self._accumulate(grad_weight, grad_bias)
+        return grad_x
+
+
+def upsampled_convolution(x, weight, bias, plan, algorithm="auto"):
+    """``conv2d(upsample_nearest(x))`` with torch's ``weight`` ``(C_out, C_in, kh, kw)`` and
+    ``bias``, as ``plan`` (an :class:`UpsamplingPlan` for ``x``) lays it out: every phase in
+    one convolution of ``x``, its columns pixel-shuffled into place. Returns the
+    channels-last output as an NCHW-shaped view, and the cache
+    :func:`upsampled_convolution_backward` needs."""
+    n, o, window = x.shape[0], weight.shape[0], plan.window
+    (sh, sw) = plan.scale_factor
+    matrix, phase_bias = plan.to_matrix(weight, bias)
+    z, cache = convolution_nhwc(x, matrix, phase_bias, window, algorithm=algorithm)
+    z = z.view(n, *window.out_size, sh, sw, o)
+    out = z.new_empty((n, *plan.out_size, o))
+    for target, source in plan.phases:
+        out[:, target[0], target[1]] = z[:, source[0], source[1], source[2], source[3]]
+    return nchw(out), (plan, cache, weight.shape)
+
+
+def upsampled_convolution_backward(grad_output, cache):
+    """Gradients of :func:`upsampled_convolution` for an NCHW-shaped ``grad_output`` (any
+    layout): ``(grad_x, grad_weight, grad_bias)``, ``grad_x`` an NCHW-shaped view of a
+    channels-last tensor, ``grad_bias`` ``None`` without a bias."""
+    plan, conv_cache, weight_shape = cache
+    window = plan.window
+    n, o = grad_output.shape[:2]
+    (sh, sw) = plan.scale_factor
+    grad = grad_output.permute(0, 2, 3, 1)
+    # Window positions a phase does not use were computed but discarded: zero gradient.
+    phases = grad.new_empty((n, *window.out_size, sh, sw, o)).zero_()
+    for target, source in plan.phases:
+        phases[:, source[0], source[1], source[2], source[3]] = grad[:, target[0], target[1]]
+    grad_x, grad_matrix, grad_bias = convolution_nhwc_backward(phases.view(n, *window.out_size, -1), conv_cache)
+    return (nchw(grad_x), *plan.from_matrix(grad_matrix, grad_bias, weight_shape))
