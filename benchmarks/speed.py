@@ -273,10 +273,14 @@ def layer_type_times(network, batch, rounds):
         mine.loss.forward(mine.net.forward(x), target)
         mine.net.backward(mine.loss.backward())
         by_type = {}
+        # A ConcatJoin runs its SkipConcat, NearestUpsampling and first convolution as one
+        # step of its own: modules never called are left out.
         for module in modules:
             for column, name in enumerate(("forward", "backward")):
-                own = spent[id(module), name] - sum(spent[id(child), name] for _, child in module.children())
-                by_type.setdefault(type(module).__name__, [0.0, 0.0])[column] += own
+                if (id(module), name) in spent:
+                    own = spent[id(module), name] - sum(spent.get((id(child), name), 0.0)
+                                                        for _, child in module.children())
+                    by_type.setdefault(type(module).__name__, [0.0, 0.0])[column] += own
         per_round.append(by_type)
     rows = [(kind, 1e3 * statistics.median(r[kind][0] for r in per_round[1:]),
              1e3 * statistics.median(r[kind][1] for r in per_round[1:])) for kind in per_round[0]]

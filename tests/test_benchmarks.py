@@ -103,8 +103,8 @@ def test_speed_deep_pair_agrees_and_is_split_by_layer_type(speed):
     mine, reference = speed.make_pair("deep")
     assert speed.check_agreement(mine, reference) <= 1e-3
     rows = speed.layer_type_times("deep", batch=2, rounds=1)
-    assert {kind for kind, _, _ in rows} == {"Conv2d", "LeakyReLU", "MaxPool2d", "NearestUpsampling", "SkipConcat",
-                                             "Residual", "Sequential"}
+    assert {kind for kind, _, _ in rows} == {"Conv2d", "LeakyReLU", "MaxPool2d", "ConcatJoin", "Residual",
+                                             "Sequential"}
     assert all(f >= 0 and b >= 0 for _, f, b in rows)
 
 

@@ -12,6 +12,7 @@ from hypothesis import given, strategies as st
 from helpers import LAYOUTS, check_against_autograd, twin
 from Miniproject_2.others import (Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, Residual, Sequential,
                                   SkipConcat)
+from Miniproject_2.others.join import ConcatJoin
 from Miniproject_2.others.unet import build_unet, unet_stride
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -90,3 +91,57 @@ def test_unet_refuses_bad_arguments():
         build_unet((4, 4), skip="sum")
     with pytest.raises(ValueError, match="widths must be equal"):
         build_unet((4, 5), skip="add")
+
+
+@given(batch=st.integers(1, 3), c=st.integers(1, 4), c_inner=st.integers(1, 4), c_out=st.integers(1, 4),
+       h=st.integers(1, 4), w=st.integers(1, 4), scale=st.sampled_from([2, 3]), kernel=st.sampled_from([1, 3]),
+       layout=layouts, grad_layout=layouts, seed=seeds)
+def test_concat_join_matches_autograd(batch, c, c_inner, c_out, h, w, scale, kernel, layout, grad_layout, seed):
+    """The concatenation and the convolution after it as one step, then more layers."""
+    torch.manual_seed(seed)
+    inner = Sequential(MaxPool2d(scale), Conv2d(c, c_inner, 3, padding=1), LeakyReLU(0.1),
+                       NearestUpsampling(scale_factor=scale))
+    module = ConcatJoin(SkipConcat(inner), Conv2d(c + c_inner, c_out, kernel, padding=kernel // 2),
+                        LeakyReLU(0.1), Conv2d(c_out, 2, 3, padding=1))
+    check_against_autograd(module, torch.randn(batch, c, scale * h, scale * w), layout, grad_layout)
+
+
+def test_concat_join_is_the_plain_sequential_of_the_same_modules():
+    torch.manual_seed(0)
+    inner = Sequential(MaxPool2d(2), Conv2d(3, 4, 3, padding=1), NearestUpsampling(scale_factor=2))
+    modules = (SkipConcat(inner), Conv2d(7, 5, 3, padding=1), LeakyReLU(0.1))
+    joined, plain = ConcatJoin(*modules), Sequential(*modules)
+    assert joined.state_dict().keys() == plain.state_dict().keys()
+    x = torch.randn(2, 3, 8, 6, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    joined.to(torch.float64)
+    y = joined.forward(x)
+    assert y.permute(0, 2, 3, 1).is_contiguous()
+    grad = torch.randn(y.shape, dtype=torch.float64)
+    grad_x = joined.backward(grad)
+    grads = [g.clone() for _, g in joined.param()]
+    joined.zero_grad()
+    torch.testing.assert_close(y, plain.forward(x))
+    torch.testing.assert_close(grad_x, plain.backward(grad))
+    for ours, theirs in zip(grads, (g for _, g in plain.param())):
+        torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("modules, message", [
+    (lambda: (Conv2d(2, 2, 1), Conv2d(2, 2, 1)), "expected SkipConcat"),
+    (lambda: (SkipConcat(Conv2d(2, 2, 1)), Conv2d(4, 2, 1)), "expected SkipConcat"),
+    (lambda: (SkipConcat(Sequential(MaxPool2d(2), NearestUpsampling(scale_factor=1.5))), Conv2d(4, 2, 1)),
+     "integer scale_factor"),
+    (lambda: (SkipConcat(Sequential(MaxPool2d(2), NearestUpsampling(scale_factor=2))), Conv2d(4, 2, 3, stride=2)),
+     "stride-1"),
+])
+def test_concat_join_refuses_what_it_cannot_fuse(modules, message):
+    with pytest.raises(ValueError, match=message):
+        ConcatJoin(*modules())
+
+
+def test_concat_join_refuses_a_branch_of_another_size_or_width():
+    inner = Sequential(MaxPool2d(2), NearestUpsampling(scale_factor=2))
+    with pytest.raises(ValueError, match="does not match the input's size"):
+        ConcatJoin(SkipConcat(inner), Conv2d(4, 2, 3, padding=1)).forward(torch.randn(1, 2, 5, 4))
+    with pytest.raises(ValueError, match="channels"):
+        ConcatJoin(SkipConcat(inner), Conv2d(5, 2, 3, padding=1)).forward(torch.randn(1, 2, 4, 4))

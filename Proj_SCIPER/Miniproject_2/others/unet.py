@@ -1,6 +1,7 @@
 """The deep denoiser: a U-Net with a residual output, built from this framework's layers."""
 from .config import SKIPS
 from .conv2d import Conv2d
+from .join import ConcatJoin
 from .leaky_relu import LeakyReLU
 from .max_pool2d import MaxPool2d
 from .sequential import Sequential
@@ -31,7 +32,9 @@ def _join(channels, widths, skip, kw):
     convolutions back to ``channels``."""
     inner = _levels(channels, widths, skip, kw)
     if skip == "concat":
-        return Sequential(SkipConcat(inner), *_block(channels + widths[0], channels, kw))
+        # A plain Sequential of the same modules; ConcatJoin runs the concatenation and the
+        # convolution after it as one step.
+        return ConcatJoin(SkipConcat(inner), *_block(channels + widths[0], channels, kw))
     return Sequential(Residual(inner), *_block(channels, channels, kw))
 
 

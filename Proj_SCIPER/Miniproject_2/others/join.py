@@ -1,0 +1,92 @@
+"""A U-Net level's join, ``conv(cat([x, upsample(low)]))``, computed without building either."""
+import torch
+
+from .args import check_grad_output, check_tensor
+from .conv2d import Conv2d
+from .conv_kernels import convolution, convolution_backward
+from .sequential import Sequential
+from .skip import SkipConcat
+from .upsampling import NearestUpsampling, UpsamplingPlan, upsampled_convolution, upsampled_convolution_backward
+
+
+class ConcatJoin(Sequential):
+    r"""``Sequential(SkipConcat(inner), Conv2d(...), *rest)`` whose first two modules run as one step.
+
+    ``inner`` is a :class:`~.sequential.Sequential` that ends with
+    :class:`~.upsampling.NearestUpsampling` by integer factors, so the convolution reads
+    ``cat([x, upsample(low)])`` with ``low`` what the rest of ``inner`` makes of ``x``.
+    Split along its input channels, the convolution's weight ``[W_x, W_low]`` gives
+    ``conv(x, W_x) + conv(upsample(low), W_low)``: an ordinary convolution of ``x``, plus
+    the phase convolution of :class:`~.upsampling.Upsampling` on ``low`` at its own
+    resolution (a 3x3 kernel after x2 upsampling reads 4 pixels of ``low`` where it
+    would read 9 of the upsampled picture). Neither the concatenation nor the upsampled
+    picture is built, and their copies and gradients are saved.
+
+    The modules, their parameters and their ``state_dict`` names are the plain
+    Sequential's, which computes the same numbers up to rounding; ``SkipConcat``,
+    ``NearestUpsampling`` and the convolution's own forward and backward are not run (the
+    modules of ``inner`` before its upsampling, and those after the convolution, are).
+
+    Shape:
+        - Input: :math:`(N, C, H, W)`. Output: that of the plain Sequential.
+    """
+
+    def __init__(self, *modules):
+        super().__init__(*modules)
+        skip, conv = (modules + (None, None))[:2]
+        inner = getattr(skip, "inner", None)
+        if not (isinstance(skip, SkipConcat) and isinstance(conv, Conv2d) and isinstance(inner, Sequential)
+                and len(inner) > 0 and isinstance(inner[-1], NearestUpsampling)):
+            raise ValueError("ConcatJoin: expected SkipConcat(Sequential(..., NearestUpsampling)) then Conv2d, "
+                             f"got {', '.join(type(m).__name__ for m in modules[:2])}")
+        up = inner[-1]
+        if up.size is not None or not all(f == int(f) for f in up.scale_factor) or conv.stride != (1, 1):
+            raise ValueError(f"ConcatJoin: needs an integer scale_factor and a stride-1 convolution, got {up!r} "
+                             f"and {conv!r}")
+        self._plans = {}
+
+    def _plan(self, low):
+        key = (tuple(low.shape[2:]), low.dtype, low.device)
+        if key not in self._plans:
+            conv, up = self.modules[1], self.modules[0].inner[-1]
+            self._plans[key] = UpsamplingPlan(tuple(int(f) for f in up.scale_factor), conv.kernel_size,
+                                              conv.padding, conv.dilation, low, repr(self))
+        return self._plans[key]
+
+    def forward(self, x):
+        x = check_tensor(self, x)
+        conv, body = self.modules[1], self.modules[0].inner[:-1]
+        if x.dim() != 4:
+            raise ValueError(f"{type(self).__name__}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+        low = x
+        for module in body:
+            low = module.forward(low)
+        c = x.shape[1]
+        if low.dim() != 4 or low.shape[0] != x.shape[0] or c + low.shape[1] != conv.in_channels:
+            raise ValueError(f"{type(self).__name__}: the input {tuple(x.shape)} and the branch's "
+                             f"{tuple(low.shape)} do not give {conv!r} its {conv.in_channels} channels")
+        window, plan = conv._window(x), self._plan(low)
+        if plan.out_size != window.out_size:
+            raise ValueError(f"{type(self).__name__}: the upsampled branch {tuple(low.shape)} does not match the "
+                             f"input's size {tuple(x.shape[2:])}")
+        y, low_cache = upsampled_convolution(low, conv.weight[:, c:], None, plan, conv.algorithm)
+        y_x, x_cache = convolution(x, conv.weight[:, :c], conv.bias, window, algorithm=conv.algorithm)
+        # y is fresh, channels-last memory: the sum stays in the layout the next layer reads.
+        y.add_(y_x)
+        self._save(_like=x.new_empty(0), _shape=y.shape, _caches=(x_cache, low_cache))
+        for module in self.modules[2:]:
+            y = module.forward(y)
+        return y
+
+    def backward(self, grad_output):
+        for module in reversed(self.modules[2:]):
+            grad_output = module.backward(grad_output)
+        like, shape, (x_cache, low_cache) = self._saved("_like", "_shape", "_caches")
+        grad_output = check_grad_output(self, grad_output, shape, like)
+        conv, body = self.modules[1], self.modules[0].inner[:-1]
+        grad_x, grad_weight_x, grad_bias = convolution_backward(grad_output, x_cache)
+        grad_low, grad_weight_low, _ = upsampled_convolution_backward(grad_output, low_cache)
+        conv._accumulate(torch.cat([grad_weight_x, grad_weight_low], 1), grad_bias)
+        for module in reversed(body):
+            grad_low = module.backward(grad_low)
+        return grad_x + grad_low
