@@ -267,19 +267,23 @@ def layer_type_times(network, batch, rounds):
                 spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
                 return result
             setattr(module, name, timed_call)  # shadows the method on this instance only
+    def below(module, name):
+        """Time spent in the modules that ``module`` called: its children, or, for a child
+        never called (a ConcatJoin runs its SkipConcat, NearestUpsampling and first
+        convolution as one step of its own), the modules below that child."""
+        return sum(spent[id(child), name] if (id(child), name) in spent else below(child, name)
+                   for _, child in module.children())
+
     per_round = []
     for _ in range(rounds + 1):  # the first round warms up (plans, scratch memory)
         spent.clear()
         mine.loss.forward(mine.net.forward(x), target)
         mine.net.backward(mine.loss.backward())
         by_type = {}
-        # A ConcatJoin runs its SkipConcat, NearestUpsampling and first convolution as one
-        # step of its own: modules never called are left out.
         for module in modules:
             for column, name in enumerate(("forward", "backward")):
                 if (id(module), name) in spent:
-                    own = spent[id(module), name] - sum(spent.get((id(child), name), 0.0)
-                                                        for _, child in module.children())
+                    own = spent[id(module), name] - below(module, name)
                     by_type.setdefault(type(module).__name__, [0.0, 0.0])[column] += own
         per_round.append(by_type)
     rows = [(kind, 1e3 * statistics.median(r[kind][0] for r in per_round[1:]),
