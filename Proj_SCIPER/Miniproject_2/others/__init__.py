@@ -2,6 +2,7 @@
 from .adam import Adam
 from .avg_pool2d import AvgPool2d
 from .conv2d import Conv2d
+from .join import ConcatJoin
 from .leaky_relu import LeakyReLU
 from .max_pool2d import MaxPool2d
 from .module import Module
@@ -14,6 +15,6 @@ from .skip import Residual, SkipConcat
 from .transpose_conv2d import TransposeConv2d
 from .upsampling import NearestUpsampling, NNUpsampling, Upsampling
 
-__all__ = ["Adam", "AvgPool2d", "Conv2d", "LeakyReLU", "MSE", "MaxPool2d", "Module", "NNUpsampling",
+__all__ = ["Adam", "AvgPool2d", "ConcatJoin", "Conv2d", "LeakyReLU", "MSE", "MaxPool2d", "Module", "NNUpsampling",
            "NearestUpsampling", "ReLU", "Residual", "SGD", "Sequential", "Sigmoid", "SkipConcat", "TransposeConv2d",
            "Upsampling"]
