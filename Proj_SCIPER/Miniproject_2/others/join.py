@@ -6,7 +6,7 @@ from .conv2d import Conv2d
 from .conv_kernels import convolution, convolution_backward
 from .sequential import Sequential
 from .skip import SkipConcat
-from .upsampling import NearestUpsampling, UpsamplingPlan, upsampled_convolution, upsampled_convolution_backward
+from .upsampling import NearestUpsampling, kept_plan, upsampled_convolution, upsampled_convolution_backward
 
 
 class ConcatJoin(Sequential):
@@ -43,15 +43,7 @@ class ConcatJoin(Sequential):
         if up.size is not None or not all(f == int(f) for f in up.scale_factor) or conv.stride != (1, 1):
             raise ValueError(f"ConcatJoin: needs an integer scale_factor and a stride-1 convolution, got {up!r} "
                              f"and {conv!r}")
-        self._plans = {}
-
-    def _plan(self, low):
-        key = (tuple(low.shape[2:]), low.dtype, low.device)
-        if key not in self._plans:
-            conv, up = self.modules[1], self.modules[0].inner[-1]
-            self._plans[key] = UpsamplingPlan(tuple(int(f) for f in up.scale_factor), conv.kernel_size,
-                                              conv.padding, conv.dilation, low, repr(self))
-        return self._plans[key]
+        self._scale, self._plans = tuple(int(f) for f in up.scale_factor), {}
 
     def forward(self, x):
         x = check_tensor(self, x)
@@ -65,7 +57,8 @@ class ConcatJoin(Sequential):
         if low.dim() != 4 or low.shape[0] != x.shape[0] or c + low.shape[1] != conv.in_channels:
             raise ValueError(f"{type(self).__name__}: the input {tuple(x.shape)} and the branch's "
                              f"{tuple(low.shape)} do not give {conv!r} its {conv.in_channels} channels")
-        window, plan = conv._window(x), self._plan(low)
+        window = conv._window(x)
+        plan = kept_plan(self._plans, low, self._scale, conv.kernel_size, conv.padding, conv.dilation, repr(self))
         if plan.out_size != window.out_size:
             raise ValueError(f"{type(self).__name__}: the upsampled branch {tuple(low.shape)} does not match the "
                              f"input's size {tuple(x.shape[2:])}")

@@ -32,8 +32,8 @@ def _join(channels, widths, skip, kw):
     convolutions back to ``channels``."""
     inner = _levels(channels, widths, skip, kw)
     if skip == "concat":
-        # A plain Sequential of the same modules; ConcatJoin runs the concatenation and the
-        # convolution after it as one step.
+        # ConcatJoin: the Sequential of these modules, with the concatenation and the
+        # convolution after it run as one step.
         return ConcatJoin(SkipConcat(inner), *_block(channels + widths[0], channels, kw))
     return Sequential(Residual(inner), *_block(channels, channels, kw))
 

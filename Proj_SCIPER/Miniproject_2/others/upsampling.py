@@ -234,16 +234,10 @@ class Upsampling(ConvBase):
         self._register_kernel((out_channels, in_channels, *self.kernel_size),
                               in_channels * self.kernel_size[0] * self.kernel_size[1], bias, device, dtype)
 
-    def _plan(self, x):
-        key = (tuple(x.shape[2:]), x.dtype, x.device)
-        if key not in self._plans:
-            self._plans[key] = UpsamplingPlan(self.scale_factor, self.kernel_size, self.padding, self.dilation,
-                                              x, repr(self))
-        return self._plans[key]
-
     def forward(self, x):
         x = check_input(self, x, self.in_channels)
-        out, cache = upsampled_convolution(x, self.weight, self.bias, self._plan(x), self.algorithm)
+        plan = kept_plan(self._plans, x, self.scale_factor, self.kernel_size, self.padding, self.dilation, repr(self))
+        out, cache = upsampled_convolution(x, self.weight, self.bias, plan, self.algorithm)
         self._save(_x=x, _cache=cache)
         return out
 
@@ -253,6 +247,15 @@ class Upsampling(ConvBase):
         grad_x, grad_weight, grad_bias = upsampled_convolution_backward(grad_output, cache)
         self._accumulate(grad_weight, grad_bias)
         return grad_x
+
+
+def kept_plan(plans, x, scale_factor, kernel_size, padding, dilation, what):
+    """The :class:`UpsamplingPlan` for ``x``, made once per input size, dtype and device and
+    kept in ``plans`` (a dict its caller owns)."""
+    key = (tuple(x.shape[2:]), x.dtype, x.device)
+    if key not in plans:
+        plans[key] = UpsamplingPlan(scale_factor, kernel_size, padding, dilation, x, what)
+    return plans[key]
 
 
 def upsampled_convolution(x, weight, bias, plan, algorithm="auto"):
