@@ -114,12 +114,12 @@ def course_rows(args, earlier):
 
 def sweeps(args):
     denoisers = {}
+    models = {}
     for name, impl, model_name in SWEPT:
-        model = _load_model(impl, None, "cpu", model_name)
+        model = models[impl, model_name] = _load_model(impl, None, "cpu", model_name)
         denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
     name, impl, model_name, ensemble = ENSEMBLE
-    model = _load_model(impl, None, "cpu", model_name)
-    denoisers[name] = lambda noisy, sigma: predict_batches(model, noisy, ensemble=ensemble)
+    denoisers[name] = lambda noisy, sigma: predict_batches(models[impl, model_name], noisy, ensemble=ensemble)
     denoisers.update(classical(with_bm3d=True))
     sets = {"validation": (Path(args.data) / VAL_FILE, args.bm3d), "unseen": (Path(args.testset), args.bm3d),
             "unseen_large": (Path(args.testset_large), args.bm3d_large)}

@@ -1,7 +1,7 @@
 """A U-Net level's join, ``conv(cat([x, upsample(low)]))``, computed without building either."""
 import torch
 
-from .args import check_grad_output, check_tensor
+from .args import check_grad_output, check_input
 from .conv2d import Conv2d
 from .conv_kernels import convolution, convolution_backward
 from .sequential import Sequential
@@ -46,10 +46,8 @@ class ConcatJoin(Sequential):
         self._scale, self._plans = tuple(int(f) for f in up.scale_factor), {}
 
     def forward(self, x):
-        x = check_tensor(self, x)
+        x = check_input(self, x, None)
         conv, body = self.modules[1], self.modules[0].inner[:-1]
-        if x.dim() != 4:
-            raise ValueError(f"{type(self).__name__}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
         low = x
         for module in body:
             low = module.forward(low)
