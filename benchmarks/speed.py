@@ -1,6 +1,6 @@
 """Speed of the autograd-free framework against the same network in torch.nn + autograd.
 
-    python benchmarks/speed.py [--rounds 7] [--epoch] [--device cuda] [--json results/speed.json]
+    python benchmarks/speed.py [--rounds 7] [--epoch] [--device cuda] [--json PATH]   # --json: default results/speed*.json
     python benchmarks/speed.py --layers [--batch 64]    # where our step's time goes
     python benchmarks/speed.py --networks deep [--layers] [--threads 1]  # the U-Net (arch="deep")
     python benchmarks/speed.py --ceiling               # the U-Net's convolutions against the products under them
@@ -412,13 +412,32 @@ def describe_targets(row):
     return text
 
 
+def default_json(networks, device, threads):
+    """Where a run writes its results when ``--json`` is not given.
+
+    Named after the networks, device and thread count, so that a run of other networks or
+    on one thread never overwrites results/speed.json, the run the README and report cite.
+    """
+    name = "speed"
+    if list(networks) != list(DEFAULT_NETWORKS):
+        name += "_" + "_".join(networks)
+    if device != "cpu":
+        name += "_" + device.split(":")[0]
+    if threads is not None:
+        name += f"_{threads}thread" + ("s" if threads > 1 else "")
+    return ROOT / "results" / f"{name}.json"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="alternating timing rounds (median taken)")
     parser.add_argument("--min-seconds", type=float, default=0.3, help="minimum time per measurement")
     parser.add_argument("--epoch", action="store_true", help="also time one 50,000-pair training epoch")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    parser.add_argument("--json", default=str(ROOT / "results" / "speed.json"), help="where to write results")
+    parser.add_argument("--json", default=None,
+                        help="where to write results (default: named after what was measured, e.g. "
+                             "results/speed.json for the default networks, results/speed_deep.json for "
+                             "--networks deep, results/speed_deep_1thread.json with --threads 1)")
     parser.add_argument("--layers", action="store_true",
                         help="only print our per-layer forward/backward times (no comparison)")
     parser.add_argument("--batch", type=int, default=64, help="batch size for --layers")
@@ -505,9 +524,10 @@ def main():
     if result["cpu_steal_share"] is not None:
         print(f"CPU time stolen by the host during the run: {100 * result['cpu_steal_share']:.1f}%"
               + (" (disturbed run: repeat it)" if result["cpu_steal_share"] > 0.02 else ""))
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    out = Path(args.json) if args.json else default_json(args.networks, device, args.threads)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

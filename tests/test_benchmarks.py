@@ -43,6 +43,16 @@ def test_speed_threads_sets_both_sides_and_refuses_zero():
     assert refused.returncode == 2 and "--threads must be at least 1, got 0" in refused.stderr
 
 
+def test_speed_results_file_is_named_after_what_was_measured(speed):
+    """Only the default networks' run on this CPU with torch's threads writes results/speed.json."""
+    results = ROOT / "results"
+    assert speed.default_json(speed.DEFAULT_NETWORKS, "cpu", None) == results / "speed.json"
+    assert speed.default_json(["deep"], "cpu", None) == results / "speed_deep.json"
+    assert speed.default_json(["deep"], "cpu", 1) == results / "speed_deep_1thread.json"
+    assert speed.default_json(["default", "seed"], "cuda:0", 2) == results / "speed_cuda_2threads.json"
+    assert speed.default_json(["committed"], "cpu", None) == results / "speed_committed.json"
+
+
 def test_speed_memory_probe_runs():
     """The subprocess the speed benchmark measures memory with, on the default network."""
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py"), "--memory-probe",
