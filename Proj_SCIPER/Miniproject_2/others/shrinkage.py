@@ -4,16 +4,17 @@ A denoiser trained over many noise levels must guess each picture's level from t
 picture. On a small picture with fine, regular texture (aliased stair-step edges, fabric)
 it can take the texture for noise and smooth it away, and the result is then further
 from the clean picture than its noisy input was. That happens only at low noise, where
-little is to be gained anyway. Under Gaussian noise of level ``sigma`` the expected
-squared error of ``x + a (y - x)``, a blend of the noisy picture ``x`` and the denoised
-``y``, is known from observable quantities (Stein's unbiased risk estimate), and is
-smallest at
+little is to be gained anyway. Under Gaussian noise of variance ``s_i^2`` at pixel ``i``
+the expected squared error of ``x + a (y - x)``, a blend of the noisy picture ``x`` and the
+denoised ``y``, is known from observable quantities (Stein's unbiased risk estimate), and
+is smallest at
 
-    a = sigma^2 (1 - D) / R,    R = mean (y - x)^2,    D = mean d y_i / d x_i,
+    a = sum s_i^2 (1 - d_i) / sum (y_i - x_i)^2,    d_i = d y_i / d x_i,
 
-so each lightly noisy picture is moved back toward its input by that much. The
-divergence ``D`` comes from one more pass of the denoiser on ``x + b`` for a fixed
-pattern ``b`` of +-1 levels (``D ~ mean b (f(x + b) - f(x))``).
+so each lightly noisy picture is moved back toward its input by that much (with one level
+``sigma`` everywhere, ``a = sigma^2 (1 - D) / R``, ``D`` the mean of ``d_i`` and ``R`` of the
+squared residuals). The divergences ``d_i`` come from one more pass of the denoiser on
+``x + b`` for a fixed pattern ``b`` of +-1 levels (``d_i ~ b_i (f(x + b) - f(x))_i``).
 
 The noise level is measured on the flattest quarter of the picture (where the denoised
 picture changes least from a pixel to its neighbours), where the denoiser averages noise
@@ -22,10 +23,19 @@ pixels) leaves the residual ``x - y = n - mean(n)`` with the variance
 ``sigma^2 (1 - 2d) + sigma^2 d = sigma^2 (1 - d)``, so there
 ``sigma^2 = mean (x - y)^2 / (1 - mean d)``.
 
-Pictures whose level is measured at :data:`GATE` or more are left as they are: there the
-deep denoiser rarely makes a picture worse, and a level measured a little low would give
-part of its gain away. For them the second pass is skipped: the level measured before
-knowing ``d`` is never larger than after it (for a denoiser that does not amplify noise).
+A camera's noise is not one level: its photon (shot) noise adds a variance proportional
+to the light, ``s^2(v) = alpha v + beta`` at brightness ``v``, and the flattest parts of a
+photo are often its shadows or its sky, darker or brighter than the rest. So the measure
+is a line, the squared residuals of the flattest pixels against their denoised brightness
+(least squares), and its slope ``alpha`` is kept only where it stands clear of its own
+uncertainty (:data:`SIGNIFICANCE` standard errors); otherwise, as under Gaussian noise,
+the level is the one number above. The blend then weighs each pixel by its own variance.
+
+Pictures whose level, the root mean square of ``s_i`` over the picture, is measured at
+:data:`GATE` or more are left as they are: there the deep denoiser rarely makes a picture
+worse, and a level measured a little low would give part of its gain away. For them the
+second pass is skipped: the level measured before knowing ``d`` is never larger than
+after it (for a denoiser that does not amplify noise).
 
 The measure needs flat parts, and texture that the denoiser flattens can pass for flat:
 where such texture covers much of a picture, the level is measured high and the picture
@@ -53,6 +63,10 @@ CALIBRATION = 1.05
 #: Least ``1 - d`` divided by: a denoiser that keeps its input almost as it is holds almost no
 #: witness of the noise level.
 MIN_KEPT = 0.2
+#: Standard errors by which the slope of the noise's variance against brightness must exceed
+#: zero to be kept: under Gaussian noise a slope is then kept for about one picture in 700,
+#: and the level stays the one number it was.
+SIGNIFICANCE = 3.0
 
 
 def probe(shape, device):
@@ -70,10 +84,11 @@ def probe(shape, device):
 
 
 def _flat_samples(noisy, denoised, extra=None):
-    """``(N, C, K)`` residuals ``noisy - denoised`` (and the same pixels of ``extra``) at the
-    flattest :data:`FLAT` of at most :data:`SAMPLE` regularly spaced inner pixels of each
-    picture, flatness being the summed difference of the denoised picture to the four
-    neighbours (one-sided differences tie at zero across regular textures too often)."""
+    """``(residual, brightness, extra)``, each ``(N, C, K)``: the residuals ``noisy - denoised``,
+    the denoised values and the same pixels of ``extra`` (``None`` without it) at the flattest
+    :data:`FLAT` of at most :data:`SAMPLE` regularly spaced inner pixels of each picture,
+    flatness being the summed difference of the denoised picture to the four neighbours
+    (one-sided differences tie at zero across regular textures too often)."""
     h, w = denoised.shape[2:]
     step = max(1, math.ceil(math.sqrt((h - 2) * (w - 2) / SAMPLE)))
 
@@ -86,27 +101,63 @@ def _flat_samples(noisy, denoised, extra=None):
     count = max(1, int(FLAT * y[0, 0].numel()))
     flattest = steepness.sum(1).view(n, -1).topk(count, 1, largest=False).indices
     flattest = flattest.unsqueeze(1).expand(n, c, count)
+    brightness = y.reshape(n, c, -1).gather(2, flattest)
     residual = (noisy[at(0, 0)].float() - y).view(n, c, -1).gather(2, flattest)
     if extra is None:
-        return residual, None
-    return residual, extra[at(0, 0)].reshape(n, c, -1).gather(2, flattest)
+        return residual, brightness, None
+    return residual, brightness, extra[at(0, 0)].reshape(n, c, -1).gather(2, flattest)
+
+
+def noise_variance(noisy, denoised, divergence=None):
+    """Per picture, the noise's variance as a function of brightness, ``alpha v + beta``
+    (0-255 scale), measured on its flattest pixels (see the module's documentation);
+    ``divergence``, the denoiser's ``b (f(x + b) - f(x))`` per pixel, corrects for the noise
+    the denoiser keeps there; without it the variance comes out lower (for a denoiser that
+    does not amplify noise). Both are scaled by :data:`CALIBRATION` squared, and both are at
+    least 0; ``alpha`` is 0 unless the slope is significant (:data:`SIGNIFICANCE`).
+
+    Shape:
+        - noisy, denoised, divergence: :math:`(N, C, H, W)`, values on the 0-255 scale
+        - Output: ``(alpha, beta)``, each :math:`(N,)`
+    """
+    residual, brightness, d = _flat_samples(noisy, denoised, divergence)
+    n = residual.shape[0]
+    power, v = residual.square().view(n, -1), brightness.view(n, -1)
+    centred = v - v.mean(1, keepdim=True)
+    spread = centred.square().sum(1).clamp_(min=1e-12)
+    mean_power = power.mean(1)
+    slope = (centred * power).sum(1) / spread
+    intercept = mean_power - slope * v.mean(1)
+    misfit = (power - mean_power.unsqueeze(1) - slope.unsqueeze(1) * centred).square().sum(1)
+    standard_error = (misfit / max(power.shape[1] - 2, 1) / spread).sqrt_()
+    # A line that would cross zero above black is pinned there: shot noise alone.
+    through_black = (v * power).sum(1) / v.square().sum(1).clamp_(min=1e-12)
+    slope = torch.where(intercept < 0, through_black, slope)
+    significant = slope > SIGNIFICANCE * standard_error
+    alpha = torch.where(significant, slope, torch.zeros_like(slope))
+    beta = torch.where(significant, intercept.clamp(min=0), mean_power)
+    scale = CALIBRATION ** 2
+    if d is not None:
+        scale = scale / d.mean((1, 2)).neg_().add_(1).clamp_(min=MIN_KEPT)
+    return alpha * scale, beta * scale
 
 
 def noise_level(noisy, denoised, divergence=None):
-    """Per picture, the noise level measured on its flattest pixels (see the module's
-    documentation); ``divergence``, the denoiser's ``b (f(x + b) - f(x))`` per pixel, corrects
-    for the noise the denoiser keeps there; without it the level comes out lower (for a
-    denoiser that does not amplify noise). Scaled by :data:`CALIBRATION`.
+    """Per picture, the root mean square over its pixels of the noise's level, from
+    :func:`noise_variance` (with one level everywhere, that level).
 
     Shape:
         - noisy, denoised, divergence: :math:`(N, C, H, W)`, values on the 0-255 scale
         - Output: :math:`(N,)`
     """
-    residual, d = _flat_samples(noisy, denoised, divergence)
-    power = residual.square().mean((1, 2))
-    if d is not None:
-        power = power / d.mean((1, 2)).neg_().add_(1).clamp_(min=MIN_KEPT)
-    return power.sqrt_().mul_(CALIBRATION)
+    return _level(*noise_variance(noisy, denoised, divergence), denoised)
+
+
+def _level(alpha, beta, denoised):
+    """The root mean square level over each picture of ``denoised`` (any dtype) under the
+    variance ``alpha v + beta``: the mean of the variance is that at the mean brightness."""
+    brightness = denoised.sum((1, 2, 3), dtype=torch.float64).div_(denoised[0].numel()).float()
+    return brightness.mul_(alpha).add_(beta).sqrt_()
 
 
 def _bands(h):
@@ -118,12 +169,17 @@ def _bands(h):
 def _blend(noisy, out, divergence):
     """Moves each picture of ``out`` toward ``noisy`` by the SURE-optimal amount, in place;
     ``divergence`` holds the denoiser's ``b (f(x + b) - f(x))`` per pixel."""
-    sigma = noise_level(noisy, out, divergence)
+    alpha, beta = noise_variance(noisy, out, divergence)
+    sigma = _level(alpha, beta, out)
+    slope, floor = alpha.view(-1, 1, 1, 1), beta.view(-1, 1, 1, 1)
     residual = divergence.new_zeros(out.shape[0])
+    keep = divergence.new_zeros(out.shape[0])
     for rows in _bands(out.shape[2]):
-        residual += (out[:, :, rows].float() - noisy[:, :, rows].float()).square_().sum((1, 2, 3))
-    keep = sigma.square() * divergence.mean((1, 2, 3)).neg_().add_(1)
-    weight = (keep * out[0].numel() / residual.clamp_(min=1e-12)).clamp_(0, 1)
+        y = out[:, :, rows].float()
+        residual += (y - noisy[:, :, rows].float()).square_().sum((1, 2, 3))
+        # Not in place: y may be out itself.
+        keep += y.mul(slope).add_(floor).mul_(divergence[:, :, rows].neg().add_(1)).sum((1, 2, 3))
+    weight = (keep / residual.clamp_(min=1e-12)).clamp_(0, 1)
     weight = weight.masked_fill_(sigma >= GATE, 1).view(-1, 1, 1, 1)
     for rows in _bands(out.shape[2]):
         x, y = noisy[:, :, rows].float(), out[:, :, rows]
