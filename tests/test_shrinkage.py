@@ -180,3 +180,46 @@ def test_the_deep_model_gives_back_a_fine_texture_at_low_noise():
     deep.load_pretrained_model()
     assert _mse(deep._denoise(noisy), clean) > _mse(noisy, clean)
     assert _mse(deep.predict(noisy), clean) < _mse(noisy, clean)
+
+
+def _shot_noise_picture(alpha, beta, seed=0):
+    """Flat bands from dark to bright under noise of variance ``alpha v + beta``."""
+    levels = torch.tensor([20.0, 60.0, 110.0, 160.0, 220.0]).repeat_interleave(24)
+    clean = levels.view(1, 1, 1, -1).expand(2, 3, 96, -1).clone()
+    return clean, clean + (alpha * clean + beta).sqrt() * _noise(clean.shape, 1.0, seed)
+
+
+def test_shot_noise_is_measured_as_a_line_in_brightness():
+    clean, noisy = _shot_noise_picture(2.0, 9.0)
+    y, divergence = _divergence(noisy, box_denoiser(3))
+    alpha, beta = shrinkage.noise_variance(noisy, y, divergence)
+    scale = shrinkage.CALIBRATION ** 2
+    assert (alpha / scale).tolist() == pytest.approx([2.0] * 2, rel=0.2)
+    assert (beta / scale).tolist() == pytest.approx([9.0] * 2, abs=12)
+    # The level is the root mean square one, that of the mean brightness.
+    level = shrinkage.noise_level(noisy, y, divergence)
+    assert level.tolist() == pytest.approx((alpha * clean.mean() + beta).sqrt().tolist(), rel=0.01)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_gaussian_noise_keeps_one_level(seed):
+    # No slope under Gaussian noise: the level is the ratio of means it always was.
+    clean, noisy = _shot_noise_picture(0.0, 16.0, seed)
+    y, divergence = _divergence(noisy, box_denoiser(3))
+    alpha, beta = shrinkage.noise_variance(noisy, y, divergence)
+    assert alpha.tolist() == [0.0, 0.0]
+    residual, _, d = shrinkage._flat_samples(noisy, y, divergence)
+    expected = residual.square().mean((1, 2)) / (1 - d.mean((1, 2))) * shrinkage.CALIBRATION ** 2
+    assert torch.allclose(beta, expected)
+
+
+def test_under_shot_noise_each_pixel_weighs_its_own_variance():
+    clean, noisy = _shot_noise_picture(0.3, 1.0)
+    denoise = box_denoiser(5)
+    y, divergence = _divergence(noisy, denoise)
+    alpha, beta = shrinkage.noise_variance(noisy, y, divergence)
+    assert (alpha > 0).all() and (shrinkage.noise_level(noisy, y, divergence) < shrinkage.GATE).all()
+    keep = ((alpha.view(-1, 1, 1, 1) * y + beta.view(-1, 1, 1, 1)) * (1 - divergence)).sum((1, 2, 3))
+    weight = (keep / (y - noisy).square().sum((1, 2, 3))).clamp(0, 1).view(-1, 1, 1, 1)
+    out = shrinkage.shrink_to_input(noisy, y.clone(), denoise)
+    assert torch.allclose(out, noisy + weight * (y - noisy), atol=1e-3)
