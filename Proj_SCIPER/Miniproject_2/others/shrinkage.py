@@ -132,10 +132,10 @@ def noise_variance(noisy, denoised, divergence=None):
     standard_error = (misfit / max(power.shape[1] - 2, 1) / spread).sqrt_()
     # A line that would cross zero above black is pinned there: shot noise alone.
     through_black = (v * power).sum(1) / v.square().sum(1).clamp_(min=1e-12)
-    slope = torch.where(intercept < 0, through_black, slope)
+    slope = through_black.where(intercept < 0, slope)
     significant = slope > SIGNIFICANCE * standard_error
-    alpha = torch.where(significant, slope, torch.zeros_like(slope))
-    beta = torch.where(significant, intercept.clamp(min=0), mean_power)
+    alpha = slope.mul(significant)
+    beta = intercept.clamp(min=0).where(significant, mean_power)
     scale = CALIBRATION ** 2
     if d is not None:
         scale = scale / d.mean((1, 2)).neg_().add_(1).clamp_(min=MIN_KEPT)
