@@ -8,8 +8,10 @@ and ``data/unseen128``, 128x128, from ``n2n testset``), clipped and rounded like
 file, this scores the committed deep model's ``predict`` twice: with the blend toward the
 input measuring the noise as one level (``SIGNIFICANCE`` infinite, the blend before shot
 noise was measured) and as a line in brightness (the default; see
-``Miniproject_2/others/shrinkage.py``), and non-local means beside them. Gaussian noise
-(``alpha = 0``) at sigma 3 to 10 is scored too: there the two must agree.
+``Miniproject_2/others/shrinkage.py``), and non-local means beside them; for each shot noise
+also the default on Gaussian noise of the same root mean square level (what the shot noise
+costs). Gaussian noise (``alpha = 0``) at sigma 3 to 10 is scored too: there the two blends
+must agree.
 """
 import argparse
 import json
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 from Miniproject_2.model import Model  # noqa: E402
 from Miniproject_2.others import shrinkage  # noqa: E402
 from n2n_nograd.baselines import nl_means  # noqa: E402
+from n2n_nograd.data import load_clean, noisy_version  # noqa: E402
 from n2n_nograd.evaluation import scores  # noqa: E402
 
 #: (alpha, beta) of the noise's variance: light, moderate and heavy shot noise, then Gaussian.
@@ -32,10 +35,10 @@ NOISES = ((0.5, 4.0), (1.5, 9.0), (3.0, 25.0), (0.0, 9.0), (0.0, 25.0), (0.0, 10
 
 
 def camera_noise(clean, alpha, beta, seed):
-    """``clip(round(clean + sqrt(alpha clean + beta) z))``, a fixed draw per noise."""
-    generator = torch.Generator().manual_seed(seed)
-    z = torch.randn(clean.shape, generator=generator)
-    return clean.add((alpha * clean + beta).sqrt() * z).round_().clamp_(0, 255)
+    """The evaluation's noise model (clipped, rounded, uint8) with the standard deviation
+    ``sqrt(alpha clean + beta)`` per pixel, a fixed draw per ``seed``."""
+    z = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
+    return noisy_version(clean, 1.0, z.mul_((alpha * clean + beta).sqrt_()))
 
 
 def main():
@@ -45,12 +48,12 @@ def main():
     parser.add_argument("--json", type=Path, default=ROOT / "results/shot_noise.json",
                         help="where the rows go (default: results/shot_noise.json)")
     args = parser.parse_args()
-    sets = {"32x32": torch.load(ROOT / "data/unseen/test_clean.pkl")[:args.n32].float(),
-            "128x128": torch.load(ROOT / "data/unseen128/test_clean.pkl")[:args.n128].float()}
+    sets = {"32x32": load_clean(ROOT / "data/unseen")[:args.n32].float(),
+            "128x128": load_clean(ROOT / "data/unseen128")[:args.n128].float()}
     model = Model(arch="deep")
     model.load_pretrained_model()
     print(f"{'set':8} {'alpha':>5} {'beta':>5} {'rms sigma':>9} {'input':>6} {'one level':>9} {'line':>6} "
-          f"{'diff':>6} {'worse (one / line)':>18} {'nl-means':>8}")
+          f"{'diff':>6} {'worse (one / line)':>18} {'nl-means':>8} {'gaussian, same rms':>18}")
     rows = []
     for name, clean in sets.items():
         for k, (alpha, beta) in enumerate(NOISES):
@@ -64,11 +67,15 @@ def main():
                 finally:
                     shrinkage.SIGNIFICANCE = kept
             row["nl_means"] = scores(nl_means(noisy), noisy, clean)
+            if alpha > 0:
+                same_rms = camera_noise(clean, 0.0, row["rms_sigma"] ** 2, seed=k)
+                row["gaussian_same_rms"] = scores(model.predict(same_rms), same_rms, clean)
             rows.append(row)
             one, line = row["one_level"], row["line"]
             print(f"{name:8} {alpha:5g} {beta:5g} {row['rms_sigma']:9.2f} {one['input_psnr']:6.2f} {one['psnr']:9.2f} "
                   f"{line['psnr']:6.2f} {line['psnr'] - one['psnr']:+6.2f} "
-                  f"{100 * one['worse']:8.1f}% / {100 * line['worse']:4.1f}% {row['nl_means']['psnr']:8.2f}", flush=True)
+                  f"{100 * one['worse']:8.1f}% / {100 * line['worse']:4.1f}% {row['nl_means']['psnr']:8.2f} "
+                  f"{row['gaussian_same_rms']['psnr'] if alpha > 0 else math.nan:18.2f}", flush=True)
     args.json.write_text(json.dumps(rows, indent=1))
 
 
