@@ -154,7 +154,8 @@ def cmd_data(args) -> int:
     report = build(args.out, photos=args.photos, n_train=args.n_train, n_val=args.n_val,
                    size=args.size, seed=args.seed, extra_train=args.train_photos or (),
                    sigma_range=args.sigma_range, augment=args.augment or (),
-                   unclipped_targets=args.unclipped_targets, fresh_noise=args.fresh_noise, log=print)
+                   unclipped_targets=args.unclipped_targets, fresh_noise=args.fresh_noise,
+                   noise=args.noise, log=print)
     _print_skipped(report, args.size)
     train_file = (f"{TRAIN_CLEAN_FILE} ({report.n_train} clean pictures)" if args.fresh_noise
                   else f"{TRAIN_FILE} ({report.n_train} noisy pairs)")
@@ -203,7 +204,7 @@ def cmd_train(args) -> int:
     lead = parallel is None or parallel.lead
     try:
         outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,
-                               subset=args.subset, resume=args.resume,
+                               subset=args.subset, resume=args.resume, init=args.init,
                                log=print if lead else _quiet, parallel=parallel,
                                time_limit=None if args.time_limit is None else 60 * args.time_limit)
     finally:
@@ -232,6 +233,8 @@ def cmd_evaluate(args) -> int:
     device = resolve_device(args.device)
     if args.baselines and missing_requirement():
         raise CliError(missing_requirement())
+    if args.real:
+        return _evaluate_real(args, device)
     if args.sigmas is not None or args.testset:
         return _evaluate_sweep(args, device)
     val_path = Path(args.data) / VAL_FILE
@@ -296,6 +299,40 @@ def _evaluate_sweep(args, device) -> int:
         print(HEADER)
         rows = sweep(denoisers, clean, args.sigmas or SIGMAS, subsets=subsets, log=print)
         results["sets"][str(path)] = {"n": len(clean), "rows": rows}
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"numbers written to {args.json}")
+    return 0
+
+
+def _evaluate_real(args, device) -> int:
+    """``n2n evaluate --real DIR``: real noisy photos against their ground truth, per camera."""
+    from .baselines import BASELINES, bm3d_missing
+    from .real import evaluate, find_pairs, pixel_shuffled
+
+    if args.bm3d and bm3d_missing():
+        raise CliError(bm3d_missing())
+    try:
+        pairs = find_pairs(args.real)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    checkpoints = [args.checkpoint, *(args.also or ())]
+    denoisers = {}
+    for checkpoint in checkpoints:
+        model = _load_model(args.impl, checkpoint, device, args.model)
+        label = f"{args.impl} {checkpoint or f'committed {args.model}'}"[:43]
+
+        def run(noisy, model=model):
+            with torch.no_grad():
+                return model.predict(noisy, ensemble=args.ensemble)
+        denoisers[label] = run
+        if args.shuffle:
+            denoisers[f"{label[:30]} shuffle {args.shuffle}x{args.shuffle}"] = pixel_shuffled(run, args.shuffle)
+    if args.baselines:
+        denoisers.update({label: denoiser for label, denoiser in BASELINES.values()})
+    print(f"{args.real}: {len(pairs)} pairs of a real noisy picture and its ground truth"
+          f"{_ensemble_note(args.ensemble)}")
+    results = evaluate(pairs, denoisers, bm3d_pictures=args.bm3d or 0, log=print)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"numbers written to {args.json}")
@@ -435,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="store the clean training pictures (train_clean.pkl) instead of noisy "
                            "pairs: n2n train then draws a new pair of each picture every epoch, "
                            "sigma per picture in --sigma-range (required)")
+    data.add_argument("--noise", choices=("gaussian", "camera", "mixture"), default="gaussian",
+                      help="with --fresh-noise: the training pairs' noise. gaussian: white, one sigma "
+                           "a picture (default); camera: a camera's raw shot and read noise, "
+                           "demosaiced, processed back to sRGB, JPEG for 30%%; mixture: 45%% gaussian, "
+                           "40%% camera, 15%% grey pictures, JPEG for 30%%. Validation gets the same")
     data.set_defaults(handler=cmd_data)
 
     testset = commands.add_parser(
@@ -488,6 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/IMPL)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in OUT from its checkpoint.pkl")
+    train.add_argument("--init", metavar="CHECKPOINT",
+                       help="start from CHECKPOINT's weights (fine-tuning; a fresh optimizer, epoch 0): "
+                            "a file of `n2n train`, or `committed` for the committed model of the preset")
     train.add_argument("--impl", choices=sorted(IMPLEMENTATIONS),
                        help="nograd: Miniproject_2, the autograd-free framework (default); "
                             "torch: Miniproject_1, its torch.nn twin")
@@ -535,7 +580,18 @@ def build_parser() -> argparse.ArgumentParser:
                                "implies --sigmas")
     evaluate.add_argument("--bm3d", type=_positive_int, metavar="N",
                           help="with --sigmas: add BM3D, told the true sigma, on the first N pictures "
-                               "of each set (about 1 s a picture; needs pip install bm3d)")
+                               "of each set (about 1 s a picture; needs pip install bm3d); with --real: "
+                               "BM3D with a level estimated per picture and with the best fixed level "
+                               "(chosen on the other half), on N pictures spread over the set "
+                               "(7 runs a picture, about 20 s each on 512x512)")
+    evaluate.add_argument("--real", metavar="DIR",
+                          help="real noisy photos and their ground truth instead (PolyU's NAME_real.* "
+                               "/ NAME_mean.*, or noisy/NAME.* and clean/NAME.*): whole pictures, "
+                               "overall and per camera")
+    evaluate.add_argument("--also", metavar="CHECKPOINT", action="append",
+                          help="with --real: evaluate this checkpoint too (repeatable)")
+    evaluate.add_argument("--shuffle", type=_positive_int, metavar="F",
+                          help="with --real: add each model run on the FxF pixel-shuffled sub-images")
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run scikit-image's non-local means with a noise level "
                                "estimated from each picture (needs PyWavelets)")

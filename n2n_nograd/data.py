@@ -93,6 +93,13 @@ of every picture, as a blind denoiser must. The network still never sees a
 clean target: each pair is two independent noisy draws. The draws depend only on
 the seed and the epoch, so a resumed run sees the noise it would have seen.
 
+Camera noise (``noise="camera"`` or ``"mixture"``, ``n2n data --noise``, fresh noise
+only): each pair goes through the camera pipeline of ``camera.py`` (un-processed to raw,
+shot and read noise, demosaiced and processed back, JPEG for a share); "mixture" mixes it
+with the Gaussian noise above and grey pictures (:data:`camera.MIXTURE`). The validation
+pictures then get the same noise, once, and their clean picture is the pipeline's
+noiseless result (what a camera would have made of the scene without noise).
+
 The result is fully determined by the seed (and the photos).
 """
 
@@ -114,6 +121,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from Miniproject_2.others.checkpoint import save_tensors
 
+from .camera import NOISE_KINDS, mixture_pairs
 from .psnr import psnr
 
 TRAIN_FILE = "train_data.pkl"
@@ -385,16 +393,24 @@ def add_noise(clean: torch.Tensor, sigma, generator: torch.Generator, clip: bool
 
 
 def fresh_pairs(clean: torch.Tensor, sigma_range, unclipped_targets: bool, seed: int, epoch: int,
-                device) -> tuple[torch.Tensor, torch.Tensor]:
+                device, noise: str = "gaussian") -> tuple[torch.Tensor, torch.Tensor]:
     """Epoch ``epoch``'s Noise2Noise pairs of the clean uint8 pictures, on ``device``.
 
     Each picture gets its own sigma, uniform in ``sigma_range``, shared by its two
     independent draws; the input is clipped uint8, the target float (unclipped values if
     ``unclipped_targets``, else clipped). The draws depend only on ``seed``, ``epoch`` and
-    the device's random generator.
+    the device's random generator. ``noise`` "camera" or "mixture" draws the pairs of
+    :func:`camera.mixture_pairs` instead, on the CPU (JPEG is Pillow's).
     """
     lo, hi = sigma_range
     state = np.random.SeedSequence([seed % 2 ** 64, epoch]).generate_state(1, np.uint64)[0]
+    if noise != "gaussian":
+        generator = torch.Generator().manual_seed(int(state))
+        sigma = torch.rand(len(clean), generator=generator).mul_(hi - lo).add_(lo)
+        pairs = [mixture_pairs(clean[start:start + _NOISE_BLOCK].cpu(), sigma[start:start + _NOISE_BLOCK],
+                               generator, unclipped_targets, noise)[:2]
+                 for start in range(0, len(clean), _NOISE_BLOCK)]
+        return tuple(torch.cat(part).to(device) for part in zip(*pairs))
     generator = torch.Generator(device=device).manual_seed(int(state))
     sigma = torch.rand(len(clean), generator=generator, device=device).mul_(hi - lo).add_(lo)
     noisy_a = torch.empty(clean.shape, dtype=torch.uint8, device=device)
@@ -477,6 +493,7 @@ class BuildReport:
     augment: list[str] = field(default_factory=list)
     unclipped_targets: bool = False
     fresh_noise: bool = False
+    train_noise: str = "gaussian"
     noise_model: str = "noisy = clip(round(clean + sigma * N(0,1)), 0, 255) on the 0-255 scale"
 
 
@@ -492,13 +509,13 @@ def check_sigma_range(sigma_range) -> tuple[float, float] | None:
 def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int = 32,
           seed: int = 0, target_psnr: float = TARGET_PSNR, extra_train=(), sigma_range=None,
           augment=(), unclipped_targets: bool = False, fresh_noise: bool = False,
-          log: Callable[[str], None] = lambda message: None) -> BuildReport:
+          noise: str = "gaussian", log: Callable[[str], None] = lambda message: None) -> BuildReport:
     """Write ``train_data.pkl`` (``train_clean.pkl`` with ``fresh_noise``), ``val_data.pkl``
     and ``build.json`` into ``out``.
 
     ``photos`` is a folder of the user's photos, or None for the bundled ones;
     ``extra_train`` folders add training photos; ``sigma_range``, ``augment``,
-    ``unclipped_targets`` and ``fresh_noise`` are described in the module docstring.
+    ``unclipped_targets``, ``fresh_noise`` and ``noise`` are described in the module docstring.
     """
     if n_train < 1 or n_val < 1:
         raise ValueError("--n-train and --n-val must be at least 1")
@@ -507,6 +524,10 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     sigma_range = check_sigma_range(sigma_range)
     if fresh_noise and sigma_range is None:
         raise ValueError("--fresh-noise needs --sigma-range: the noise levels to draw each epoch")
+    if noise not in NOISE_KINDS:
+        raise ValueError(f"unknown noise {noise!r}; known: {', '.join(NOISE_KINDS)}")
+    if noise != "gaussian" and not fresh_noise:
+        raise ValueError(f"--noise {noise} needs --fresh-noise: its pairs are drawn each epoch")
     augment = check_augment(augment)
     started = time.perf_counter()
     if photos is None:
@@ -539,16 +560,23 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
 
     val_z = torch.randn(val_clean.shape, generator=_torch_generator(val_noise_seed))
     sigma = calibrate_sigma(val_clean, val_z, target_psnr)
-    val_noisy = noisy_version(val_clean, sigma, val_z)
+    if noise == "gaussian":
+        val_noisy = noisy_version(val_clean, sigma, val_z)
+    else:
+        generator = _torch_generator(val_noise_seed)
+        val_sigma = torch.rand(n_val, generator=generator).mul_(sigma_range[1] - sigma_range[0]).add_(sigma_range[0])
+        val_noisy, _, reference = mixture_pairs(val_clean, val_sigma, generator, True, noise)
+        val_clean = reference.round().clamp(0, 255).to(torch.uint8)
     val_psnr = input_psnr(val_noisy, val_clean)
-    log(f"noise sigma {sigma:.3f} (0-255 scale) gives a validation input PSNR of {val_psnr:.2f} dB")
+    log(f"validation noise: {noise if noise != 'gaussian' else f'sigma {sigma:.3f} (0-255 scale)'}, "
+        f"input PSNR {val_psnr:.2f} dB")
 
     if augment:
         train_clean = augment_colours(train_clean, augment, _torch_generator(augment_seed))
         log(f"colour augmentation of the training pictures: {', '.join(augment)}")
     out = Path(out)
     if fresh_noise:
-        log(f"training noise: drawn afresh each epoch by n2n train, sigma per picture uniformly "
+        log(f"training noise: {noise}, drawn afresh each epoch by n2n train, sigma per picture uniformly "
             f"in [{sigma_range[0]:g}, {sigma_range[1]:g}]")
         out.mkdir(parents=True, exist_ok=True)
         save_tensors(train_clean, out / TRAIN_CLEAN_FILE)
@@ -571,7 +599,7 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         train_photos=[str(p) for p in train_photos], val_photos=[str(p) for p in val_photos],
         skipped_photos=[str(p) for p in skipped], duplicate_photos=duplicates,
         train_sigma_range=list(sigma_range) if sigma_range else None, augment=augment,
-        unclipped_targets=unclipped_targets, fresh_noise=fresh_noise)
+        unclipped_targets=unclipped_targets, fresh_noise=fresh_noise, train_noise=noise)
     (out / INFO_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report
 

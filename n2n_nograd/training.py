@@ -109,6 +109,7 @@ class _Pairs:
             try:
                 build = json.loads((data_dir / INFO_FILE).read_text())
                 self.sigma_range, self.unclipped = build["train_sigma_range"], build["unclipped_targets"]
+                self.noise = build.get("train_noise", "gaussian")
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise RunError(f"{data_dir / INFO_FILE}: cannot read the noise levels of the fresh-noise "
                                f"data ({exc}); rebuild the folder with n2n data --fresh-noise") from exc
@@ -124,12 +125,13 @@ class _Pairs:
         if self.fixed is not None:
             return f"{self.count} pairs"
         lo, hi = self.sigma_range
-        return f"{self.count} pictures with fresh noise each epoch (sigma {lo:g}-{hi:g})"
+        kind = "fresh noise" if self.noise == "gaussian" else f"fresh {self.noise} noise"
+        return f"{self.count} pictures with {kind} each epoch (sigma {lo:g}-{hi:g})"
 
     def epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.fixed is not None:
             return self.fixed
-        return fresh_pairs(self.clean, self.sigma_range, self.unclipped, self.seed, epoch, self.device)
+        return fresh_pairs(self.clean, self.sigma_range, self.unclipped, self.seed, epoch, self.device, self.noise)
 
 
 def _write_metrics(path: Path, records: list[dict]) -> None:
@@ -163,10 +165,24 @@ def _kept(checkpoint: Path, model) -> str:
             if checkpoint.is_file() else "no checkpoint was written")
 
 
+def _start_from(model, model_class, config: dict, init) -> None:
+    """Copy ``init``'s weights into ``model``, in place; its optimizer and epochs stay new."""
+    source = model_class(**{**config, "seed": config.get("seed", 0)})
+    if init == "committed":
+        source.load_pretrained_model()
+    else:
+        source.load_model(init)
+    architecture = ("arch", "channels", "skip", "kernel_down", "padding_down", "kernel_up", "padding_up")
+    differs = [key for key in architecture if source.config.get(key) != model.config.get(key)]
+    if differs:
+        raise RunError(f"--init {init}: its network differs from the run's in {', '.join(differs)}")
+    model.net.load_state_dict(source.net.state_dict())
+
+
 def run_training(model_class_for: Callable[[str], type], impl: str | None, out, data_dir,
                  epochs: int, options: dict, subset: int | None = None, resume: bool = False,
                  log: Callable[[str], None] = print, parallel=None,
-                 time_limit: float | None = None) -> Outcome:
+                 time_limit: float | None = None, init=None) -> Outcome:
     """Train until the model has ``epochs`` epochs in total, or until the first epoch that
     ends more than ``time_limit`` seconds of training after this call started.
 
@@ -174,6 +190,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     its Model class.  ``options`` are the Model settings given on the command
     line (lr, batch_size, seed, device; None where not given); ``impl``,
     ``data_dir`` and ``subset`` may be None on resume, to keep the run's.
+    ``init``, a checkpoint path or "committed" (the model's committed
+    checkpoint), gives a new run its starting weights (fine-tuning).
     Raises RunError or ValueError (bad data or checkpoint) before training
     starts; what happens during training is told by the returned Outcome.
     ``parallel`` is this process's ``distributed.DataParallel`` under torchrun:
@@ -183,6 +201,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     lead = parallel is None or parallel.lead
     checkpoint, best_path = out / CHECKPOINT, out / BEST
     metrics_path = out / plots.METRICS_FILE
+    if resume and init is not None:
+        raise RunError("--init starts a new run; a resumed run keeps its own weights")
     if resume:
         if not (out / plots.RUN_FILE).is_file():
             raise RunError(f"{out}: no checkpoint to resume from (no {plots.RUN_FILE} either)")
@@ -211,6 +231,9 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     torch.manual_seed(config.get("seed", 0))
     model = model_class(**config)
     records = plots.read_metrics(out) if metrics_path.is_file() else []
+    if init is not None:
+        _start_from(model, model_class, config, init)
+        log(f"starting from the weights of {init}")
     if resume:
         # A run killed in its first epoch has no checkpoint yet: it starts again.
         if checkpoint.is_file():
@@ -226,7 +249,7 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
         if not (out / plots.RUN_FILE).is_file():
             out.mkdir(parents=True, exist_ok=True)
             run = {"impl": impl, "config": model.config, "data": str(data_dir.resolve()),
-                   "subset": subset, "n_train": pairs.count, "val_input_psnr": noisy_psnr}
+                   "subset": subset, "init": None if init is None else str(init), "n_train": pairs.count, "val_input_psnr": noisy_psnr}
             write_atomic((json.dumps(run, indent=2, default=str) + "\n").encode(), out / plots.RUN_FILE)
 
     best = max((r["val_psnr"] for r in records), default=-math.inf)

@@ -199,3 +199,12 @@ def gradcheck_module(module, x):
     params = [tensor.detach().clone().requires_grad_() for tensor, _ in module.param()]
     x = x.detach().to(torch.float64).requires_grad_()  # .to keeps x's memory layout
     return torch.autograd.gradcheck(lambda x, *p: _Adapter.apply(module, x, *p), (x, *params))
+
+
+def smooth_pictures(n, channels, height, width, seed=0):
+    """uint8 pictures like photos' crops: smooth colour gradients plus a little texture, away from 0 and 255."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, channels, 3, 3, generator=generator)
+    smooth = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True)
+    texture = torch.rand(n, channels, height, width, generator=generator) * 0.02
+    return (smooth * 0.8 + texture + 0.05).mul(255).round().clamp(0, 255).to(torch.uint8)

@@ -557,3 +557,22 @@ def test_denoise_uses_the_deep_model_by_default(capsys, tmp_path, monkeypatch, m
     status, _, err = run(capsys, "denoise", source, target, *(["--model", model] if model else []))
     assert status == 0 and used == [arch]
     assert ("lightly noisy" in err) == (arch == "simple")
+
+
+def test_init_starts_a_new_run_from_a_checkpoints_weights(capsys, fresh, tmp_path, fake_training):
+    common = ["--data", fresh, "--preset", "deep", "--channels", "4,4", "--batch-size", 8]
+    assert run(capsys, "train", *common, "--epochs", 1, "--seed", 3, "--out", tmp_path / "first")[0] == 0
+    status, text, _ = run(capsys, "train", *common, "--epochs", 1, "--init", tmp_path / "first" / "best.pkl",
+                          "--out", tmp_path / "tuned")
+    assert status == 0 and "starting from the weights of" in text
+    first, tuned = Model(arch="deep"), Model(arch="deep")
+    first.load_model(tmp_path / "first" / "best.pkl")
+    tuned.load_model(tmp_path / "tuned" / "best.pkl")
+    assert all(torch.equal(a, b) for a, b in zip(first.net.state_dict().values(), tuned.net.state_dict().values()))
+    assert json.loads((tmp_path / "tuned" / "run.json").read_text())["init"].endswith("best.pkl")
+    status, _, err = run(capsys, "train", "--out", tmp_path / "tuned", "--resume", "--epochs", 2,
+                         "--init", tmp_path / "first" / "best.pkl")
+    assert status == 2 and "--init" in err
+    status, _, err = run(capsys, "train", "--data", fresh, "--epochs", 1, "--init", tmp_path / "first" / "best.pkl",
+                         "--out", tmp_path / "other")
+    assert status == 2 and "differs" in err and "arch" in err

@@ -1,0 +1,143 @@
+"""The camera noise pipeline: un-processing and processing, the sensor's noise, the targets."""
+import pytest
+import torch
+
+from n2n_nograd import camera, data
+from helpers import smooth_pictures
+
+
+def cameras(n, seed=0, **kwargs):
+    return camera.draw_cameras(n, torch.Generator().manual_seed(seed), **kwargs)
+
+
+def test_unprocess_then_process_gives_the_picture_back():
+    pictures = smooth_pictures(6, 3, 24, 20)
+    raw = camera.unprocess(pictures.double() / 255, cameras(6))
+    back = camera.process(raw, cameras(6))
+    assert (back - pictures.double()).abs().max() < 1e-9
+    assert torch.equal(back.round().to(torch.uint8), pictures), "within one level once rounded"
+
+
+def test_the_transfer_curve_and_its_slope():
+    y = torch.linspace(0, 1, 2001, dtype=torch.float64)
+    assert torch.allclose(camera.srgb_to_linear(camera.linear_to_srgb(y)), y, atol=1e-12)
+    numeric = (camera.linear_to_srgb(y[1:]) - camera.linear_to_srgb(y[:-1])) / (y[1] - y[0])
+    middle = camera.linear_to_srgb_slope((y[1:] + y[:-1]) / 2)
+    kink = 6  # the step that holds the joint of the linear toe and the power curve
+    assert torch.allclose(numeric[kink + 1:], middle[kink + 1:], rtol=1e-3)
+    assert torch.allclose(numeric[:kink], middle[:kink], rtol=1e-9)
+
+
+def test_drawn_cameras_are_plausible():
+    drawn = cameras(500, seed=3)
+    assert torch.allclose(torch.linalg.inv(drawn.camera_to_rgb).sum(2), torch.ones(500, 3, dtype=torch.float64))
+    green = drawn.gains[:, 1]
+    assert ((drawn.gains[:, 0] / green >= 1.9) & (drawn.gains[:, 0] / green <= 2.4)).all()
+    assert ((drawn.gains[:, 2] / green >= 1.5) & (drawn.gains[:, 2] / green <= 1.9)).all()
+    assert ((drawn.shot >= camera.SHOT_RANGE[0]) & (drawn.shot <= camera.SHOT_RANGE[1])).all()
+    # Read noise grows with shot noise, as measured on sensors.
+    assert torch.corrcoef(torch.stack([drawn.shot.log(), drawn.read.log()]))[0, 1] > 0.9
+    assert set(drawn.phase.flatten().tolist()) == {0, 1}
+
+
+@pytest.mark.parametrize("phase", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_bayer_mask_records_one_colour_a_pixel(phase):
+    one = cameras(1)
+    one.phase = torch.tensor([phase])
+    mask = camera.bayer_mask(one, 6, 8)
+    assert torch.equal(mask.sum(1), torch.ones(1, 6, 8, dtype=mask.dtype))
+    assert mask[0].mean((1, 2)).tolist() == [0.25, 0.5, 0.25]
+    assert mask[0, 0, phase[0], phase[1]] == 1, "red where the phase says"
+
+
+@pytest.mark.parametrize("height, width", [(6, 8), (7, 9), (2, 2)])
+def test_demosaicing_keeps_flat_colour_and_recorded_values(height, width):
+    drawn = cameras(3, seed=1)
+    colour = torch.tensor([0.2, 0.5, 0.7], dtype=torch.float64).view(1, 3, 1, 1).expand(3, 3, height, width)
+    mask = camera.bayer_mask(drawn, height, width)
+    assert torch.allclose(camera.demosaic(colour * mask), colour)
+    ramp = torch.rand(3, 3, height, width, dtype=torch.float64)
+    assert torch.allclose(camera.demosaic(ramp * mask) * mask, ramp * mask), "recorded values kept"
+
+
+@pytest.mark.parametrize("shot, read", [(1e-3, 1e-5), (1e-2, 4e-4)])
+def test_raw_noise_has_the_requested_shot_and_read_variance(shot, read):
+    drawn = cameras(2)
+    drawn.shot, drawn.read = torch.tensor([shot, shot]), torch.tensor([read, read])
+    raw = torch.tensor([0.05, 0.6], dtype=torch.float64).view(2, 1, 1, 1).expand(2, 3, 200, 200)
+    noise = camera.raw_noise(raw, drawn, torch.Generator().manual_seed(4))
+    expected = torch.tensor([shot * 0.05 + read, shot * 0.6 + read], dtype=torch.float64)
+    assert torch.allclose(noise.var((1, 2, 3)), expected, rtol=0.02)
+    assert noise.mean().abs() < 3 * expected.max().sqrt() / 346
+
+
+def test_camera_noise_is_correlated_between_neighbours_and_channels():
+    flat = torch.full((8, 3, 64, 64), 100, dtype=torch.uint8)
+    pair = camera.camera_pair(flat, cameras(8, seed=2), torch.Generator().manual_seed(5))
+    noise = (pair.noisy - pair.clean)[:, :, 2:-2, 2:-2]
+    right = torch.corrcoef(torch.stack([noise[..., :-1].flatten(), noise[..., 1:].flatten()]))[0, 1]
+    channels = torch.corrcoef(torch.stack([noise[:, 0].flatten(), noise[:, 1].flatten()]))[0, 1]
+    assert right > 0.2, "demosaicing spreads each raw value over its neighbours"
+    assert channels.abs() > 0.1, "the colour matrix mixes the channels' noise"
+
+
+def test_first_order_targets_are_unbiased_where_the_full_pipeline_is_not():
+    """The measured target bias (module docstring): the full pipeline's noisy targets lie
+    off the noiseless picture, most in the dark, the first-order ones do not."""
+    ramp = torch.linspace(0, 255, 64).round().to(torch.uint8).view(1, 1, 1, 64).expand(16, 3, 64, 64)
+    bias = camera.target_bias(ramp, cameras(16, seed=6, shot_range=(5e-3, 5e-3)),
+                              torch.Generator().manual_seed(7), draws=6)
+    assert abs(bias["first_order"]) < 0.1 < abs(bias["full"])
+    assert bias["full_rounded"] == pytest.approx(bias["full"], abs=0.05)
+
+
+def test_grey_pictures_have_three_equal_channels():
+    pictures = smooth_pictures(3, 3, 8, 8)
+    grey = camera.grey(pictures)
+    assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
+    assert torch.allclose(grey[:, 0], (pictures.double() * torch.tensor(camera.LUMA, dtype=torch.float64)
+                                       .view(1, 3, 1, 1)).sum(1))
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_jpeg_round_trip(subsampling):
+    pictures = smooth_pictures(2, 3, 32, 32)
+    out = camera.jpeg(pictures, 90, subsampling)
+    assert out.dtype == torch.uint8 and out.shape == pictures.shape
+    assert 0 < (out.float() - pictures.float()).abs().mean() < 4
+
+
+@pytest.mark.parametrize("noise", ["camera", "mixture"])
+def test_mixture_pairs(noise):
+    clean = smooth_pictures(40, 3, 16, 16)
+    sigma = torch.full((40,), 20.0)
+    noisy, target, reference = camera.mixture_pairs(clean, sigma, torch.Generator().manual_seed(8), True, noise)
+    again = camera.mixture_pairs(clean, sigma, torch.Generator().manual_seed(8), True, noise)
+    assert torch.equal(noisy, again[0]) and torch.equal(target, again[1])
+    assert noisy.dtype == torch.uint8 and target.dtype == torch.float32 and reference.shape == clean.shape
+    assert target.min() >= camera.TARGET_RANGE[0] and target.max() <= camera.TARGET_RANGE[1]
+    grey = (reference[:, 0] == reference[:, 1]).all((1, 2)) & (reference[:, 1] == reference[:, 2]).all((1, 2))
+    assert grey.any() == (noise == "mixture")
+    for i in grey.nonzero().flatten():
+        assert torch.equal(target[i, 0], target[i, 1]), "a grey picture's noise is the same in each channel"
+
+
+def test_fresh_pairs_with_camera_noise_depend_on_seed_and_epoch_only():
+    clean = smooth_pictures(10, 3, 16, 16)
+    a = data.fresh_pairs(clean, (0, 50), True, seed=1, epoch=2, device="cpu", noise="mixture")
+    b = data.fresh_pairs(clean, (0, 50), True, seed=1, epoch=2, device="cpu", noise="mixture")
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], data.fresh_pairs(clean, (0, 50), True, 1, 3, "cpu", "mixture")[0])
+
+
+def test_build_with_camera_noise(tmp_path):
+    report = data.build(tmp_path, n_train=12, n_val=6, size=16, seed=1, sigma_range=(0, 30),
+                        unclipped_targets=True, fresh_noise=True, noise="mixture")
+    assert report.train_noise == "mixture"
+    noisy, clean = data.load_pairs(tmp_path / data.VAL_FILE, "val")
+    assert noisy.shape == clean.shape == (6, 3, 16, 16) and not torch.equal(noisy, clean)
+    with pytest.raises(ValueError, match="--fresh-noise"):
+        data.build(tmp_path / "b", n_train=4, n_val=2, size=16, sigma_range=(0, 30), noise="camera")
+    with pytest.raises(ValueError, match="unknown noise"):
+        data.build(tmp_path / "c", n_train=4, n_val=2, size=16, sigma_range=(0, 30), fresh_noise=True,
+                   noise="pink")
