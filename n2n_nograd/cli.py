@@ -326,6 +326,10 @@ def _evaluate_real(args, device) -> int:
             with torch.no_grad():
                 return model.predict(noisy, ensemble=args.ensemble)
         denoisers[label] = run
+        for strength in args.strength or ():
+            denoisers[f"{label[:31]} strength {strength:g}"] = (
+                lambda noisy, model=model, strength=strength: model.predict(noisy, ensemble=args.ensemble,
+                                                                            strength=strength))
         if args.shuffle:
             denoisers[f"{label[:30]} shuffle {args.shuffle}x{args.shuffle}"] = pixel_shuffled(run, args.shuffle)
     if args.baselines:
@@ -348,7 +352,7 @@ def cmd_denoise(args) -> int:
     picture = read_picture(args.input)
     model = _load_model(args.impl, args.checkpoint, device, args.model)
     started = time.perf_counter()
-    write_picture(denoise_picture(model, picture, args.ensemble), args.output)
+    write_picture(denoise_picture(model, picture, args.ensemble, strength=args.strength), args.output)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
           f"in {time.perf_counter() - started:.1f} s{_ensemble_note(args.ensemble)}")
     # Said once the picture is written, so that a failure stays a one-line error.
@@ -380,6 +384,19 @@ def _sigmas(text: str) -> tuple[float, ...]:
         return parse_sigmas(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _strength(text: str) -> float:
+    from Miniproject_2.others.strength import check_strength
+
+    try:
+        return check_strength(float(text), "--strength")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _strengths(text: str) -> tuple[float, ...]:
+    return tuple(_strength(part) for part in text.split(","))
 
 
 # --- parser ---------------------------------------------------------------
@@ -590,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "overall and per camera")
     evaluate.add_argument("--also", metavar="CHECKPOINT", action="append",
                           help="with --real: evaluate this checkpoint too (repeatable)")
+    evaluate.add_argument("--strength", type=_strengths, metavar="S,S,...",
+                          help="with --real: add each model at these strengths (see n2n denoise --strength)")
     evaluate.add_argument("--shuffle", type=_positive_int, metavar="F",
                           help="with --real: add each model run on the FxF pixel-shuffled sub-images")
     evaluate.add_argument("--baselines", action="store_true",
@@ -612,6 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("--model", choices=sorted(MODELS), default="deep",
                          help="committed model: deep, the blind U-Net trained on noise levels 0-50 "
                               "(default), or required, the course's required network")
+    denoise.add_argument("--strength", type=_strength, default=1.0, metavar="S",
+                         help="how much to smooth, 0 to 4: 1 is the model's own judgement (default), "
+                              "below 1 keeps part of the grain (0: the input), above 1 smooths more "
+                              "(twice the time)")
     denoise.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                          help="implementation that wrote the checkpoint (default: nograd)")
     _add_device_option(denoise)

@@ -576,3 +576,14 @@ def test_init_starts_a_new_run_from_a_checkpoints_weights(capsys, fresh, tmp_pat
     status, _, err = run(capsys, "train", "--data", fresh, "--epochs", 1, "--init", tmp_path / "first" / "best.pkl",
                          "--out", tmp_path / "other")
     assert status == 2 and "differs" in err and "arch" in err
+
+
+def test_denoise_strength(capsys, tmp_path):
+    source = tmp_path / "in.png"
+    Image.effect_noise((24, 16), 30).convert("RGB").save(source)
+    assert run(capsys, "denoise", source, tmp_path / "zero.png", "--strength", 0)[0] == 0
+    assert torch.equal(denoise.read_picture(tmp_path / "zero.png"), denoise.read_picture(source))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["denoise", str(source), str(tmp_path / "bad.png"), "--strength", "9"])
+    assert exit_.value.code == 2 and "strength" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()

@@ -56,3 +56,23 @@ def test_progress_counts_items_or_units_and_shows_a_loss_only_if_given():
     quiet = io.StringIO()
     Progress(1, "off", enabled=False, stream=quiet).update(1)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("impl", ["nograd", "torch"])
+def test_strength_blends_toward_the_input_or_denoises_the_amplified_noise(impl):
+    model = IMPLEMENTATIONS[impl](arch="deep", channels=(4, 4))
+    noisy = torch.rand(2, 3, 16, 20, generator=torch.Generator().manual_seed(0)).mul(255).round().to(torch.uint8)
+    blind = model.predict(noisy)
+    assert torch.equal(model.predict(noisy, strength=0), noisy.float()), "strength 0 is the input"
+    half = model.predict(noisy, strength=0.5)
+    assert torch.allclose(half, (noisy.float() + blind) / 2, atol=1e-4)
+    rounded = model.predict(noisy, out=torch.empty_like(noisy), strength=0.5)
+    assert rounded.dtype == torch.uint8 and (rounded.float() - half).abs().max() <= 0.5
+    amplified = (blind + 2 * (noisy.float() - blind)).clamp(0, 255)
+    assert torch.allclose(model.predict(noisy, strength=2), model.predict(amplified), atol=1e-4)
+
+
+@pytest.mark.parametrize("strength", [-0.1, 4.5, "1", True, float("nan")])
+def test_strength_is_checked(strength):
+    with pytest.raises(ValueError, match="strength"):
+        mp2.Model(arch="deep", channels=(4, 4)).predict(torch.zeros(1, 3, 8, 8), strength=strength)

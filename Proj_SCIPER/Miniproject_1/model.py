@@ -32,6 +32,7 @@ from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_confi
 from Miniproject_2.others.ensemble import check_ensemble
 from Miniproject_2.others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad
 from Miniproject_2.others.progress import Progress
+from Miniproject_2.others.strength import check_strength, with_strength
 from Miniproject_2.others.network import network_margin, network_stride
 from Miniproject_2.others.unet import SLOPE
 
@@ -251,22 +252,26 @@ class Model:
                                      f"try a smaller lr (now {self.config['lr']})")
         return total
 
-    def predict(self, test_input, out=None, ensemble=1, progress=False):
+    def predict(self, test_input, out=None, ensemble=1, progress=False, strength=1.0):
         """Denoises (N, 3, H, W) images; returns floats in [0, 255] on the input's device.
 
         Memory is bounded as in Miniproject_2 (large pictures go in tiles); ``out``,
-        ``ensemble`` (the mean over flips and rotations) and ``progress`` work the same way;
+        ``ensemble`` (the mean over flips and rotations), ``progress`` and ``strength`` work the same way;
         the deep model's output is blended toward lightly noisy inputs and its colours are
         set right the same way (Miniproject_2's ``others/shrinkage.py`` and ``others/clipping.py``).
         """
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")
+        strength = check_strength(strength, "Model.predict")
         device = self._compute_device(test_input)
         self._move_to(device)
         self.net.eval()
         if out is None:
             out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
         tiles.check_out(out, test_input, "Model.predict")
+        if strength != 1:
+            return with_strength(lambda images, into: self.predict(images, into, ensemble, progress),
+                                 test_input, strength, out)
         context = network_margin(self.config)
 
         def run(images):

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .others import checkpoint, clipping, prediction, shrinkage, tiles
+from .others.strength import check_strength, with_strength
 from .others.adam import Adam
 from .others.avg_pool2d import AvgPool2d
 from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
@@ -226,7 +227,7 @@ class Model:
         return loss
 
     # -- inference ------------------------------------------------------------------------------
-    def predict(self, test_input, out=None, ensemble=1, progress=False):
+    def predict(self, test_input, out=None, ensemble=1, progress=False, strength=1.0):
         """Denoise 0-255 images of any size: a float tensor in [0, 255], shaped and placed like the input.
 
         Runs at most about :data:`PREDICT_PIXELS` pixels at a time (a large picture goes in
@@ -240,13 +241,19 @@ class Model:
         (:func:`.others.clipping.match_colour`).
         ``out``, a tensor of the input's shape, receives the result instead (rounded if it
         is an integer tensor, e.g. uint8), and is returned. ``progress``: a progress bar on
-        stderr per pass (``None``: when stderr is a terminal).
+        stderr per pass (``None``: when stderr is a terminal). ``strength`` (0 to 4, default 1)
+        smooths less (below 1) or more (above 1) than the blind result
+        (:mod:`.others.strength`).
         """
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")
+        strength = check_strength(strength, "Model.predict")
         if out is None:
             out = test_input.new_empty(test_input.shape, dtype=self.dtype)
         tiles.check_out(out, test_input, "Model.predict")
+        if strength != 1:
+            return with_strength(lambda images, into: self.predict(images, into, ensemble, progress),
+                                 test_input, strength, out)
         denoise = prediction.passes(self._denoise, network_margin(self.config), PREDICT_PIXELS, self.stride,
                                     ensemble, self.dtype, progress)
         denoise(test_input, out)
