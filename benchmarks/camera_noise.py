@@ -1,0 +1,117 @@
+"""Noise that is not white: JPEG'd and grey pictures, and real camera noise with and without
+``predict``'s blend toward the input and its colour check.
+
+    python benchmarks/camera_noise.py [--checkpoint PATH ...] [--n 100] [--real DIR [--real-n 20]]
+                                      [--json PATH]      # default results/camera_noise.json
+
+1. On the unseen-source pictures (``data/unseen128`` from ``n2n testset``, the first ``--n``),
+   at sigma 15, 25 and 50: Gaussian noise clipped and rounded and saved as PNG (lossless, the
+   quality tables' protocol), the same pictures saved as JPEG at quality 95 and 75 with 4:2:0
+   chroma (what cameras and Pillow write by default), and grey pictures (luma in three
+   channels, the same noise in each; the clean picture is the grey one). PSNR of the input and
+   of each model's output against the clean picture.
+2. With ``--real DIR`` (pairs as ``n2n evaluate --real`` reads them; the first ``--real-n``,
+   spread over the set): each model's ``predict`` as it is, without the blend toward the input
+   (``others/shrinkage.py``), and without the blend and the colour check
+   (``others/clipping.py``): both assume white, clipped Gaussian noise.
+
+Each model is the committed deep one (``committed``) or a checkpoint of ``n2n train``.
+"""
+import argparse
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
+
+from Miniproject_2.model import Model  # noqa: E402
+from n2n_nograd.camera import grey, jpeg  # noqa: E402
+from n2n_nograd.data import load_clean  # noqa: E402
+from n2n_nograd.denoise import predict_batches  # noqa: E402
+from n2n_nograd.evaluation import noisy_copy  # noqa: E402
+from n2n_nograd.psnr import psnr  # noqa: E402
+from n2n_nograd.real import find_pairs, load_pair, measure, summary  # noqa: E402
+
+SIGMAS = (15.0, 25.0, 50.0)
+#: Name -> how a clean uint8 set becomes the (noisy uint8, clean uint8) pair scored at ``sigma``.
+CASES = {
+    "png": lambda clean, sigma: (noisy_copy(clean, sigma, 0), clean),
+    "jpeg q95 4:2:0": lambda clean, sigma: (jpeg(noisy_copy(clean, sigma, 0), 95, 2), clean),
+    "jpeg q75 4:2:0": lambda clean, sigma: (jpeg(noisy_copy(clean, sigma, 0), 75, 2), clean),
+    "grey": lambda clean, sigma: _grey_pair(clean, sigma),
+}
+
+
+def _grey_pair(clean, sigma):
+    picture = grey(clean).round().to(torch.uint8)
+    one = noisy_copy(picture[:, :1].contiguous(), sigma, 0)
+    return one.expand(-1, 3, -1, -1).contiguous(), picture
+
+
+def load(checkpoint):
+    model = Model(arch="deep")
+    if checkpoint == "committed":
+        model.load_pretrained_model()
+    else:
+        model.load_model(checkpoint)
+    return model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", action="append", help="a deep model (repeatable; default: committed)")
+    parser.add_argument("--n", type=int, default=100, help="128x128 unseen pictures (default: 100)")
+    parser.add_argument("--real", type=Path, help="a folder of real noisy pictures and their ground truth")
+    parser.add_argument("--real-n", type=int, default=20, help="real pairs, spread over the set (default: 20)")
+    parser.add_argument("--json", type=Path, default=ROOT / "results/camera_noise.json",
+                        help="where the rows go (default: results/camera_noise.json)")
+    args = parser.parse_args()
+    models = {name: load(name) for name in args.checkpoint or ["committed"]}
+    results = {"n": args.n, "synthetic": [], "real": []}
+    clean = load_clean(ROOT / "data/unseen128")[:args.n]
+    print(f"{'case':<16}{'sigma':>6}{'input':>8}" + "".join(f"{name[-24:]:>26}" for name in models))
+    for sigma in SIGMAS:
+        for case, make in CASES.items():
+            noisy, truth = make(clean, sigma)
+            target = truth.float() / 255
+            row = {"case": case, "sigma": sigma, "input_psnr": psnr(noisy.float() / 255, target),
+                   "psnr": {name: psnr(predict_batches(model, noisy) / 255, target) for name, model in models.items()}}
+            results["synthetic"].append(row)
+            print(f"{case:<16}{sigma:>6g}{row['input_psnr']:>8.2f}"
+                  + "".join(f"{row['psnr'][name]:>26.2f}" for name in models), flush=True)
+    if args.real:
+        pairs = find_pairs(args.real)
+        pairs = pairs[::max(1, len(pairs) // args.real_n)][:args.real_n]
+        pictures = [load_pair(pair) for pair in pairs]
+        results["real_pictures"] = [pair.name for pair in pairs]
+        switches = {"as is": (), "no blend": ("shrinkage.shrink_to_input",),
+                    "no blend, no colour check": ("shrinkage.shrink_to_input", "clipping.match_colour")}
+        print(f"\n{args.real}: {len(pairs)} pairs\n{'model':<28}{'predict':<28}{'input':>8}{'output':>8}"
+              f"{'gain':>7}{'worse':>7}{'colour':>7}")
+        for name, model in models.items():
+            for label, off in switches.items():
+                with switched_off(off):
+                    numbers = summary(measure(lambda noisy: model.predict(noisy), pictures))
+                results["real"].append({"model": name, "predict": label, **numbers})
+                print(f"{name[-27:]:<28}{label:<28}{numbers['input_psnr']:>8.2f}{numbers['psnr']:>8.2f}"
+                      f"{numbers['gain']:>+7.2f}{100 * numbers['worse']:>6.0f}%{numbers['colour_shift']:>7.2f}",
+                      flush=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"numbers written to {args.json}")
+
+
+def switched_off(names):
+    """Each ``module.function`` of Miniproject_2.model's post-processing replaced by a no-op."""
+    stack = ExitStack()
+    for name in names:
+        stack.enter_context(mock.patch(f"Miniproject_2.model.{name}", lambda *args, **kwargs: None))
+    return stack
+
+
+if __name__ == "__main__":
+    main()
