@@ -223,3 +223,29 @@ def test_under_shot_noise_each_pixel_weighs_its_own_variance():
     weight = (keep / (y - noisy).square().sum((1, 2, 3))).clamp(0, 1).view(-1, 1, 1, 1)
     out = shrinkage.shrink_to_input(noisy, y.clone(), denoise)
     assert torch.allclose(out, noisy + weight * (y - noisy), atol=1e-3)
+
+
+def test_noise_correlated_between_neighbours_is_left_to_the_denoiser():
+    """Demosaiced-like noise (white noise averaged over 2x2 blocks, so that neighbours share
+    half their noise) is not what Stein's estimate assumes: such pictures keep the denoiser's
+    output without a second pass; white noise of the same level gets its blend."""
+    clean = torch.full((2, 3, 64, 64), 120.0)
+    white = _noise(clean.shape, 6.0, seed=1)
+    correlated = torch.nn.functional.avg_pool2d(_noise((2, 3, 65, 65), 12.0, seed=2), 2, 1)
+    box = box_denoiser(9)
+    for noise, kept in ((white, False), (correlated, True)):
+        noisy = clean + noise
+        raw = box(noisy, torch.empty(noisy.shape))
+        correlation = shrinkage.neighbour_correlation(noisy, raw)
+        assert ((correlation >= shrinkage.CORRELATED) == kept).all(), correlation
+        calls = []
+        out = shrinkage.shrink_to_input(noisy, raw.clone(), lambda images, into: calls.append(1) or box(images, into))
+        assert (calls == []) == kept
+        if kept:
+            assert torch.equal(out, raw)
+
+
+def test_the_residual_of_white_noise_is_nearly_uncorrelated():
+    clean = torch.full((4, 3, 48, 48), 90.0)
+    noisy = clean + _noise(clean.shape, 5.0, seed=3)
+    assert shrinkage.neighbour_correlation(noisy, clean).abs().max() < 0.1
