@@ -1,0 +1,66 @@
+"""A crop of a real noisy photo: noisy, each deep model, BM3D and the ground truth, for the README.
+
+    python report/real_noise_figure.py --real DIR --name NAME [--crop TOP,LEFT,SIDE]
+        [--checkpoint committed --checkpoint PATH ...] [--bm3d-sigma S] [--out results/real_noise.png]
+
+DIR holds pairs as ``n2n evaluate --real`` reads them; NAME is one pair's name (PolyU's file
+name without ``_real.JPG``). Each model denoises the whole picture; the crop is cut from the
+results, and each title gives the crop's PSNR against the ground truth.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
+sys.path.insert(0, str(ROOT))
+
+import figures  # noqa: E402
+from typeset import PAGE  # noqa: E402
+from Miniproject_2.model import Model  # noqa: E402
+from n2n_nograd.baselines import bm3d  # noqa: E402
+from n2n_nograd.psnr import psnr_per_image  # noqa: E402
+from n2n_nograd.real import find_pairs, load_pair  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--real", required=True, type=Path, help="folder of real noisy pictures and ground truth")
+    parser.add_argument("--name", required=True, help="the pair to show")
+    parser.add_argument("--crop", default="0,0,160", help="TOP,LEFT,SIDE in pixels (default: 0,0,160)")
+    parser.add_argument("--checkpoint", action="append",
+                        help="deep models to show, `committed` or a checkpoint (default: committed)")
+    parser.add_argument("--bm3d-sigma", type=float, help="also BM3D at this level (0-255)")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "real_noise.png")
+    args = parser.parse_args(argv)
+    pairs = {pair.name: pair for pair in find_pairs(args.real)}
+    if args.name not in pairs:
+        parser.error(f"no pair named {args.name!r} in {args.real}")
+    noisy, clean = load_pair(pairs[args.name])
+    top, left, side = (int(v) for v in args.crop.split(","))
+
+    def crop(picture):
+        return picture[:, :, top:top + side, left:left + side].float()
+
+    def cell(title, picture):
+        score = psnr_per_image(crop(picture) / 255, crop(clean) / 255).item()
+        return f"{title} {score:.1f} dB", crop(picture)[0]
+
+    cells = [cell("noisy", noisy)]
+    for checkpoint in args.checkpoint or ["committed"]:
+        model = Model(arch="deep")
+        model.load_pretrained_model() if checkpoint == "committed" else model.load_model(checkpoint)
+        cells.append(cell("committed" if checkpoint == "committed" else Path(checkpoint).parent.name or "model",
+                          model.predict(noisy)))
+    if args.bm3d_sigma:
+        cells.append(cell(f"BM3D σ {args.bm3d_sigma:g}", bm3d(noisy, args.bm3d_sigma)))
+    cells.append(("ground truth", crop(clean)[0]))
+    draw = figures.noise_levels_photo([(pairs[args.name].camera, cells)])
+    figures.save_alone(draw, (PAGE[0] - 1.4, 1.6), args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
