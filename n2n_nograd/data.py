@@ -568,8 +568,11 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         val_noisy, _, reference = mixture_pairs(val_clean, val_sigma, generator, True, noise)
         val_clean = reference.round().clamp(0, 255).to(torch.uint8)
     val_psnr = input_psnr(val_noisy, val_clean)
-    log(f"validation noise: {noise if noise != 'gaussian' else f'sigma {sigma:.3f} (0-255 scale)'}, "
-        f"input PSNR {val_psnr:.2f} dB")
+    if noise == "gaussian":
+        log(f"noise sigma {sigma:.3f} (0-255 scale) gives a validation input PSNR of {val_psnr:.2f} dB")
+    else:
+        log(f"validation noise: {noise}, sigma per picture in [{sigma_range[0]:g}, {sigma_range[1]:g}] for "
+            f"its Gaussian and grey pictures: input PSNR {val_psnr:.2f} dB")
 
     if augment:
         train_clean = augment_colours(train_clean, augment, _torch_generator(augment_seed))

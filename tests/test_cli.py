@@ -548,7 +548,7 @@ def test_fresh_pairs_depend_on_seed_and_epoch_only(fresh):
 @pytest.mark.parametrize("model, arch", [(None, "deep"), ("required", "simple"), ("deep", "deep")])
 def test_denoise_uses_the_deep_model_by_default(capsys, tmp_path, monkeypatch, model, arch):
     used = []
-    def predict(self, x, out=None, ensemble=1, progress=False):
+    def predict(self, x, out=None, ensemble=1, progress=False, strength=1.0):
         used.append(self.config["arch"])
         return x.float() if out is None else out.copy_(x)
     monkeypatch.setattr(Model, "predict", predict)
