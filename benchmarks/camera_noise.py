@@ -4,6 +4,10 @@
     python benchmarks/camera_noise.py [--checkpoint PATH ...] [--n 100] [--real DIR [--real-n 20]]
                                       [--json PATH]      # default results/camera_noise.json
 
+0. The training targets' bias (``n2n_nograd/camera.py``): on the first ``--n`` unseen-source
+   pictures through the camera pipeline at three shot-noise levels (read noise drawn with it),
+   the mean signed error against the noiseless pipeline of a target put through the whole
+   pipeline (clipped; and rounded) and of the first-order target that training uses.
 1. On the unseen-source pictures (``data/unseen128`` from ``n2n testset``, the first ``--n``),
    at sigma 15, 25 and 50: Gaussian noise clipped and rounded and saved as PNG (lossless, the
    quality tables' protocol), the same pictures saved as JPEG at quality 95 and 75 with 4:2:0
@@ -30,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 
 from Miniproject_2.model import Model  # noqa: E402
-from n2n_nograd.camera import grey, jpeg  # noqa: E402
+from n2n_nograd.camera import draw_cameras, grey, jpeg, target_bias  # noqa: E402
 from n2n_nograd.data import load_clean  # noqa: E402
 from n2n_nograd.denoise import predict_batches  # noqa: E402
 from n2n_nograd.evaluation import noisy_copy  # noqa: E402
@@ -38,6 +42,8 @@ from n2n_nograd.psnr import psnr  # noqa: E402
 from n2n_nograd.real import find_pairs, load_pair, measure, summary  # noqa: E402
 
 SIGMAS = (15.0, 25.0, 50.0)
+#: Shot noise levels of the bias measurement: the least, a middle and the most training draws.
+SHOTS = (1e-4, 1e-3, 1.2e-2)
 #: Name -> how a clean uint8 set becomes the (noisy uint8, clean uint8) pair scored at ``sigma``.
 CASES = {
     "png": lambda clean, sigma: (noisy_copy(clean, sigma, 0), clean),
@@ -72,8 +78,14 @@ def main():
                         help="where the rows go (default: results/camera_noise.json)")
     args = parser.parse_args()
     models = {name: load(name) for name in args.checkpoint or ["committed"]}
-    results = {"n": args.n, "synthetic": [], "real": []}
+    results = {"n": args.n, "bias": [], "synthetic": [], "real": []}
     clean = load_clean(ROOT / "data/unseen128")[:args.n]
+    print(f"{'shot':>8}  target bias (0-255 levels): {'full':>7}{'rounded':>9}{'first order':>13}")
+    for shot in SHOTS:
+        generator = torch.Generator().manual_seed(0)
+        bias = target_bias(clean, draw_cameras(len(clean), generator, shot_range=(shot, shot)), generator)
+        results["bias"].append({"shot": shot, **bias})
+        print(f"{shot:>8g}{'':29}{bias['full']:>+7.3f}{bias['full_rounded']:>+9.3f}{bias['first_order']:>+13.3f}")
     print(f"{'case':<16}{'sigma':>6}{'input':>8}" + "".join(f"{name[-24:]:>26}" for name in models))
     for sigma in SIGMAS:
         for case, make in CASES.items():
