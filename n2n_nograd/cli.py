@@ -120,14 +120,21 @@ def model_class_for(impl: str):
                        "or install the package") from exc
 
 
-#: ``--model`` names for the committed networks (``arch`` of the models).
-MODELS = {"required": "simple", "deep": "deep"}
+#: ``--model`` names for the committed networks (``arch`` of the models); camera is the deep
+#: network fine-tuned on a camera's noise (Miniproject_2's CAMERA_CHECKPOINT).
+MODELS = {"required": "simple", "deep": "deep", "camera": "deep"}
 
 
 def _load_model(impl: str, checkpoint: str | None, device: str, model: str = "required"):
     """A model with the weights of ``checkpoint``, or the committed pretrained ones of
     ``model`` (a :data:`MODELS` name; a checkpoint names its own network)."""
-    model = model_class_for(impl)(device=device, arch=MODELS[model])
+    name = model
+    model = model_class_for(impl)(device=device, arch=MODELS[name])
+    if checkpoint is None and name == "camera":
+        if impl != "nograd":
+            raise CliError("the camera model is trained with the autograd-free framework only: "
+                           "use --impl nograd, or --model deep")
+        checkpoint = importlib.import_module("Miniproject_2.model").CAMERA_CHECKPOINT
     try:
         if checkpoint is None:
             model.load_pretrained_model()
@@ -344,11 +351,10 @@ def _evaluate_real(args, device) -> int:
 
 
 def cmd_denoise(args) -> int:
-    from .denoise import LIGHT_NOISE, can_write, denoise_picture, estimate_sigma, read_picture, write_picture
+    from .denoise import LIGHT_NOISE, check_output, denoise_picture, estimate_sigma, read_picture, write_picture
 
     device = resolve_device(args.device)
-    if not can_write(args.output):
-        raise CliError(f"{args.output}: unknown picture format; use a .png or .jpg name")
+    check_output(args.input, args.output, args.overwrite)
     picture = read_picture(args.input)
     model = _load_model(args.impl, args.checkpoint, device, args.model)
     started = time.perf_counter()
@@ -584,7 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "--model and --impl, via load_pretrained_model)")
     evaluate.add_argument("--model", choices=sorted(MODELS), default="required",
                           help="committed model to evaluate: required, the course's required "
-                               "network (default), or deep, the blind U-Net")
+                               "network (default), deep, the blind U-Net, or camera, the U-Net "
+                               "fine-tuned on a camera's noise")
     evaluate.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                           help="implementation that wrote the checkpoint (default: nograd)")
     _add_device_option(evaluate)
@@ -628,9 +635,13 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("output", metavar="OUT", help="where to write the denoised picture")
     denoise.add_argument("--checkpoint", metavar="PATH",
                          help="a checkpoint written by train (default: the committed model of --model)")
-    denoise.add_argument("--model", choices=sorted(MODELS), default="deep",
-                         help="committed model: deep, the blind U-Net trained on noise levels 0-50 "
-                              "(default), or required, the course's required network")
+    denoise.add_argument("--model", choices=sorted(MODELS), default="camera",
+                         help="committed model: camera, the blind U-Net fine-tuned on a camera's noise "
+                              "as well as white noise (default); deep, the same U-Net before, trained "
+                              "on white noise of levels 0-50; required, the course's required network")
+    denoise.add_argument("--overwrite", action="store_true",
+                         help="allow OUT to be IN itself; the file is replaced atomically either way "
+                              "(an interrupted write leaves the old file)")
     denoise.add_argument("--strength", type=_strength, default=1.0, metavar="S",
                          help="how much to smooth, 0 to 4: 1 is the model's own judgement (default), "
                               "below 1 keeps part of the grain (0: the input), above 1 smooths more "

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import io
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from Miniproject_2.others.checkpoint import write_atomic
 
 from .data import open_rgb
 from .psnr import psnr
@@ -77,10 +80,32 @@ def read_picture(path) -> torch.Tensor:
 
 
 def write_picture(picture: torch.Tensor, path) -> None:
-    """Save a (1, 3, H, W) uint8 picture; the suffix picks the format."""
+    """Save a (1, 3, H, W) uint8 picture; the suffix picks the format. The file is encoded in
+    memory and renamed into place (``write_atomic``): an interrupted write leaves the old
+    file, or none, never a broken one."""
     path = Path(path)
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    Image.fromarray(picture[0].permute(1, 2, 0).numpy()).save(path, **options)
+    encoded = io.BytesIO()
+    image_format = Image.registered_extensions()[path.suffix.lower()]
+    Image.fromarray(picture[0].permute(1, 2, 0).numpy()).save(encoded, image_format, **options)
+    write_atomic(encoded.getbuffer(), path)
+
+
+def check_output(source, output, overwrite: bool) -> None:
+    """``ValueError`` naming the problem if ``output`` cannot take a denoised ``source``:
+    an unknown format, a folder that does not exist or is not writable, or the input itself
+    without ``overwrite``. Checked before any work is done."""
+    output = Path(output)
+    if not can_write(output):
+        raise ValueError(f"{output}: unknown picture format; use a .png or .jpg name")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{output}: its folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{output}: its folder {folder} is not writable")
+    if output.exists() and Path(source).exists() and os.path.samefile(source, output) and not overwrite:
+        raise ValueError(f"{output} is the input: add --overwrite to replace it (atomically), "
+                         "or choose another name")
 
 
 def can_write(path) -> bool:

@@ -1,6 +1,8 @@
 """The n2n command line, end to end on small data sets."""
 
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -587,3 +589,42 @@ def test_denoise_strength(capsys, tmp_path):
         cli.main(["denoise", str(source), str(tmp_path / "bad.png"), "--strength", "9"])
     assert exit_.value.code == 2 and "strength" in capsys.readouterr().err
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_denoise_checks_the_output_before_any_work(capsys, tmp_path, monkeypatch):
+    source = tmp_path / "in.png"
+    Image.effect_noise((16, 12), 20).convert("RGB").save(source)
+    monkeypatch.setattr(Model, "predict", lambda *args, **kwargs: pytest.fail("denoised before the checks"))
+    for output, words in ((tmp_path / "missing" / "o.png", "does not exist"), (source, "--overwrite"),
+                          (tmp_path / "o.unknown", "format")):
+        status, _, err = run(capsys, "denoise", source, output)
+        assert status == 2 and words in err
+        assert_one_line_error(err)
+
+
+def test_denoise_over_its_input_only_when_asked_and_atomically(capsys, tmp_path, monkeypatch):
+    source = tmp_path / "photo.png"
+    Image.effect_noise((16, 12), 20).convert("RGB").save(source)
+    before = source.read_bytes()
+    monkeypatch.setattr(Model, "predict", lambda self, x, out=None, **kwargs: out.copy_(255 - x))
+    # An interrupted write (Ctrl-C just before the rename) leaves the old file whole.
+    replace = os.replace
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("os.replace", interrupted)
+    status, _, _ = run(capsys, "denoise", source, source, "--overwrite", "--model", "deep")
+    assert status == 130 and source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"], "no temporary file left behind"
+    monkeypatch.setattr("os.replace", replace)
+    status, text, _ = run(capsys, "denoise", source, source, "--overwrite", "--model", "deep")
+    assert status == 0 and "denoised" in text
+    assert torch.equal(denoise.read_picture(source), 255 - denoise.read_picture(io.BytesIO(before)))
+
+
+def test_the_camera_model_is_the_default_and_ours_only(capsys, tmp_path):
+    source = tmp_path / "in.png"
+    Image.effect_noise((16, 12), 20).convert("RGB").save(source)
+    model = cli._load_model("nograd", None, "cpu", "camera")
+    assert model.config["arch"] == "deep"
+    status, _, err = run(capsys, "denoise", source, tmp_path / "o.png", "--impl", "torch")
+    assert status == 2 and "--model deep" in err

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: The deep models' checkpoints ship too, so that ``Model(arch="deep").load_pretrained_model()``
 #: works in the unzipped folder as in the repository.
-SHIPPED_NAMES = {"bestmodel.pth", "bestmodel.pkl", "bestmodel_deep.pth", "bestmodel_deep.pkl", "Report_1.pdf",
-                 "Report_2.pdf"}
+SHIPPED_NAMES = {"bestmodel.pth", "bestmodel.pkl", "bestmodel_deep.pth", "bestmodel_deep.pkl",
+                 "bestmodel_camera.pkl", "Report_1.pdf", "Report_2.pdf"}
 MINIPROJECTS = ("Miniproject_1", "Miniproject_2")
 # A fixed timestamp makes the zip depend on the files' contents only.
 EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -40,6 +40,9 @@ ARCHITECTURE = ("channels", "kernel_down", "padding_down", "kernel_up", "padding
 #: The committed checkpoint of each architecture, trained with this framework.
 CHECKPOINTS = {"simple": Path(__file__).resolve().parent / "bestmodel.pkl",
                "deep": Path(__file__).resolve().parent / "bestmodel_deep.pkl"}
+#: The committed deep model fine-tuned on a camera's noise (n2n denoise's default):
+#: ``Model(arch="deep").load_model(CAMERA_CHECKPOINT)``.
+CAMERA_CHECKPOINT = Path(__file__).resolve().parent / "bestmodel_camera.pkl"
 LONG = torch.int64
 #: Pixels per forward pass in predict: bounds memory whatever the batch and image size.
 PREDICT_PIXELS = 1 << 19
