@@ -15,14 +15,16 @@
    channels, the same noise in each; the clean picture is the grey one). PSNR of the input and
    of each model's output against the clean picture.
 2. With ``--real DIR`` (pairs as ``n2n evaluate --real`` reads them; the first ``--real-n``,
-   spread over the set): each model's ``predict`` as it is, without the blend toward the input
-   (``others/shrinkage.py``), and without the blend and the colour check
+   spread over the set): each model's ``predict`` as it is, with the blend toward the input
+   (``others/shrinkage.py``) run whatever the correlation of neighbouring residuals (as before
+   its gate), without the blend, and without the blend and the colour check
    (``others/clipping.py``): both assume white, clipped Gaussian noise.
 
 Each model is the committed deep one (``committed``) or a checkpoint of ``n2n train``.
 """
 import argparse
 import json
+import math
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -101,13 +103,16 @@ def main():
         pairs = pairs[::max(1, len(pairs) // args.real_n)][:args.real_n]
         pictures = [load_pair(pair) for pair in pairs]
         results["real_pictures"] = [pair.name for pair in pairs]
-        switches = {"as is": (), "no blend": ("shrinkage.shrink_to_input",),
-                    "no blend, no colour check": ("shrinkage.shrink_to_input", "clipping.match_colour")}
+        off = lambda *args, **kwargs: None  # noqa: E731
+        switches = {"as is": {}, "blend, no neighbour gate": {"Miniproject_2.others.shrinkage.CORRELATED": math.inf},
+                    "no blend": {"Miniproject_2.model.shrinkage.shrink_to_input": off},
+                    "no blend, no colour check": {"Miniproject_2.model.shrinkage.shrink_to_input": off,
+                                                  "Miniproject_2.model.clipping.match_colour": off}}
         print(f"\n{args.real}: {len(pairs)} pairs\n{'model':<28}{'predict':<28}{'input':>8}{'output':>8}"
               f"{'gain':>7}{'worse':>7}{'colour':>7}")
         for name, model in models.items():
-            for label, off in switches.items():
-                with switched_off(off):
+            for label, patches in switches.items():
+                with patched(patches):
                     numbers = summary(measure(lambda noisy: model.predict(noisy), pictures))
                 results["real"].append({"model": name, "predict": label, **numbers})
                 print(f"{name[-27:]:<28}{label:<28}{numbers['input_psnr']:>8.2f}{numbers['psnr']:>8.2f}"
@@ -117,11 +122,11 @@ def main():
     print(f"numbers written to {args.json}")
 
 
-def switched_off(names):
-    """Each ``module.function`` of Miniproject_2.model's post-processing replaced by a no-op."""
+def patched(patches):
+    """Each named attribute replaced by its value while the context lasts."""
     stack = ExitStack()
-    for name in names:
-        stack.enter_context(mock.patch(f"Miniproject_2.model.{name}", lambda *args, **kwargs: None))
+    for name, value in patches.items():
+        stack.enter_context(mock.patch(name, value))
     return stack
 
 

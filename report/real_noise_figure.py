@@ -1,7 +1,8 @@
 """A crop of a real noisy photo: noisy, each deep model, BM3D and the ground truth, for the README.
 
     python report/real_noise_figure.py --real DIR --name NAME [--crop TOP,LEFT,SIDE]
-        [--checkpoint committed --checkpoint PATH ...] [--bm3d-sigma S] [--out results/real_noise.png]
+        [--checkpoint deep --checkpoint camera --checkpoint PATH ...] [--bm3d-sigma S]
+        [--out results/real_noise.png]
 
 DIR holds pairs as ``n2n evaluate --real`` reads them; NAME is one pair's name (PolyU's file
 name without ``_real.JPG``). Each model denoises the whole picture; the crop is cut from the
@@ -19,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import figures  # noqa: E402
 from typeset import PAGE  # noqa: E402
-from Miniproject_2.model import Model  # noqa: E402
+from Miniproject_2.model import CAMERA_CHECKPOINT, Model  # noqa: E402
 from n2n_nograd.baselines import bm3d  # noqa: E402
 from n2n_nograd.psnr import psnr_per_image  # noqa: E402
 from n2n_nograd.real import find_pairs, load_pair  # noqa: E402
@@ -31,7 +32,8 @@ def main(argv=None):
     parser.add_argument("--name", required=True, help="the pair to show")
     parser.add_argument("--crop", default="0,0,160", help="TOP,LEFT,SIDE in pixels (default: 0,0,160)")
     parser.add_argument("--checkpoint", action="append",
-                        help="deep models to show, `committed` or a checkpoint (default: committed)")
+                        help="deep models to show: `deep` (the committed deep model), `camera` (the committed "
+                             "camera model) or a checkpoint's path (default: deep and camera)")
     parser.add_argument("--bm3d-sigma", type=float, help="also BM3D at this level (0-255)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "real_noise.png")
     args = parser.parse_args(argv)
@@ -49,11 +51,14 @@ def main(argv=None):
         return f"{title} {score:.1f} dB", crop(picture)[0]
 
     cells = [cell("noisy", noisy)]
-    for checkpoint in args.checkpoint or ["committed"]:
+    for checkpoint in args.checkpoint or ["deep", "camera"]:
         model = Model(arch="deep")
-        model.load_pretrained_model() if checkpoint == "committed" else model.load_model(checkpoint)
-        cells.append(cell("committed" if checkpoint == "committed" else Path(checkpoint).parent.name or "model",
-                          model.predict(noisy)))
+        if checkpoint == "deep":
+            model.load_pretrained_model()
+        else:
+            model.load_model(CAMERA_CHECKPOINT if checkpoint == "camera" else checkpoint)
+        label = f"{checkpoint} model" if checkpoint in ("deep", "camera") else Path(checkpoint).stem
+        cells.append(cell(label, model.predict(noisy)))
     if args.bm3d_sigma:
         cells.append(cell(f"BM3D σ {args.bm3d_sigma:g}", bm3d(noisy, args.bm3d_sigma)))
     cells.append(("ground truth", crop(clean)[0]))
