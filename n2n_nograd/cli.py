@@ -351,14 +351,21 @@ def _evaluate_real(args, device) -> int:
 
 
 def cmd_denoise(args) -> int:
-    from .denoise import LIGHT_NOISE, check_output, denoise_picture, estimate_sigma, read_picture, write_picture
+    from .denoise import (KEEPS_METADATA, LIGHT_NOISE, check_output, denoise_picture, estimate_sigma,
+                          read_metadata, read_picture, write_picture)
+    from PIL import Image
 
     device = resolve_device(args.device)
     check_output(args.input, args.output, args.overwrite)
     picture = read_picture(args.input)
+    metadata = read_metadata(args.input)
     model = _load_model(args.impl, args.checkpoint, device, args.model)
     started = time.perf_counter()
-    write_picture(denoise_picture(model, picture, args.ensemble, strength=args.strength), args.output)
+    write_picture(denoise_picture(model, picture, args.ensemble, strength=args.strength), args.output,
+                  metadata, args.quality)
+    if metadata and Image.registered_extensions()[Path(args.output).suffix.lower()] not in KEEPS_METADATA:
+        print(f"n2n denoise: note: {Path(args.output).suffix} files hold no {' or '.join(sorted(metadata))}; "
+              f"{args.input}'s was not copied", file=sys.stderr)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
           f"in {time.perf_counter() - started:.1f} s{_ensemble_note(args.ensemble)}")
     # Said once the picture is written, so that a failure stays a one-line error.
@@ -390,6 +397,16 @@ def _sigmas(text: str) -> tuple[float, ...]:
         return parse_sigmas(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"--quality must be an integer from 1 to 100, got {text!r}")
+    return value
 
 
 def _strength(text: str) -> float:
@@ -639,6 +656,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="committed model: camera, the blind U-Net fine-tuned on a camera's noise "
                               "as well as white noise (default); deep, the same U-Net before, trained "
                               "on white noise of levels 0-50; required, the course's required network")
+    denoise.add_argument("--quality", type=_quality, default=95, metavar="Q",
+                         help="JPEG and WebP output quality, 1-100 (default 95), with full-resolution "
+                              "colour (4:4:4); PNG and TIFF are lossless. EXIF (orientation reset to 1) "
+                              "and the ICC profile are copied where the format holds them")
     denoise.add_argument("--overwrite", action="store_true",
                          help="allow OUT to be IN itself; the file is replaced atomically either way "
                               "(an interrupted write leaves the old file)")

@@ -79,14 +79,42 @@ def read_picture(path) -> torch.Tensor:
     return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
 
 
-def write_picture(picture: torch.Tensor, path) -> None:
-    """Save a (1, 3, H, W) uint8 picture; the suffix picks the format. The file is encoded in
-    memory and renamed into place (``write_atomic``): an interrupted write leaves the old
-    file, or none, never a broken one."""
+#: Orientation's EXIF tag: reset to 1 (as stored) once the rotation is applied to the pixels.
+ORIENTATION = 0x0112
+#: Formats whose files carry an EXIF block and an ICC profile through Pillow.
+KEEPS_METADATA = ("JPEG", "PNG", "WEBP", "TIFF")
+
+
+def read_metadata(path) -> dict:
+    """What a picture file carries besides its pixels, as Pillow's save() takes it: the ICC
+    colour profile and the EXIF block (camera, date, exposure...), with the orientation set
+    to 1 because ``read_picture`` applies the rotation. Empty if the file has neither."""
+    with Image.open(path) as img:
+        kept = {}
+        if img.info.get("icc_profile"):
+            kept["icc_profile"] = img.info["icc_profile"]
+        exif = img.getexif()
+        if len(exif):
+            if ORIENTATION in exif:
+                exif[ORIENTATION] = 1
+            kept["exif"] = exif.tobytes()
+        return kept
+
+
+def write_picture(picture: torch.Tensor, path, metadata: dict | None = None, quality: int = 95) -> None:
+    """Save a (1, 3, H, W) uint8 picture; the suffix picks the format. ``metadata`` (from
+    :func:`read_metadata`) is written where the format holds it; JPEG and WebP are written
+    at ``quality`` with full-resolution colour (4:4:4). The file is encoded in memory and
+    renamed into place (``write_atomic``): an interrupted write leaves the old file, or
+    none, never a broken one."""
     path = Path(path)
-    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    encoded = io.BytesIO()
     image_format = Image.registered_extensions()[path.suffix.lower()]
+    options = dict(metadata or {}) if image_format in KEEPS_METADATA else {}
+    if image_format == "JPEG":
+        options.update(quality=quality, subsampling=0)
+    elif image_format == "WEBP":
+        options.update(quality=quality)
+    encoded = io.BytesIO()
     Image.fromarray(picture[0].permute(1, 2, 0).numpy()).save(encoded, image_format, **options)
     write_atomic(encoded.getbuffer(), path)
 

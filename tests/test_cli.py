@@ -628,3 +628,37 @@ def test_the_camera_model_is_the_default_and_ours_only(capsys, tmp_path):
     assert model.config["arch"] == "deep"
     status, _, err = run(capsys, "denoise", source, tmp_path / "o.png", "--impl", "torch")
     assert status == 2 and "--model deep" in err
+
+
+def test_denoise_keeps_exif_and_the_colour_profile(capsys, tmp_path, monkeypatch):
+    """A camera JPEG's EXIF (orientation reset once the rotation is applied) and ICC profile
+    reach the output; a format without them says so in one line."""
+    from PIL import ImageCms
+    monkeypatch.setattr(Model, "predict", lambda self, x, out=None, **kwargs: out.copy_(x))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "TestCam", 6  # maker; orientation: rotated 90 degrees
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / "camera.jpg"
+    Image.effect_noise((24, 16), 20).convert("RGB").save(source, exif=exif, icc_profile=profile, quality=95)
+    for name in ("out.jpg", "out.png"):
+        assert run(capsys, "denoise", source, tmp_path / name, "--model", "deep")[0] == 0
+        with Image.open(tmp_path / name) as out:
+            assert out.size == (16, 24), "the rotation is applied to the pixels"
+            assert out.getexif()[0x010F] == "TestCam" and out.getexif()[0x0112] == 1
+            assert out.info["icc_profile"] == profile
+    status, _, err = run(capsys, "denoise", source, tmp_path / "out.bmp", "--model", "deep")
+    assert status == 0 and "was not copied" in err and len(err.strip().splitlines()) == 1
+
+
+def test_denoise_jpeg_quality(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(Model, "predict", lambda self, x, out=None, **kwargs: out.copy_(x))
+    source = tmp_path / "in.png"
+    Image.effect_noise((64, 64), 40).convert("RGB").save(source)
+    sizes = {}
+    for quality in (30, 95):
+        assert run(capsys, "denoise", source, tmp_path / f"q{quality}.jpg", "--quality", quality,
+                   "--model", "deep")[0] == 0
+        sizes[quality] = (tmp_path / f"q{quality}.jpg").stat().st_size
+    assert sizes[30] < sizes[95]
+    with pytest.raises(SystemExit):
+        cli.main(["denoise", str(source), str(tmp_path / "x.jpg"), "--quality", "0"])
