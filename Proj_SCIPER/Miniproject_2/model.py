@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 
 from .others import checkpoint, clipping, prediction, shrinkage, tiles
-from .others.strength import check_strength, with_strength
 from .others.adam import Adam
 from .others.avg_pool2d import AvgPool2d
 from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
@@ -28,6 +27,7 @@ from .others.sequential import Sequential
 from .others.sgd import SGD
 from .others.sigmoid import Sigmoid
 from .others.skip import Residual, SkipConcat
+from .others.strength import check_strength, with_strength
 from .others.transpose_conv2d import TransposeConv2d
 from .others.unet import build_unet
 from .others.upsampling import NearestUpsampling, NNUpsampling, Upsampling
