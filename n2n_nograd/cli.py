@@ -656,10 +656,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="committed model: camera, the blind U-Net fine-tuned on a camera's noise "
                               "as well as white noise (default); deep, the same U-Net before, trained "
                               "on white noise of levels 0-50; required, the course's required network")
-    denoise.add_argument("--quality", type=_quality, default=95, metavar="Q",
-                         help="JPEG and WebP output quality, 1-100 (default 95), with full-resolution "
-                              "colour (4:4:4); PNG and TIFF are lossless. EXIF (orientation reset to 1) "
-                              "and the ICC profile are copied where the format holds them")
+    denoise.add_argument("--quality", type=_quality, metavar="Q",
+                         help="JPEG output quality, 1-100 (default 95), with full-resolution colour "
+                              "(4:4:4); WebP is lossless unless Q is given, PNG and TIFF always; GIF is "
+                              "refused. EXIF (orientation reset to 1) and the ICC profile are copied "
+                              "where the format holds them")
     denoise.add_argument("--overwrite", action="store_true",
                          help="allow OUT to be IN itself; the file is replaced atomically either way "
                               "(an interrupted write leaves the old file)")

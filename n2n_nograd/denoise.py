@@ -81,6 +81,10 @@ def read_picture(path) -> torch.Tensor:
 
 #: Orientation's EXIF tag: reset to 1 (as stored) once the rotation is applied to the pixels.
 ORIENTATION = 0x0112
+#: JPEG output's quality unless one is asked for.
+JPEG_QUALITY = 95
+#: Formats refused as output, and why.
+REFUSED = {"GIF": "GIF holds 256 colours and would posterise the picture: use .png"}
 #: Formats whose files carry an EXIF block and an ICC profile through Pillow.
 KEEPS_METADATA = ("JPEG", "PNG", "WEBP", "TIFF")
 
@@ -101,19 +105,22 @@ def read_metadata(path) -> dict:
         return kept
 
 
-def write_picture(picture: torch.Tensor, path, metadata: dict | None = None, quality: int = 95) -> None:
+def write_picture(picture: torch.Tensor, path, metadata: dict | None = None, quality: int | None = None) -> None:
     """Save a (1, 3, H, W) uint8 picture; the suffix picks the format. ``metadata`` (from
-    :func:`read_metadata`) is written where the format holds it; JPEG and WebP are written
-    at ``quality`` with full-resolution colour (4:4:4). The file is encoded in memory and
+    :func:`read_metadata`) is written where the format holds it. JPEG is written at
+    ``quality`` (default :data:`JPEG_QUALITY`) with full-resolution colour (4:4:4); WebP
+    losslessly unless a ``quality`` is given. The file is encoded in memory and
     renamed into place (``write_atomic``): an interrupted write leaves the old file, or
     none, never a broken one."""
     path = Path(path)
     image_format = Image.registered_extensions()[path.suffix.lower()]
     options = dict(metadata or {}) if image_format in KEEPS_METADATA else {}
     if image_format == "JPEG":
-        options.update(quality=quality, subsampling=0)
-    elif image_format == "WEBP":
+        options.update(quality=quality or JPEG_QUALITY, subsampling=0)
+    elif image_format == "WEBP" and quality:
         options.update(quality=quality)
+    elif image_format == "WEBP":
+        options.update(lossless=True)
     encoded = io.BytesIO()
     Image.fromarray(picture[0].permute(1, 2, 0).numpy()).save(encoded, image_format, **options)
     write_atomic(encoded.getbuffer(), path)
@@ -126,6 +133,9 @@ def check_output(source, output, overwrite: bool) -> None:
     output = Path(output)
     if not can_write(output):
         raise ValueError(f"{output}: unknown picture format; use a .png or .jpg name")
+    refused = REFUSED.get(Image.registered_extensions()[output.suffix.lower()])
+    if refused:
+        raise ValueError(f"{output}: {refused}")
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"{output}: its folder {folder} does not exist")

@@ -662,3 +662,7 @@ def test_denoise_jpeg_quality(capsys, tmp_path, monkeypatch):
     assert sizes[30] < sizes[95]
     with pytest.raises(SystemExit):
         cli.main(["denoise", str(source), str(tmp_path / "x.jpg"), "--quality", "0"])
+    assert run(capsys, "denoise", source, tmp_path / "same.webp", "--model", "deep")[0] == 0
+    assert torch.equal(denoise.read_picture(tmp_path / "same.webp"), denoise.read_picture(source)), "lossless"
+    status, _, err = run(capsys, "denoise", source, tmp_path / "x.gif", "--model", "deep")
+    assert status == 2 and "256 colours" in err
