@@ -351,9 +351,8 @@ def _evaluate_real(args, device) -> int:
 
 
 def cmd_denoise(args) -> int:
-    from .denoise import (KEEPS_METADATA, LIGHT_NOISE, check_output, denoise_picture, estimate_sigma,
-                          read_metadata, read_picture, write_picture)
-    from PIL import Image
+    from .denoise import (LIGHT_NOISE, check_output, denoise_picture, estimate_sigma, read_metadata, read_picture,
+                          write_picture)
 
     device = resolve_device(args.device)
     check_output(args.input, args.output, args.overwrite)
@@ -361,10 +360,10 @@ def cmd_denoise(args) -> int:
     metadata = read_metadata(args.input)
     model = _load_model(args.impl, args.checkpoint, device, args.model)
     started = time.perf_counter()
-    write_picture(denoise_picture(model, picture, args.ensemble, strength=args.strength), args.output,
-                  metadata, args.quality)
-    if metadata and Image.registered_extensions()[Path(args.output).suffix.lower()] not in KEEPS_METADATA:
-        print(f"n2n denoise: note: {Path(args.output).suffix} files hold no {' or '.join(sorted(metadata))}; "
+    dropped = write_picture(denoise_picture(model, picture, args.ensemble, strength=args.strength), args.output,
+                            metadata, args.quality)
+    if dropped:
+        print(f"n2n denoise: note: {Path(args.output).suffix} files hold no {' or '.join(dropped)}; "
               f"{args.input}'s was not copied", file=sys.stderr)
     print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
           f"in {time.perf_counter() - started:.1f} s{_ensemble_note(args.ensemble)}")

@@ -105,16 +105,17 @@ def read_metadata(path) -> dict:
         return kept
 
 
-def write_picture(picture: torch.Tensor, path, metadata: dict | None = None, quality: int | None = None) -> None:
+def write_picture(picture: torch.Tensor, path, metadata: dict | None = None,
+                  quality: int | None = None) -> list[str]:
     """Save a (1, 3, H, W) uint8 picture; the suffix picks the format. ``metadata`` (from
     :func:`read_metadata`) is written where the format holds it. JPEG is written at
     ``quality`` (default :data:`JPEG_QUALITY`) with full-resolution colour (4:4:4); WebP
     losslessly unless a ``quality`` is given. The file is encoded in memory and
     renamed into place (``write_atomic``): an interrupted write leaves the old file, or
-    none, never a broken one."""
-    path = Path(path)
-    image_format = Image.registered_extensions()[path.suffix.lower()]
-    options = dict(metadata or {}) if image_format in KEEPS_METADATA else {}
+    none, never a broken one. Returns the names of the ``metadata`` the format cannot hold."""
+    image_format = picture_format(path)
+    kept = image_format in KEEPS_METADATA
+    options = dict(metadata or {}) if kept else {}
     if image_format == "JPEG":
         options.update(quality=quality or JPEG_QUALITY, subsampling=0)
     elif image_format == "WEBP" and quality:
@@ -124,6 +125,7 @@ def write_picture(picture: torch.Tensor, path, metadata: dict | None = None, qua
     encoded = io.BytesIO()
     Image.fromarray(picture[0].permute(1, 2, 0).numpy()).save(encoded, image_format, **options)
     write_atomic(encoded.getbuffer(), path)
+    return [] if kept else sorted(metadata or {})
 
 
 def check_output(source, output, overwrite: bool) -> None:
@@ -133,7 +135,7 @@ def check_output(source, output, overwrite: bool) -> None:
     output = Path(output)
     if not can_write(output):
         raise ValueError(f"{output}: unknown picture format; use a .png or .jpg name")
-    refused = REFUSED.get(Image.registered_extensions()[output.suffix.lower()])
+    refused = REFUSED.get(picture_format(output))
     if refused:
         raise ValueError(f"{output}: {refused}")
     folder = output.parent if str(output.parent) else Path(".")
@@ -146,6 +148,11 @@ def check_output(source, output, overwrite: bool) -> None:
                          "or choose another name")
 
 
+def picture_format(path) -> str | None:
+    """Pillow's format for this file name's suffix (``"JPEG"``, ``"PNG"``...), or None."""
+    return Image.registered_extensions().get(Path(path).suffix.lower())
+
+
 def can_write(path) -> bool:
     """Whether PIL knows a format for this file name's suffix."""
-    return Path(path).suffix.lower() in Image.registered_extensions()
+    return picture_format(path) is not None
