@@ -136,7 +136,11 @@ def noise_variance(noisy, denoised, divergence=None):
         - noisy, denoised, divergence: :math:`(N, C, H, W)`, values on the 0-255 scale
         - Output: ``(alpha, beta)``, each :math:`(N,)`
     """
-    residual, brightness, d = _flat_samples(noisy, denoised, divergence)
+    return _variance_line(*_flat_samples(noisy, denoised, divergence))
+
+
+def _variance_line(residual, brightness, d):
+    """:func:`noise_variance` of the flattest pixels' samples (see :func:`_flat_samples`)."""
     n = residual.shape[0]
     power, v = residual.square().view(n, -1), brightness.view(n, -1)
     centred = v - v.mean(1, keepdim=True)
@@ -185,6 +189,11 @@ def neighbour_correlation(noisy, denoised):
         - Output: :math:`(N,)`
     """
     residual, _, right = _flat_samples(noisy, denoised, neighbour=True)
+    return _correlation(residual, right)
+
+
+def _correlation(residual, right):
+    """:func:`neighbour_correlation` of the flattest pixels' residuals and their right neighbours'."""
     residual = residual - residual.mean(2, keepdim=True)
     right = right - right.mean(2, keepdim=True)
     spread = (residual.square().sum((1, 2)) * right.square().sum((1, 2))).sqrt_().clamp_(min=1e-12)
@@ -239,8 +248,10 @@ def shrink_to_input(noisy, out, denoise):
     band = probe((c, PERIOD, w), out.device)
     for start, stop in picture_batches(n, h, w):
         part, x = out[start:stop], noisy[start:stop].to(out.device)
-        white = neighbour_correlation(x, part) < CORRELATED
-        low = ((noise_level(x, part) < GATE) & white).nonzero().flatten()
+        # One choice of the flattest pixels serves both measures.
+        residual, brightness, right = _flat_samples(x, part, neighbour=True)
+        level = _level(*_variance_line(residual, brightness, None), part)
+        low = ((level < GATE) & (_correlation(residual, right) < CORRELATED)).nonzero().flatten()
         if low.numel() == 0:
             continue
         every = low.numel() == stop - start
