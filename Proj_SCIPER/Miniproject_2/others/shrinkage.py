@@ -40,11 +40,13 @@ after it (for a denoiser that does not amplify noise).
 Stein's estimate holds for noise that is independent from pixel to pixel. A camera's noise
 is not: demosaicing spreads each raw value over its neighbours, and JPEG and in-camera
 processing do more of the same. Under such noise the measured level comes out low and the
-blend gives back much of the denoiser's gain (0.8 dB on real photos). So a picture whose
+blend gives back much of the denoiser's gain (0.67 dB of the camera model's on real photos,
+``benchmarks/camera_noise.py``). So a picture whose
 residual, on its flattest pixels, correlates with its right neighbour's by
 :data:`CORRELATED` or more is left as the denoiser gave it: white noise leaves there a
-residual that is nearly uncorrelated (the 99.5th percentile over the validation crops is
-0.46 at sigma 3, 0.31 at sigma 5), demosaiced noise one correlated by about a half.
+residual that is nearly uncorrelated (the 99.5th percentile over the validation crops was
+0.46 at sigma 3 and 0.31 at sigma 5 with an early checkpoint of the camera model), demosaiced
+noise one correlated by about a half.
 
 The measure needs flat parts, and texture that the denoiser flattens can pass for flat:
 where such texture covers much of a picture, the level is measured high and the picture
