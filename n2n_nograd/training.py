@@ -53,7 +53,7 @@ from .denoise import predict_batches, validation_psnr
 CHECKPOINT = "checkpoint.pkl"
 BEST = "best.pkl"
 
-# Settings a resumed run must keep; "device" may change (it describes the machine), and
+# Settings a resumed run must keep; "device" and "precision" may change (they describe the machine), and
 # "lr" may be lowered for the epochs to come, the step of a learning-rate schedule.
 _FIXED_ON_RESUME = ("batch_size", "seed")
 
@@ -188,7 +188,7 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
 
     ``model_class_for`` maps an implementation name ("nograd", "torch") to
     its Model class.  ``options`` are the Model settings given on the command
-    line (lr, batch_size, seed, device; None where not given); ``impl``,
+    line (lr, batch_size, seed, device, precision; None where not given); ``impl``,
     ``data_dir`` and ``subset`` may be None on resume, to keep the run's.
     ``init``, a checkpoint path or "committed" (the model's committed
     checkpoint), gives a new run its starting weights (fine-tuning).
@@ -208,7 +208,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
             raise RunError(f"{out}: no checkpoint to resume from (no {plots.RUN_FILE} either)")
         run = _read_run(out)
         _check_resume(run, impl, options, subset)
-        config = {**run["config"], **({"device": options["device"]} if options.get("device") else {})}
+        # Where and how precisely to compute describe this machine: a resumed run may change them.
+        config = {**run["config"], **{key: options[key] for key in ("device", "precision") if options.get(key)}}
         data_dir = Path(data_dir) if data_dir is not None else Path(run["data"])
         impl, subset = run["impl"], run["subset"]
     else:
@@ -254,7 +255,7 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
 
     best = max((r["val_psnr"] for r in records), default=-math.inf)
     cumulative = records[-1]["cumulative_seconds"] if records else 0.0
-    log(f"training {impl} model on {pairs.describe()} from {data_dir}, "
+    log(f"training {impl} model ({model.config['precision']}) on {pairs.describe()} from {data_dir}, "
         f"validating on {len(val_noisy)} pictures (noisy input {noisy_psnr:.2f} dB)")
     if model.epochs_trained >= epochs:
         log(f"the model already has {model.epochs_trained} epochs; raise --epochs to train more")

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from Miniproject_2.others import (AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Residual,
                                   Sequential, Sigmoid, SkipConcat, TransposeConv2d, Upsampling)
+from Miniproject_2.others.precision import set_precision
 
 # Every layer must give the same numbers whatever the memory layout of its input:
 # contiguous NCHW takes the exact path, channels-last the fast one, and the last two
@@ -155,6 +156,68 @@ def check_against_autograd(module, x, layout="contiguous", grad_layout="contiguo
         torch.testing.assert_close(grad, theirs[name], **TOLERANCE, msg=lambda m, name=name: f"{name} grad: {m}")
     assert torch.equal(x_in, x), "forward/backward modified the input"
     assert torch.equal(grad_output, upstream), "backward modified grad_output"
+
+
+#: bfloat16's unit roundoff (an 8-bit significand, rounded to nearest) and float32's.
+BF16_ROUNDOFF, FP32_ROUNDOFF = 2.0 ** -8, 2.0 ** -24
+
+
+def bf16_bound(reductions, depth=1):
+    """Relative error bound of ``depth`` chained bf16 products, each summing at most
+    ``reductions`` terms.
+
+    One product ``sum_k a_k b_k`` in mixed precision rounds both operands to bfloat16 and
+    its result once more (a factor ``(1 + u)**3``, ``u = 2**-8``); the matrix kernel's
+    accumulation, the float32 sums of blocks, of col2im's taps and the bias add at most
+    ``reductions + 2`` float32 roundings (``(1 + v)**(reductions + 2)``, ``v = 2**-24``).
+    Every rounding error is relative to a term of ``sum_k |a_k| |b_k|``, so
+    ``|computed - exact| <= c * sum_k |a_k| |b_k|``, with ``c`` this bound for one product;
+    a chain of ``depth`` products, each reading the last one's rounded output, compounds
+    to ``(1 + c)**depth - 1``.
+    """
+    one = (1 + BF16_ROUNDOFF) ** 3 * (1 + FP32_ROUNDOFF) ** (reductions + 2) - 1
+    return (1 + one) ** depth - 1
+
+
+def check_bf16_against_autograd(module, x, depth=1, layout="channels_last", grad_layout="contiguous"):
+    """Assert that ``module``, its convolutions computing in bf16, is within
+    :func:`bf16_bound` of float64 autograd on ``x``: the output, the input gradient and every
+    parameter gradient, for a random upstream gradient. ``module`` must be multilinear in its
+    input and parameters (convolutions, nearest upsampling, joins: no activation), so that
+    the same network on ``|x|``, ``|weights|`` and ``|upstream|`` gives each number's
+    ``sum |a| |b|``. Returns the largest ratio of an error to its bound (at most 1)."""
+    module.to(dtype=torch.float32)
+    set_precision(module, "bf16")
+    module.zero_grad()
+    x = x.to(torch.float32)
+    y = module.forward(as_layout(x, layout))
+    upstream = torch.randn(y.shape)
+    grad_input = module.backward(as_layout(upstream, grad_layout))
+    bound = bf16_bound(x.numel() + y.numel(), depth)
+
+    results = {}
+    for kind, sign in (("exact", lambda t: t), ("magnitude", torch.abs)):
+        reference = twin(module).double()
+        with torch.no_grad():
+            for parameter in reference.parameters():
+                parameter.copy_(sign(parameter))
+        x_ref = sign(x.double()).requires_grad_()
+        y_ref = reference(x_ref)
+        y_ref.backward(sign(upstream.double()))
+        results[kind] = {"forward": y_ref.detach(), "input grad": x_ref.grad,
+                         **{f"{name} grad": p.grad for name, p in reference.named_parameters()}}
+    ours = {"forward": y, "input grad": grad_input, **{f"{name} grad": grad for name, _, grad in module.named_param()}}
+    assert list(ours) == list(results["exact"])
+    worst = 0.0
+    for what, value in ours.items():
+        error = (value.double() - results["exact"][what]).abs()
+        allowed = bound * results["magnitude"][what]
+        assert bool(torch.isfinite(value).all()), f"{what}: not finite"
+        excess = (error - allowed).max().item() if error.numel() else 0.0
+        assert excess <= 1e-300, f"{what}: error exceeds the bf16 bound ({bound:.3g} relative) by {excess:.3g}"
+        if error.numel():
+            worst = max(worst, (error / allowed.clamp(min=1e-300)).max().item())
+    return worst
 
 
 class _Adapter(torch.autograd.Function):

@@ -22,6 +22,7 @@ Two independent checks, each shown to catch ``F.conv2d`` and ``torch.zeros``:
 """
 import ast
 import importlib.util
+import itertools
 import os
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from torch.overrides import TorchFunctionMode
 
 from helpers import report
 from Miniproject_2.model import Model
+from Miniproject_2.others.precision import PRECISIONS, set_precision
 from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
                                   Residual, Sequential, Sigmoid, SkipConcat, TransposeConv2d, Upsampling)
 
@@ -196,8 +198,8 @@ def test_model_trains_and_predicts_with_allowed_torch_functions_only(tmp_path):
 
 
 def exercise_every_layer():
-    """Forward and backward of every layer on both input layouts, both losses' reductions,
-    both optimizers and a state_dict round trip."""
+    """Forward and backward of every layer on both input layouts, in both precisions, both
+    losses' reductions, both optimizers and a state_dict round trip."""
     net = Sequential(Conv2d(3, 8, 2, stride=2), ReLU(), MaxPool2d(3, stride=1, padding=1),
                      AvgPool2d(3, stride=1, padding=1, count_include_pad=False), LeakyReLU(0.1),
                      Conv2d(8, 16, 2, stride=2), ReLU(),
@@ -207,7 +209,8 @@ def exercise_every_layer():
                      NearestUpsampling(scale_factor=0.5), Upsampling(4, 3, 3, padding=1), Sigmoid())
     for optimizer in (SGD(net.param(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
                       Adam(net.param(), lr=1e-3, weight_decay=1e-4)):
-        for layout in (torch.contiguous_format, torch.channels_last):
+        for layout, precision in itertools.product((torch.contiguous_format, torch.channels_last), PRECISIONS):
+            set_precision(net, precision)
             x = torch.empty(2, 3, 8, 8).uniform_().contiguous(memory_format=layout)
             for reduction in ("mean", "sum", "none"):
                 mse = MSE(reduction)

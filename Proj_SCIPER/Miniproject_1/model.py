@@ -135,7 +135,11 @@ def _build(config):
 
 
 class Model:
-    """The denoiser behind the course's API; ``Model(**config)`` overrides DEFAULT_CONFIG."""
+    """The denoiser behind the course's API; ``Model(**config)`` overrides DEFAULT_CONFIG.
+
+    ``precision="bf16"`` runs the network under ``torch.autocast`` in bfloat16 (float32
+    master weights), torch's own mixed precision, the counterpart of Miniproject_2's.
+    """
 
     def __init__(self, **config):
         self.config = check_config(config)
@@ -171,6 +175,10 @@ class Model:
         if self.config["device"] is None:
             return images.device
         return torch.device(self.config["device"])
+
+    def _autocast(self, device):
+        """torch.autocast in bfloat16 on ``device`` when the precision is bf16 (else a no-op)."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.config["precision"] == "bf16")
 
     @property
     def stride(self):
@@ -231,7 +239,9 @@ class Model:
             inputs, targets = dihedral(train_input[index], k).detach(), dihedral(train_target[index], k).detach()
             inputs = inputs.to(device, torch.float32) / 255
             targets = targets.to(device, torch.float32) / 255
-            loss = F.mse_loss(self.net(inputs), targets)
+            with self._autocast(device):
+                outputs = self.net(inputs)
+            loss = F.mse_loss(outputs.float(), targets)
             value = loss.item()
             # Checked before the step so that the weights stay finite.
             if not math.isfinite(value):
@@ -277,7 +287,9 @@ class Model:
         def run(images):
             height, width = images.shape[2:]
             images = reflect_pad(images.to(device, torch.float32) / 255, self.stride)
-            return (self.net(images)[:, :, :height, :width] * 255).clamp_(0, 255)
+            with self._autocast(device):
+                outputs = self.net(images)
+            return (outputs.float()[:, :, :height, :width] * 255).clamp_(0, 255)
 
         denoise = prediction.passes(run, context, PREDICT_PIXEL_BUDGET, self.stride, ensemble, torch.float32,
                                     progress)
@@ -304,12 +316,12 @@ class Model:
         """Loads a checkpoint written by ``save_model``, replacing the configuration.
 
         Checked as Miniproject_2's and built aside, so a failed load raises
-        ``ValueError`` and changes nothing. The ``device`` setting is kept: it
-        describes this machine, not the checkpoint.
+        ``ValueError`` and changes nothing. The ``device`` and ``precision`` settings are
+        kept: they describe this machine, not the checkpoint.
         """
         saved, state_dict, optimizer_state, epochs, rng = checkpoint.load(path, CHECKPOINT_FORMAT)
-        config = check_config({**saved, "device": self.config["device"]}, f"checkpoint {str(path)!r}",
-                              complete=True)
+        here = {key: self.config[key] for key in ("device", "precision")}
+        config = check_config({**saved, **here}, f"checkpoint {str(path)!r}", complete=True)
         net, optimizer = _build(config)
         try:
             net.load_state_dict(state_dict)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .others import checkpoint, clipping, prediction, shrinkage, tiles
+from .others import checkpoint, clipping, precision, prediction, shrinkage, tiles
 from .others.adam import Adam
 from .others.avg_pool2d import AvgPool2d
 from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
@@ -65,6 +65,9 @@ class Model:
     initialised from torch's global random generator, as torch.nn layers are (seed it
     with ``torch.manual_seed`` for a reproducible start); ``seed`` drives shuffling and
     augmentation through its own generator, so the caller's random state is untouched.
+    ``precision="bf16"`` runs the convolutions' products in bfloat16 (parameters, gradients
+    and optimizer stay float32), see :mod:`.others.precision`; the default ``"fp32"``
+    computes in float32.
     """
 
     def __init__(self, **config):
@@ -81,6 +84,7 @@ class Model:
             net = build_unet(config["channels"], config["skip"], device=self.device)
         else:
             net = build_denoiser(**{key: config[key] for key in ARCHITECTURE}, device=self.device)
+        precision.set_precision(net, config["precision"])
         if config["optimizer"] == "adam":
             return net, Adam(net.param(), lr=config["lr"])
         return net, SGD(net.param(), lr=config["lr"], momentum=config["momentum"])
@@ -102,15 +106,16 @@ class Model:
     def load_model(self, path):
         """Load configuration, weights, optimizer state and batch order from ``path``.
 
-        The ``device`` setting is kept (it describes this machine). Everything is checked
+        The ``device`` and ``precision`` settings are kept (they describe how this machine
+        computes; a checkpoint holds float32 weights under either). Everything is checked
         on a network built aside before this model changes, so a checkpoint that is
         corrupt or does not fit raises ``ValueError`` and changes nothing. When the
         configuration matches this model's, tensors are copied in place, so references
         to the parameters stay live.
         """
         saved, state_dict, optimizer_state, epochs, rng = checkpoint.load(path)
-        config = check_config({**saved, "device": self.config["device"]}, owner=f"checkpoint {str(path)!r}",
-                              complete=True)
+        here = {key: self.config[key] for key in ("device", "precision")}
+        config = check_config({**saved, **here}, owner=f"checkpoint {str(path)!r}", complete=True)
         net, optimizer = self._build(config)
         try:
             net.load_state_dict(state_dict)

@@ -11,6 +11,7 @@ import math
 import torch
 
 from .args import shown
+from .precision import check_precision
 
 #: The committed checkpoint was trained with this configuration; its last two epochs ran at
 #: lr 3e-4, which the configuration saved in it keeps for further training.
@@ -28,6 +29,7 @@ DEFAULT_CONFIG = {
     "skip": "concat",
     "seed": 0,
     "device": None,
+    "precision": "fp32",
 }
 
 #: The deep denoiser's: ``channels`` holds the width of each level of the U-Net (full size,
@@ -60,8 +62,9 @@ def check_config(config, owner="Model", complete=False):
 
     ``complete=True`` (a checkpoint's configuration) also refuses a missing key, except
     ``arch`` and ``skip``, which checkpoints written before the deep model lack (they hold
-    the simple network). Returns the full configuration with ``channels`` as a tuple and
-    ``device`` as a string (or None).
+    the simple network), and ``precision``, which those written before mixed precision lack.
+    Returns the full configuration with ``channels`` as a tuple and ``device`` as a string
+    (or None).
     """
     if not isinstance(config, dict):
         raise ValueError(f"{owner}: the configuration must be a dict, got {type(config).__name__}")
@@ -72,7 +75,7 @@ def check_config(config, owner="Model", complete=False):
     unknown = sorted(str(key) for key in set(config) - set(defaults))
     if unknown:
         raise ValueError(f"{owner}: unknown configuration keys {unknown}; known: {sorted(defaults)}")
-    missing = sorted(set(defaults) - set(config) - {"arch", "skip"}) if complete else []
+    missing = sorted(set(defaults) - set(config) - {"arch", "skip", "precision"}) if complete else []
     if missing:
         raise ValueError(f"{owner}: configuration keys {missing} are missing")
     config = {**defaults, **config}
@@ -115,6 +118,7 @@ def check_config(config, owner="Model", complete=False):
         raise bad("momentum", "a number in [0, 1)")
     if not (_is_int(config["seed"]) and config["seed"] in SEEDS):
         raise bad("seed", "an int in [-2**63, 2**64)")
+    check_precision(config["precision"], owner)
     device = config["device"]
     if device is not None:
         try:

@@ -15,6 +15,9 @@ class ConvBase(Module):
     ``algorithm`` picks the order of the convolution's matrix product: ``"auto"`` (the
     default), ``"im2col"``, ``"multiply_first"`` or a ``(forward, backward)`` pair of the
     last two (see :mod:`.conv_kernels`); every order gives the same numbers up to rounding.
+    ``compute_dtype`` is the dtype of the matrix products: ``None`` (the default) computes in
+    the input's, ``torch.bfloat16`` is mixed precision (see :mod:`.precision`, whose
+    ``set_precision`` sets it on a whole network).
     """
 
     #: Shown in the repr right after ``kernel_size``.
@@ -35,6 +38,7 @@ class ConvBase(Module):
         self.groups = only(groups, 1, "groups", name)
         self.padding_mode = only(padding_mode, "zeros", "padding_mode", name)
         self.algorithm = "auto"
+        self.compute_dtype = None
 
     def _register_kernel(self, shape, fan_in, bias, device, dtype):
         """Register ``weight`` of ``shape`` and, if ``bias``, a ``bias`` per output channel.
@@ -57,7 +61,8 @@ class ConvBase(Module):
 
     def forward(self, x):
         x = check_input(self, x, self.in_channels)
-        out, cache = convolution(x, self.weight, self.bias, self._window(x), self._transposed, self.algorithm)
+        out, cache = convolution(x, self.weight, self.bias, self._window(x), self._transposed, self.algorithm,
+                                 self.compute_dtype)
         self._save(_x=x, _cache=cache)
         return out
 

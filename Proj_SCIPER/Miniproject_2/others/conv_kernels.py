@@ -22,6 +22,11 @@ one order for both passes, or a ``(forward, backward)`` pair. ``"auto"`` decides
 in forward, and the cache records the decision.
 
 Inputs and outputs are channels-last inside (see :mod:`.layout`).
+
+``compute``, a dtype or ``None``, is the dtype of the products (see :mod:`.precision`):
+with bfloat16, each product's operands are rounded to it and each block's result, summed
+in float32 by the matrix kernel, is rounded to it once; everything else (the bias, the sums
+of blocks and of col2im, the output) stays in the weight's dtype.
 """
 import collections
 import math
@@ -35,13 +40,14 @@ from .scratch import scratch
 ALGORITHMS = ("im2col", "multiply_first")
 
 
-class ConvCache(collections.namedtuple("ConvCache", "x matrix window transposed algorithm has_bias")):
+class ConvCache(collections.namedtuple("ConvCache", "x matrix window transposed algorithm has_bias compute")):
     """What forward keeps for backward.
 
     ``x`` is the input as forward got it, NCHW-shaped (a contiguous input's channels-last
     copy is made only if backward runs); ``matrix`` the weight in the layer's own order's
     layout; ``window`` the convolution's (for a transposed convolution, the one it is the
-    adjoint of); ``algorithm`` the ``(forward, backward)`` orders decided in forward.
+    adjoint of); ``algorithm`` the ``(forward, backward)`` orders decided in forward;
+    ``compute`` the products' dtype (``None``: the input's).
     """
 
     __slots__ = ()
@@ -96,19 +102,31 @@ _TO_ORDER = {"im2col": _multiply_first_to_im2col, "multiply_first": _im2col_to_m
 BLOCK_BYTES = 4 << 20
 
 
-def _block_numbers(x):
-    """Numbers per im2col block for ``x``: cache-sized on a CPU; on a GPU one block, so that
-    each pass stays one product."""
-    return BLOCK_BYTES // x.element_size() if x.device.type == "cpu" else None
+def _block_numbers(x, compute):
+    """Numbers per im2col block of ``x`` in ``compute``: cache-sized on a CPU; on a GPU one
+    block, so that each pass stays one product."""
+    if x.device.type != "cpu":
+        return None
+    return BLOCK_BYTES // (x.element_size() if compute is None else compute.itemsize)
 
 
-def _im2col_forward(window, matrix, x, bias):
+def _lowered(tensor, compute):
+    """``tensor`` in the products' dtype (itself when ``compute`` is ``None`` or its own)."""
+    return tensor if compute is None else tensor.to(compute)
+
+
+def _im2col_forward(window, matrix, x, bias, compute=None):
     """Convolution of ``(N, H, W, C_in)`` ``x`` over ``window``: im2col, then a product, block
-    by block. Returns the contiguous ``(N, oh, ow, C_out)`` output."""
+    by block. Returns the contiguous ``(N, oh, ow, C_out)`` output, in ``matrix``'s dtype."""
     c_out = matrix.shape[1]
-    out = x.new_empty((x.shape[0] * window.out_size[0] * window.out_size[1], c_out))
-    for positions, cols in window.im2col_blocks(x, _block_numbers(x)):
-        if bias is None:
+    out = matrix.new_empty((x.shape[0] * window.out_size[0] * window.out_size[1], c_out))
+    low = _lowered(matrix, compute)
+    for positions, cols in window.im2col_blocks(x, _block_numbers(x, compute), compute):
+        if compute is not None:
+            block = out[positions].copy_(cols @ low)
+            if bias is not None:
+                block.add_(bias)
+        elif bias is None:
             # beta=0: the fresh memory's contents are ignored, NaN included.
             out[positions].addmm_(cols, matrix, beta=0)
         else:
@@ -117,7 +135,7 @@ def _im2col_forward(window, matrix, x, bias):
     return out.view(x.shape[0], *window.out_size, c_out)
 
 
-def _im2col_backward(window, matrix, x, grad):
+def _im2col_backward(window, matrix, x, grad, compute=None):
     """Gradients of :func:`_im2col_forward` for an ``(N, oh, ow, C_out)`` upstream gradient:
     ``(grad_matrix, grad_x)``.
 
@@ -125,39 +143,49 @@ def _im2col_backward(window, matrix, x, grad):
     is several times the input's size, and keeping every layer's until backward would
     multiply peak memory for one copy's worth of time.
     """
+    grad = _lowered(grad, compute)
     grad_rows = grad.view(-1, matrix.shape[1])
     grad_matrix = matrix.new_zeros(matrix.shape)
-    for positions, cols in window.im2col_blocks(x, _block_numbers(x)):
-        grad_matrix.addmm_(cols.t(), grad_rows[positions])
+    for positions, cols in window.im2col_blocks(x, _block_numbers(x, compute), compute):
+        if compute is None:
+            grad_matrix.addmm_(cols.t(), grad_rows[positions])
+        else:
+            grad_matrix.add_(cols.t() @ grad_rows[positions])
     # The input gradient is the transposed convolution of the upstream one: col2im(G Wᵀ).
-    return grad_matrix, _multiply_first_forward(window, matrix.t(), grad, None)
+    return grad_matrix, _multiply_first_forward(window, matrix.t(), grad, None, compute)
 
 
-def _multiply_first_forward(window, matrix, x, bias):
+def _multiply_first_forward(window, matrix, x, bias, compute=None):
     """Transposed convolution of ``(N, oh, ow, C_in)`` ``x`` (one pixel per window position
     of ``window``): each pixel times every tap, then col2im sums the windows. Returns
-    ``(N, H, W, C_out)`` on ``window``'s input grid, possibly a view of a fresh buffer."""
+    ``(N, H, W, C_out)`` on ``window``'s input grid in ``matrix``'s dtype, possibly a view
+    of a fresh buffer."""
     n, c_in = x.shape[0], x.shape[3]
     c_out = matrix.shape[1] // (window.kernel[0] * window.kernel[1])
+    x = _lowered(x, compute)
     with scratch((math.prod(x.shape[:3]), matrix.shape[1]), x) as products:
         # beta=0: the scratch's old contents are ignored, NaN included.
-        products.addmm_(x.view(-1, c_in), matrix, beta=0)
-        out = window.col2im(products, n, c_out)
+        products.addmm_(x.view(-1, c_in), _lowered(matrix, compute), beta=0)
+        out = window.col2im(products, n, c_out, matrix.dtype)
     return out if bias is None else out + bias
 
 
-def _multiply_first_backward(window, matrix, x, grad):
+def _multiply_first_backward(window, matrix, x, grad, compute=None):
     """Gradients of :func:`_multiply_first_forward` for an ``(N, H, W, C_out)`` upstream
     gradient: im2col of it, then two products, block by block (both products read the same
     block). Returns ``(grad_matrix, grad_x)``."""
     n, c_in = x.shape[0], x.shape[3]
-    x_rows = x.view(-1, c_in)
+    x_rows = _lowered(x, compute).view(-1, c_in)
     grad_matrix = matrix.new_zeros(matrix.shape)
-    grad_x = x.new_empty(x_rows.shape)
-    matrix_t = matrix.t()
-    for positions, cols in window.im2col_blocks(grad, _block_numbers(grad)):
-        grad_matrix.addmm_(x_rows[positions].t(), cols)
-        grad_x[positions].addmm_(cols, matrix_t, beta=0)
+    grad_x = matrix.new_empty(x_rows.shape)
+    matrix_t = _lowered(matrix, compute).t()
+    for positions, cols in window.im2col_blocks(grad, _block_numbers(grad, compute), compute):
+        if compute is None:
+            grad_matrix.addmm_(x_rows[positions].t(), cols)
+            grad_x[positions].addmm_(cols, matrix_t, beta=0)
+        else:
+            grad_matrix.add_(x_rows[positions].t() @ cols)
+            grad_x[positions].copy_(cols @ matrix_t)
     return grad_matrix, grad_x.view(n, *window.out_size, c_in)
 
 
@@ -222,22 +250,22 @@ def _operands(window, matrix, transposed, order):
     return window.adjoint(), _TO_ORDER[order](matrix, window.kernel)
 
 
-def _cache(x, matrix, bias, window, transposed, algorithm, reference=False):
+def _cache(x, matrix, bias, window, transposed, algorithm, compute, reference=False):
     """The cache of a forward pass, with the orders decided for both passes."""
     orders = _orders(algorithm, window, matrix, transposed, reference)
-    return ConvCache(x, matrix, window, transposed, orders, bias is not None)
+    return ConvCache(x, matrix, window, transposed, orders, bias is not None, compute)
 
 
 def _forward(cache, bias):
     """The channels-last output of the forward pass ``cache`` describes, in its forward order."""
     order = cache.algorithm[0]
     window, matrix = _operands(cache.window, cache.matrix, cache.transposed, order)
-    return _FORWARD[order](window, matrix, nhwc(cache.x), bias)
+    return _FORWARD[order](window, matrix, nhwc(cache.x), bias, cache.compute)
 
 
 # -- channels-last kernels --------------------------------------------------------------------------
 
-def convolution_nhwc(x, matrix, bias, window, transposed=False, algorithm="auto"):
+def convolution_nhwc(x, matrix, bias, window, transposed=False, algorithm="auto", compute=None):
     """Convolution (or, if ``transposed``, transposed convolution) with a channels-last result.
 
     Args:
@@ -246,7 +274,7 @@ def convolution_nhwc(x, matrix, bias, window, transposed=False, algorithm="auto"
         bias: ``(C_out)`` or ``None``.
         window: the convolution's :class:`~.im2col.Window`; for a transposed convolution,
             the convolution it is the adjoint of (it slides over the output).
-        algorithm: see the module's documentation.
+        algorithm, compute: see the module's documentation.
 
     Shape:
         - x: :math:`(N, C_{in}, H, W)` on ``window``'s input grid (its output grid if transposed)
@@ -255,7 +283,7 @@ def convolution_nhwc(x, matrix, bias, window, transposed=False, algorithm="auto"
 
     Returns ``(output, cache)``; the output never shares memory with scratch.
     """
-    cache = _cache(x, matrix, bias, window, transposed, algorithm)
+    cache = _cache(x, matrix, bias, window, transposed, algorithm, compute)
     return _forward(cache, bias), cache
 
 
@@ -269,7 +297,7 @@ def convolution_nhwc_backward(grad, cache):
     """
     order, own = cache.algorithm[1], _own_order(cache.transposed)
     window, matrix = _operands(cache.window, cache.matrix, cache.transposed, order)
-    grad_matrix, grad_x = _BACKWARD[order](window, matrix, nhwc(cache.x), grad)
+    grad_matrix, grad_x = _BACKWARD[order](window, matrix, nhwc(cache.x), grad, cache.compute)
     if order != own:
         grad_matrix = _TO_ORDER[own](grad_matrix, window.kernel)
     grad_bias = grad.view(-1, grad.shape[3]).sum(0) if cache.has_bias else None
@@ -296,16 +324,17 @@ def _reference_conv2d(x, weight, bias, window):
     return out.view(n, o, *window.out_size)
 
 
-def convolution(x, weight, bias, window, transposed=False, algorithm="auto"):
+def convolution(x, weight, bias, window, transposed=False, algorithm="auto", compute=None):
     """:func:`convolution_nhwc` with torch's layouts: ``weight`` as the layer holds it, the
     output NCHW-shaped (a view of a channels-last tensor, except from the reference below).
 
     A convolution of an input that is not channels-last runs :func:`_reference_conv2d`
-    in the im2col order (always with ``"auto"``), so it is bit-identical to torch's
-    reference; a channels-last input takes one large matrix product.
+    in the im2col order (always with ``"auto"``, in the input's own dtype), so it is
+    bit-identical to torch's reference; a channels-last input takes one large matrix product.
     """
-    reference = not transposed and not (is_channels_last(x) and not x.is_contiguous())
-    cache = _cache(x, weight_to_matrix(weight, transposed), bias, window, transposed, algorithm, reference)
+    reference = compute is None and not transposed and not (is_channels_last(x) and not x.is_contiguous())
+    cache = _cache(x, weight_to_matrix(weight, transposed), bias, window, transposed, algorithm, compute,
+                   reference)
     if reference and cache.algorithm[0] == "im2col":
         return _reference_conv2d(x, weight, bias, window), cache
     # Contiguous, so the next layer reads it without a copy (col2im's may be a cropped view).

@@ -69,10 +69,11 @@ class Window:
         out[:, rows, columns] = x[:, in_input[0], in_input[1]]
         return out
 
-    def im2col_blocks(self, x, numbers=None):
+    def im2col_blocks(self, x, numbers=None, dtype=None):
         """The ``(N*oh*ow, kh*kw*C)`` im2col matrix of ``(N, H, W, C)`` ``x``, in blocks of
         about ``numbers`` numbers (one block if ``None``): yields ``(positions, cols)``,
-        ``cols`` the rows of the output positions in the slice ``positions``.
+        ``cols`` the rows of the output positions in the slice ``positions``, in ``dtype``
+        (``x``'s if ``None``: the copy into the blocks converts).
 
         A block is whole images, or whole output rows of one image, so its positions are
         consecutive. The padded input and every block live in the same scratch memory:
@@ -92,10 +93,10 @@ class Window:
             blocks = [(slice(i, i + 1), slice(r, r + step)) for i in range(n) for r in range(0, oh, step)]
             largest = step * per_row
         padded = n * self.padded[0] * self.padded[1] * c if any(self.padding) else 0
-        # The blocks start on a 64-byte boundary (16 float32 numbers) after the padded input.
-        first = -(-padded // 16) * 16
+        # The blocks start on a 64-byte boundary (32 bfloat16 numbers) after the padded input.
+        first = -(-padded // 32) * 32
         start = 0
-        with scratch((first + largest,), x) as buffer:
+        with scratch((first + largest,), x, dtype) as buffer:
             view = self._view(self._pad(x, buffer[:padded]))
             for images, out_rows in blocks:
                 block = view[images, out_rows]
@@ -110,11 +111,12 @@ class Window:
             for k, s, d, p, o in zip(self.kernel, self.stride, self.dilation, self.padded, self.out_size)
         )
 
-    def col2im(self, cols, n, c):
-        """Adjoint of :meth:`im2col`: ``(N*oh*ow, kh*kw*C)`` -> ``(N, H, W, C)``, overlaps summed."""
+    def col2im(self, cols, n, c, dtype=None):
+        """Adjoint of :meth:`im2col`: ``(N*oh*ow, kh*kw*C)`` -> ``(N, H, W, C)``, overlaps summed
+        in ``dtype`` (``cols``' if ``None``)."""
         (oh, ow), (kh, kw) = self.out_size, self.kernel
         cols = cols.view(n, oh, ow, kh, kw, c)
-        buffer = cols.new_empty((n, *self.padded, c))
+        buffer = cols.new_empty((n, *self.padded, c), dtype=dtype)
         if self.covers_exactly():
             self._view(buffer).copy_(cols)
         else:

@@ -60,8 +60,9 @@ class ConcatJoin(Sequential):
         if plan.out_size != window.out_size:
             raise ValueError(f"{type(self).__name__}: the upsampled branch {tuple(low.shape)} does not match the "
                              f"input's size {tuple(x.shape[2:])}")
-        y, low_cache = upsampled_convolution(low, conv.weight[:, c:], None, plan, conv.algorithm)
-        y_x, x_cache = convolution(x, conv.weight[:, :c], conv.bias, window, algorithm=conv.algorithm)
+        y, low_cache = upsampled_convolution(low, conv.weight[:, c:], None, plan, conv.algorithm, conv.compute_dtype)
+        y_x, x_cache = convolution(x, conv.weight[:, :c], conv.bias, window, algorithm=conv.algorithm,
+                                   compute=conv.compute_dtype)
         # y is fresh, channels-last memory: the sum stays in the layout the next layer reads.
         y.add_(y_x)
         self._save(_like=x.new_empty(0), _shape=y.shape, _caches=(x_cache, low_cache))

@@ -23,15 +23,17 @@ _local = threading.local()
 
 
 @contextlib.contextmanager
-def scratch(shape, like):
-    """Lend an uninitialised tensor of ``shape`` with ``like``'s dtype and device for the
-    ``with`` block; nothing computed inside may keep a view of it past the block."""
+def scratch(shape, like, dtype=None):
+    """Lend an uninitialised tensor of ``shape`` on ``like``'s device, in ``dtype`` (``like``'s
+    if ``None``), for the ``with`` block; nothing computed inside may keep a view of it past
+    the block."""
     buffers = _local.__dict__.setdefault("buffers", {})
-    key, numel = (like.dtype, like.device), math.prod(shape)
+    dtype = dtype or like.dtype
+    key, numel = (dtype, like.device), math.prod(shape)
     # Taken out of the pool while lent: a nested request cannot be handed the same memory.
     buffer = buffers.pop(key, None)
     if buffer is None or buffer.numel() < numel:
-        buffer = like.new_empty(numel)
+        buffer = like.new_empty(numel, dtype=dtype)
     try:
         yield buffer[:numel].view(shape)
     finally:

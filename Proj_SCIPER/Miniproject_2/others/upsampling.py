@@ -237,7 +237,7 @@ class Upsampling(ConvBase):
     def forward(self, x):
         x = check_input(self, x, self.in_channels)
         plan = kept_plan(self._plans, x, self.scale_factor, self.kernel_size, self.padding, self.dilation, repr(self))
-        out, cache = upsampled_convolution(x, self.weight, self.bias, plan, self.algorithm)
+        out, cache = upsampled_convolution(x, self.weight, self.bias, plan, self.algorithm, self.compute_dtype)
         self._save(_x=x, _cache=cache)
         return out
 
@@ -258,16 +258,17 @@ def kept_plan(plans, x, scale_factor, kernel_size, padding, dilation, what):
     return plans[key]
 
 
-def upsampled_convolution(x, weight, bias, plan, algorithm="auto"):
+def upsampled_convolution(x, weight, bias, plan, algorithm="auto", compute=None):
     """``conv2d(upsample_nearest(x))`` with torch's ``weight`` ``(C_out, C_in, kh, kw)`` and
     ``bias``, as ``plan`` (an :class:`UpsamplingPlan` for ``x``) lays it out: every phase in
-    one convolution of ``x``, its columns pixel-shuffled into place. Returns the
+    one convolution of ``x`` (its products in ``compute``, see :mod:`.conv_kernels`), its
+    columns pixel-shuffled into place. Returns the
     channels-last output as an NCHW-shaped view, and the cache
     :func:`upsampled_convolution_backward` needs."""
     n, o, window = x.shape[0], weight.shape[0], plan.window
     (sh, sw) = plan.scale_factor
     matrix, phase_bias = plan.to_matrix(weight, bias)
-    z, cache = convolution_nhwc(x, matrix, phase_bias, window, algorithm=algorithm)
+    z, cache = convolution_nhwc(x, matrix, phase_bias, window, algorithm=algorithm, compute=compute)
     z = z.view(n, *window.out_size, sh, sw, o)
     out = z.new_empty((n, *plan.out_size, o))
     for target, source in plan.phases:

@@ -1,0 +1,40 @@
+"""Mixed precision: the dtype the convolutions' matrix products run in.
+
+``"fp32"`` (the default) computes everything in the parameters' dtype. ``"bf16"`` runs each
+convolution's products (forward, and both products of backward) in bfloat16, the way
+``torch.autocast`` does with float32 master weights: the operands are rounded to bfloat16
+(an 8-bit significand), the matrix kernel accumulates in float32, and each block's result is
+rounded once to bfloat16 and then summed, biased and stored in float32. Parameters,
+gradients, optimizer state, the loss and every other layer stay float32: between layers
+activations are float32, so every layer keeps its interface and its checks; the other
+layers are under a tenth of the deep model's training step (``benchmarks/speed.py
+--layers``). Any device computes bf16; one without bfloat16 matrix units does it slowly
+(``n2n``'s ``--precision auto`` picks bf16 only where they exist).
+"""
+import torch
+
+from .args import shown
+
+#: The settings, and the products' dtype for each (None: the input's own).
+COMPUTE_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+PRECISIONS = tuple(COMPUTE_DTYPES)
+
+
+def check_precision(precision, owner):
+    """``precision`` if it is one of :data:`PRECISIONS`, else ``ValueError`` naming it."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"{owner}: precision must be one of {PRECISIONS}, got {shown(precision)}")
+    return precision
+
+
+def set_precision(module, precision):
+    """Make every convolution in ``module`` (and below) compute its products in
+    ``precision`` (``"fp32"`` or ``"bf16"``); returns ``module``."""
+    compute = COMPUTE_DTYPES[precision]
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        if hasattr(current, "compute_dtype"):
+            current.compute_dtype = compute
+        stack.extend(child for _, child in current.children())
+    return module
