@@ -5,6 +5,7 @@
     python benchmarks/speed.py --networks deep [--layers] [--threads 1]  # the U-Net (arch="deep")
     python benchmarks/speed.py --ceiling               # the U-Net's convolutions against the products under them
     python benchmarks/speed.py --colour                # the deep model's colour check, seconds per megapixel
+    python benchmarks/speed.py --precision             # fp32 against bf16 (mixed precision), ours and torch's
 
 For the course-sized network (named "default": 32/64 channels, the committed default until
 the model grew to 48/96 and 5x5) and for the seed report's network, both
@@ -44,6 +45,15 @@ and the run ends with the list of missed targets (none, when all are met). On a
 virtual machine, time the host gives to other guests ("steal" in /proc/stat) slows
 both implementations unevenly; the run reports the share of its CPU time stolen so a
 disturbed run can be recognised and repeated.
+
+``--precision`` times the U-Net's training step (batch 32 on 64x64 crops) and ``predict`` per
+megapixel (one 512x512 picture), and ``predict`` of the committed course-sized network, in
+four ways: ours in fp32 and in bf16 (``Model(precision="bf16")``), and the twin in float32 and
+under ``torch.autocast("cpu", dtype=torch.bfloat16)``; the twin runs both in torch's default
+layout and channels-last and is credited with the faster (the table says which). Targets
+(mixed-precision issue): our bf16 train step <= 0.40x the twin's float32 time and <= 1.0x its
+bf16 time (goal 0.7x); our bf16 predict at least twice as fast as our fp32 one. Written to
+results/speed_precision.json.
 
 ``--device cuda`` times both implementations on the GPU (waiting for the GPU after each
 call); peak memory, a measure of the CPU process, is then left out.
@@ -103,9 +113,9 @@ def twin_state_for_ours(state):
     return {f"{KEY_MAP[k.split('.')[0]]}.{k.split('.')[1]}": v for k, v in state.items()}
 
 
-def make_pair(network, device="cpu"):
+def make_pair(network, device="cpu", precision="fp32"):
     """Our Model and the torch.nn twin with the same weights (SGD, so steps are comparable)."""
-    config = dict(NETWORKS[network], optimizer="sgd", lr=1e-3, momentum=0.0, device=device)
+    config = dict(NETWORKS[network], optimizer="sgd", lr=1e-3, momentum=0.0, device=device, precision=precision)
     reference = twin.Model(**config)
     reference.net.to(device)  # step_torch drives the network directly, not through train()
     mine = ours.Model(**config)
@@ -132,10 +142,10 @@ def step_ours(model, a, b):
     model.optimizer.step()
 
 
-def step_torch(model, a, b):
-    x, y = a.float().div_(255), b.float().div_(255)
-    with torch.enable_grad():
-        loss = F.mse_loss(model.net(x), y)
+def step_torch(model, a, b, memory_format=torch.contiguous_format):
+    x, y = a.float().div_(255).contiguous(memory_format=memory_format), b.float().div_(255)
+    with torch.enable_grad(), model._autocast(x.device):
+        loss = F.mse_loss(model.net(x).float(), y)
         model.optimizer.zero_grad()
         loss.backward()
     model.optimizer.step()
@@ -165,14 +175,21 @@ def timed(fn, min_seconds, synchronize):
             return elapsed / calls
 
 
+def compare_all(fns, rounds, min_seconds, synchronize):
+    """Median seconds per call of each of ``fns`` (a dict), measured alternately after a warm-up call."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(timed(fn, min_seconds, synchronize))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def compare(fn_ours, fn_torch, rounds, min_seconds, synchronize):
     """Median seconds per call of each, measured alternately after a warm-up call."""
-    fn_ours(), fn_torch()
-    times = {"ours": [], "torch": []}
-    for _ in range(rounds):
-        times["ours"].append(timed(fn_ours, min_seconds, synchronize))
-        times["torch"].append(timed(fn_torch, min_seconds, synchronize))
-    return statistics.median(times["ours"]), statistics.median(times["torch"])
+    medians = compare_all({"ours": fn_ours, "torch": fn_torch}, rounds, min_seconds, synchronize)
+    return medians["ours"], medians["torch"]
 
 
 def peak_memory(network, batch, impl):
@@ -387,6 +404,77 @@ def print_colour(rounds, shapes=COLOUR_SHAPES):
         print(f"{f'{n} x {h}x{w}':22} {min(times):8.3f} {min(times) / (n * h * w / 1e6):8.3f}", flush=True)
 
 
+#: --precision: the networks timed (the U-Net, the committed course-sized one) and each
+#: one's training step (batch, crop side).
+PRECISION_STEPS = {"deep": DEEP_STEP, "committed": (64, 32)}
+#: --precision targets: (network, task, numerator, denominator) -> largest time ratio; goals beside.
+PRECISION_TARGETS = {("deep", "train step", "ours bf16", "torch fp32"): 0.40,
+                     ("deep", "train step", "ours bf16", "torch bf16"): 1.0,
+                     ("deep", "predict", "ours bf16", "ours fp32"): 0.5}
+PRECISION_GOALS = {("deep", "train step", "ours bf16", "torch bf16"): 0.7}
+TWIN_LAYOUTS = {"NCHW": torch.contiguous_format, "channels-last": torch.channels_last}
+
+
+def _precision_runs(network, device, a, b, picture):
+    """``{task: {variant: fn}}``: ours and the twin in each precision, the twin in each layout."""
+    runs = {"train step": {}, "predict": {}}
+    for precision in ("fp32", "bf16"):
+        mine, _ = make_pair(network, device, precision)
+        runs["train step"][f"ours {precision}"] = lambda m=mine: step_ours(m, a, b)
+        runs["predict"][f"ours {precision}"] = lambda m=mine: m.predict(picture)
+        for layout_name, layout in TWIN_LAYOUTS.items():
+            _, reference = make_pair(network, device, precision)
+            reference.net.to(memory_format=layout)
+            name = f"torch {precision} {layout_name}"
+            runs["train step"][name] = lambda r=reference, layout=layout: step_torch(r, a, b, layout)
+            runs["predict"][name] = lambda r=reference: r.predict(picture)
+    return runs
+
+
+def print_precision(rounds, min_seconds, synchronize, device):
+    """``--precision``: see the module's documentation. Returns the result to write."""
+    megapixels = 512 * 512 / 1e6
+    print(f"{'network':9} {'task':28} {'ours fp32':>10} {'ours bf16':>10} {'torch fp32':>11} {'torch bf16':>11}  "
+          f"ratios (time)")
+    rows, missed = [], []
+    for network, (batch, side) in PRECISION_STEPS.items():
+        a, b = (images(batch, side, seed).to(device) for seed in (2, 3))
+        picture = images(1, 512, 7).float().to(device)
+        for task, fns in _precision_runs(network, device, a, b, picture).items():
+            medians = compare_all(fns, rounds, min_seconds, synchronize)
+            row = {"network": network, "task": task, "seconds": medians}
+            for precision in ("fp32", "bf16"):
+                layout = min(TWIN_LAYOUTS, key=lambda name: medians[f"torch {precision} {name}"])
+                row[f"torch {precision} layout"] = layout
+                medians[f"torch {precision}"] = medians[f"torch {precision} {layout}"]
+            ratios = {}
+            for over in ("ours fp32", "torch fp32", "torch bf16"):
+                key = (network, task, "ours bf16", over)
+                ratio = medians["ours bf16"] / medians[over]
+                met = ratio <= PRECISION_TARGETS.get(key, float("inf"))
+                ratios[f"ours bf16 / {over}"] = {"ratio": ratio, "target": PRECISION_TARGETS.get(key),
+                                                 "goal": PRECISION_GOALS.get(key), "met": met}
+                if not met:
+                    missed.append(f"{network} {task}: ours bf16 / {over}")
+            row["ratios"] = ratios
+            rows.append(row)
+            scale, unit = (1e3, "ms/step") if task == "train step" else (1 / megapixels, "s/MP")
+            label = f"{task} ({unit}{f', batch {batch} {side}x{side}' if task == 'train step' else ''})"
+            times = " ".join(f"{scale * medians[name]:{width}.3g}" for name, width in
+                             (("ours fp32", 10), ("ours bf16", 10), ("torch fp32", 11), ("torch bf16", 11)))
+            shown = ", ".join(
+                f"{name.split(' / ')[1]} {value['ratio']:.2f}"
+                + (f" (<= {value['target']}: {'met' if value['met'] else 'MISSED'})" if value["target"] else "")
+                + (f" (goal {value['goal']}: {'reached' if value['ratio'] <= value['goal'] else 'not yet'})"
+                   if value["goal"] else "")
+                for name, value in ratios.items())
+            print(f"{network:9} {label:28} {times}  ours bf16 / {shown}", flush=True)
+    print("torch's layout (the faster of NCHW and channels-last): "
+          + "; ".join(f"{r['network']} {r['task']}: fp32 {r['torch fp32 layout']}, bf16 {r['torch bf16 layout']}"
+                      for r in rows))
+    return {"rows": rows, "missed_targets": missed}
+
+
 def check_targets(row):
     """Set ``row["targets"]`` to the targets that apply and ``row["met"]`` to whether all hold."""
     targets = {}
@@ -450,6 +538,8 @@ def main():
                         help="only time the U-Net's convolutions against the matrix products under them (CPU)")
     parser.add_argument("--colour", action="store_true",
                         help="only time the deep model's colour check, in seconds per megapixel")
+    parser.add_argument("--precision", action="store_true",
+                        help="only time fp32 against bf16 (mixed precision), ours and the twin's autocast")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads for both implementations (default: torch's, here 2)")
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
@@ -474,6 +564,16 @@ def main():
         return print_ceiling(args.rounds, args.min_seconds)
     if args.colour:
         return print_colour(args.rounds)
+    if args.precision:
+        cpu_start = cpu_times()
+        result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": device,
+                  **print_precision(args.rounds, args.min_seconds, synchronize, device)}
+        result["cpu_steal_share"] = steal_share(cpu_start, cpu_times())
+        print("targets missed: " + ("; ".join(result["missed_targets"]) or "none"))
+        out = Path(args.json) if args.json else ROOT / "results" / f"speed_precision{'_' + device.split(':')[0] if on_gpu else ''}.json"
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {out}")
+        return None
 
     rows, cpu_start = [], cpu_times()
     where = torch.cuda.get_device_name(device) if on_gpu else platform.processor() or platform.machine()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from . import __version__
 from .device import CHOICES as DEVICE_CHOICES, PRECISION_CHOICES, resolve_device, resolve_precision
@@ -353,31 +355,90 @@ def _evaluate_real(args, device) -> int:
 
 
 def cmd_denoise(args) -> int:
-    from .denoise import (LIGHT_NOISE, check_output, denoise_picture, estimate_sigma, read_metadata, read_picture,
-                          write_picture)
+    from .batch import Job, Summary, check_jobs, plan
 
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device, _warn("denoise"))
-    check_output(args.input, args.output, args.overwrite)
-    picture = read_picture(args.input)
-    metadata = read_metadata(args.input)
+    single = args.out_dir is None
+    if single:
+        if len(args.paths) != 2:
+            raise CliError(f"give IN OUT for one picture, or -o OUTDIR for {len(args.paths)} pictures or "
+                           "folders (see n2n denoise --help)")
+        source, output = args.paths
+        _check_single(source, output, args.overwrite)
+        jobs, skipped = [Job(source, output)], []
+    else:
+        if "-" in args.paths:
+            raise CliError("- (standard input) takes one picture: n2n denoise - OUT")
+        jobs, skipped = check_jobs(plan(args.paths, args.out_dir, args.name, args.recursive), args.overwrite,
+                                   args.resume)
     model = _load_model(args.impl, args.checkpoint, device, args.model, precision)
+    progress = False if args.quiet else (True if sys.stderr.isatty() else "lines")
+    summary = Summary(skipped=skipped)
+    for number, job in enumerate(jobs, 1):
+        try:
+            _denoise_file(job, model, args, progress, single)
+            summary.done.append(job.source)
+        except (ValueError, OSError) as exc:
+            if single:
+                raise
+            summary.failed.append((job.source, str(exc)))
+            print(f"n2n denoise: failed {job.source}: {exc}", file=sys.stderr)
+        except KeyboardInterrupt:
+            if not single:
+                print(f"n2n denoise: interrupted at picture {number} of {len(jobs)}; the outputs written are "
+                      "whole (add --resume to skip them)", file=sys.stderr)
+            raise
+    if not single:
+        print("\n".join(summary.lines()), file=sys.stderr if summary.failed else sys.stdout)
+    return EXIT_ERROR if summary.failed else 0
+
+
+def _check_single(source: str, output: str, overwrite: bool) -> None:
+    """The checks of ``n2n denoise IN OUT`` that need no work, ``-`` standing for a pipe."""
+    from .denoise import check_output
+
+    if source != "-" and Path(source).is_dir():
+        raise CliError(f"{source} is a folder: give -o OUTDIR to denoise the pictures in it")
+    if source != "-" and not Path(source).is_file():
+        raise CliError(f"{source}: no such file")
+    if output != "-":
+        check_output(source, output, overwrite)
+
+
+def _denoise_file(job, model, args, progress, single: bool) -> None:
+    """Read, denoise and write one picture of ``n2n denoise``; one line on what was done."""
+    from .denoise import (LIGHT_NOISE, denoise_picture, encode_picture, estimate_sigma, picture_format,
+                          read_alpha, read_metadata, read_picture, write_picture)
+
+    source = io.BytesIO(sys.stdin.buffer.read()) if str(job.source) == "-" else job.source
+    picture = read_picture(source)
+    metadata, alpha = read_metadata(source), read_alpha(source)
     started = time.perf_counter()
-    dropped = write_picture(denoise_picture(model, picture, args.ensemble, strength=args.strength), args.output,
-                            metadata, args.quality)
+    denoised = denoise_picture(model, picture, args.ensemble, progress=progress, strength=args.strength)
+    if str(job.output) == "-":
+        with Image.open(source) as img:
+            image_format = img.format if img.format in ("PNG", "JPEG", "WEBP", "TIFF") else "PNG"
+        encoded, dropped = encode_picture(denoised, image_format, metadata, args.quality, alpha)
+        sys.stdout.buffer.write(encoded)
+        sys.stdout.buffer.flush()
+    else:
+        dropped = write_picture(denoised, job.output, metadata, args.quality, alpha)
+    # With the picture on standard output, every word goes to stderr.
+    log = sys.stderr if str(job.output) == "-" else sys.stdout
     if dropped:
-        print(f"n2n denoise: note: {Path(args.output).suffix} files hold no {' or '.join(dropped)}; "
-              f"{args.input}'s was not copied", file=sys.stderr)
-    print(f"denoised {args.input} ({picture.shape[3]}x{picture.shape[2]}) into {args.output} "
-          f"in {time.perf_counter() - started:.1f} s{_ensemble_note(args.ensemble)}")
+        kind = image_format if str(job.output) == "-" else picture_format(job.output)
+        print(f"n2n denoise: note: {kind} files hold no {' or '.join(dropped)}; {job.source}'s was not copied",
+              file=sys.stderr)
+    print(f"denoised {job.source} ({picture.shape[3]}x{picture.shape[2]}) into {job.output} "
+          f"in {time.perf_counter() - started:.1f} s{_ensemble_note(args.ensemble)}", file=log)
     # Said once the picture is written, so that a failure stays a one-line error.
     sigma = estimate_sigma(picture)
     if sigma < LIGHT_NOISE and model.config["arch"] == "simple":
-        print(f"n2n denoise: warning: {args.input} looks lightly noisy (estimated sigma {sigma:.1f} on the "
+        print(f"n2n denoise: warning: {job.source} looks lightly noisy (estimated sigma {sigma:.1f} on the "
               f"0-255 scale); the required network was trained on sigma 10-40 and may have blurred it "
               "more than it cleaned it (the deep model, the default, was trained on sigma 0-50)",
               file=sys.stderr)
-    return 0
 
 
 def _ensemble_note(ensemble: int) -> str:
@@ -661,13 +722,32 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=cmd_evaluate)
 
     denoise = commands.add_parser(
-        "denoise", formatter_class=_Formatter, help="denoise a PNG/JPEG picture of any size",
-        description=_wrap("Denoise one picture.  Any PNG or JPEG works: grayscale, palette and "
-                          "16-bit pictures are converted to RGB and alpha is dropped; large "
-                          "pictures are processed in tiles.  The output format follows OUT's "
-                          "suffix."))
-    denoise.add_argument("input", metavar="IN", help="picture to denoise")
-    denoise.add_argument("output", metavar="OUT", help="where to write the denoised picture")
+        "denoise", formatter_class=_Formatter, help="denoise pictures of any size (PNG, JPEG, WebP, TIFF...)",
+        description=_wrap("Denoise one picture (IN OUT), or many (-o OUTDIR): files, and folders of "
+                          "pictures.  Grey and palette pictures are converted to RGB; alpha is kept "
+                          "where the output format holds it; large pictures are processed in tiles.  "
+                          "The output format follows OUT's suffix.  Every output is written to a "
+                          "temporary file and renamed into place: an interrupted run leaves whole "
+                          "files only.  - as IN reads standard input, as OUT writes standard output "
+                          "(in the input's format)."),
+        epilog="examples:\n"
+               "  n2n denoise photo.jpg clean.jpg\n"
+               "  n2n denoise shoot/ -o clean/ --recursive --name '{stem}_denoised{suffix}'\n"
+               "  n2n denoise shoot/ -o clean/ --resume     # after an interruption: skip what is done\n"
+               "  cat photo.png | n2n denoise - - > clean.png")
+    denoise.add_argument("paths", nargs="+", metavar="PATH",
+                         help="IN OUT for one picture; with -o, the pictures and folders to denoise")
+    denoise.add_argument("-o", "--out-dir", metavar="OUTDIR",
+                         help="write each picture's result into OUTDIR (created if missing), named by --name; "
+                              "a folder's subfolders are kept below it")
+    denoise.add_argument("--name", default="{stem}{suffix}", metavar="PATTERN",
+                         help="with -o: output name from {stem}, {suffix} and {name} of the input "
+                              "(default: {stem}{suffix}, the input's own name)")
+    denoise.add_argument("--recursive", action="store_true", help="with -o: also the pictures in subfolders")
+    denoise.add_argument("--resume", action="store_true",
+                         help="with -o: skip the pictures whose output exists (a finished one is whole)")
+    denoise.add_argument("--quiet", action="store_true",
+                         help="no progress (default: a bar on a terminal, a line every 5 s otherwise)")
     denoise.add_argument("--checkpoint", metavar="PATH",
                          help="a checkpoint written by train (default: the committed model of --model)")
     denoise.add_argument("--model", choices=sorted(MODELS), default="camera",
@@ -680,8 +760,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "refused. EXIF (orientation reset to 1) and the ICC profile are copied "
                               "where the format holds them")
     denoise.add_argument("--overwrite", action="store_true",
-                         help="allow OUT to be IN itself; the file is replaced atomically either way "
-                              "(an interrupted write leaves the old file)")
+                         help="allow OUT to be IN itself, and, with -o, replace outputs that exist; "
+                              "a file is replaced atomically either way (an interrupted write leaves "
+                              "the old file)")
     denoise.add_argument("--strength", type=_strength, default=1.0, metavar="S",
                          help="how much to smooth, 0 to 4: 1 is the model's own judgement (default), "
                               "below 1 keeps part of the grain (0: the input), above 1 smooths more "

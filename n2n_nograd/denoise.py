@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 from Miniproject_2.others.checkpoint import write_atomic
 
@@ -87,6 +87,18 @@ JPEG_QUALITY = 95
 REFUSED = {"GIF": "GIF holds 256 colours and would posterise the picture: use .png"}
 #: Formats whose files carry an EXIF block and an ICC profile through Pillow.
 KEEPS_METADATA = ("JPEG", "PNG", "WEBP", "TIFF")
+#: Formats whose files hold an alpha channel.
+KEEPS_ALPHA = ("PNG", "WEBP", "TIFF")
+
+
+def read_alpha(path) -> torch.Tensor | None:
+    """The alpha channel of a picture (rotated as :func:`read_picture` rotates the colour),
+    a (1, 1, H, W) uint8 tensor; None for a picture without transparency."""
+    with Image.open(path) as img:
+        if "A" not in img.getbands() and "transparency" not in img.info:
+            return None
+        alpha = ImageOps.exif_transpose(img).convert("RGBA").getchannel("A")
+    return torch.from_numpy(np.array(alpha)).view(1, 1, alpha.height, alpha.width)
 
 
 def read_metadata(path) -> dict:
@@ -105,15 +117,13 @@ def read_metadata(path) -> dict:
         return kept
 
 
-def write_picture(picture: torch.Tensor, path, metadata: dict | None = None,
-                  quality: int | None = None) -> list[str]:
-    """Save a (1, 3, H, W) uint8 picture; the suffix picks the format. ``metadata`` (from
-    :func:`read_metadata`) is written where the format holds it. JPEG is written at
-    ``quality`` (default :data:`JPEG_QUALITY`) with full-resolution colour (4:4:4); WebP
-    losslessly unless a ``quality`` is given. The file is encoded in memory and
-    renamed into place (``write_atomic``): an interrupted write leaves the old file, or
-    none, never a broken one. Returns the names of the ``metadata`` the format cannot hold."""
-    image_format = picture_format(path)
+def encode_picture(picture: torch.Tensor, image_format: str, metadata: dict | None = None,
+                   quality: int | None = None, alpha: torch.Tensor | None = None) -> tuple[bytes, list[str]]:
+    """A (1, 3, H, W) uint8 picture as the bytes of an ``image_format`` file (Pillow's name).
+    ``metadata`` (from :func:`read_metadata`) and ``alpha`` (from :func:`read_alpha`) go
+    in where the format holds them. JPEG is written at ``quality`` (default
+    :data:`JPEG_QUALITY`) with full-resolution colour (4:4:4); WebP losslessly unless a
+    ``quality`` is given. Returns the bytes and the names of what the format cannot hold."""
     kept = image_format in KEEPS_METADATA
     options = dict(metadata or {}) if kept else {}
     if image_format == "JPEG":
@@ -122,22 +132,32 @@ def write_picture(picture: torch.Tensor, path, metadata: dict | None = None,
         options.update(quality=quality)
     elif image_format == "WEBP":
         options.update(lossless=True)
+    pixels = picture[0]
+    dropped = [] if kept else sorted(metadata or {})
+    if alpha is not None and image_format in KEEPS_ALPHA:
+        pixels = torch.cat([pixels, alpha[0]])
+    elif alpha is not None:
+        dropped.append("alpha")
     encoded = io.BytesIO()
-    Image.fromarray(picture[0].permute(1, 2, 0).numpy()).save(encoded, image_format, **options)
-    write_atomic(encoded.getbuffer(), path)
-    return [] if kept else sorted(metadata or {})
+    Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy()).save(encoded, image_format, **options)
+    return encoded.getvalue(), dropped
+
+
+def write_picture(picture: torch.Tensor, path, metadata: dict | None = None,
+                  quality: int | None = None, alpha: torch.Tensor | None = None) -> list[str]:
+    """:func:`encode_picture` into the file ``path``, whose suffix picks the format. The file
+    is encoded in memory and renamed into place (``write_atomic``): an interrupted write
+    leaves the old file, or none, never a broken one. Returns what the format cannot hold."""
+    encoded, dropped = encode_picture(picture, picture_format(path), metadata, quality, alpha)
+    write_atomic(encoded, path)
+    return dropped
 
 
 def check_output(source, output, overwrite: bool) -> None:
     """``ValueError`` naming the problem if ``output`` cannot take a denoised ``source``:
     an unknown format, a folder that does not exist or is not writable, or the input itself
     without ``overwrite``. Checked before any work is done."""
-    output = Path(output)
-    if not can_write(output):
-        raise ValueError(f"{output}: unknown picture format; use a .png or .jpg name")
-    refused = REFUSED.get(picture_format(output))
-    if refused:
-        raise ValueError(f"{output}: {refused}")
+    output = check_format(output)
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"{output}: its folder {folder} does not exist")
@@ -146,6 +166,18 @@ def check_output(source, output, overwrite: bool) -> None:
     if output.exists() and Path(source).exists() and os.path.samefile(source, output) and not overwrite:
         raise ValueError(f"{output} is the input: add --overwrite to replace it (atomically), "
                          "or choose another name")
+
+
+def check_format(output) -> Path:
+    """``output`` as a Path if its suffix names a format pictures may be written in, else
+    ``ValueError`` saying why."""
+    output = Path(output)
+    if not can_write(output):
+        raise ValueError(f"{output}: unknown picture format; use a .png or .jpg name")
+    refused = REFUSED.get(picture_format(output))
+    if refused:
+        raise ValueError(f"{output}: {refused}")
+    return output
 
 
 def picture_format(path) -> str | None:

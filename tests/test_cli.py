@@ -315,7 +315,9 @@ def test_denoise_a_png(capsys, trained, tmp_path, mode):
                           trained[0] / "best.pkl")
     assert status == 0 and str(target) in text
     result = Image.open(target)
-    assert result.mode == "RGB" and result.size == (37, 21)
+    assert result.mode == ("RGBA" if mode == "RGBA" else "RGB") and result.size == (37, 21)
+    if mode == "RGBA":
+        assert result.getchannel("A").tobytes() == Image.open(source).getchannel("A").tobytes()
 
 
 def test_denoise_with_an_ensemble_is_the_mean_of_the_turned_pictures(capsys, trained, tmp_path):

@@ -7,6 +7,7 @@ import torch
 from Miniproject_1 import model as mp1
 from Miniproject_2 import model as mp2
 from Miniproject_2.others.prediction import LABELS
+from Miniproject_2.others import progress
 from Miniproject_2.others.progress import Progress
 
 IMPLEMENTATIONS = {"nograd": mp2.Model, "torch": mp1.Model}
@@ -56,6 +57,20 @@ def test_progress_counts_items_or_units_and_shows_a_loss_only_if_given():
     quiet = io.StringIO()
     Progress(1, "off", enabled=False, stream=quiet).update(1)
     assert quiet.getvalue() == ""
+
+
+def test_progress_for_a_log_is_a_line_every_few_seconds(monkeypatch):
+    """Off a terminal (a log file, a pipe) the bar would be one endless line of redraws:
+    ``"lines"`` writes whole lines, at most one per LINE_SECONDS, and the last one."""
+    clock = iter([0.0, 1.0, 6.0, 7.0, 8.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    bar = Progress(4, "denoising", enabled="lines", stream=stream)
+    for _ in range(4):
+        bar.update(1)
+    bar.close()
+    assert stream.getvalue().splitlines() == ["denoising: 2/4 0 img/s", "denoising: 4/4 0 img/s"]
+    assert "\r" not in stream.getvalue()
 
 
 @pytest.mark.parametrize("impl", ["nograd", "torch"])

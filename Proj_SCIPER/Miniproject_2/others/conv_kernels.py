@@ -150,7 +150,8 @@ def _im2col_backward(window, matrix, x, grad, compute=None):
         if compute is None:
             grad_matrix.addmm_(cols.t(), grad_rows[positions])
         else:
-            grad_matrix.add_(cols.t() @ grad_rows[positions])
+            # This order of the transposes ran 1.5x faster in bfloat16 (README "Mixed precision").
+            grad_matrix.add_((grad_rows[positions].t() @ cols).t())
     # The input gradient is the transposed convolution of the upstream one: col2im(G Wᵀ).
     return grad_matrix, _multiply_first_forward(window, matrix.t(), grad, None, compute)
 

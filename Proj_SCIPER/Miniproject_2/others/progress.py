@@ -1,12 +1,21 @@
-"""A one-line progress bar on stderr, only when a person is watching."""
+"""Progress on stderr: a bar redrawn in place for a person watching a terminal, or a plain
+line every few seconds for a log."""
 import sys
 import time
+
+#: Seconds between redraws of the bar, and between lines in ``"lines"`` mode.
+REDRAW_SECONDS, LINE_SECONDS = 0.2, 5.0
 
 
 class Progress:
     """``done/total`` of a job, its rate in ``unit`` per second, and the last loss given to
     :meth:`update`. Counts are of items; ``per`` items make one ``unit`` (e.g. a million
-    pixels one "MP"), and then amounts are shown in units, to one decimal."""
+    pixels one "MP"), and then amounts are shown in units, to one decimal.
+
+    ``enabled``: ``True`` redraws a bar in place, ``"lines"`` writes a full line every
+    :data:`LINE_SECONDS` and at the end (what a log file or a pipe can hold), ``False``
+    shows nothing, ``None`` draws the bar when the stream is a terminal and nothing otherwise.
+    """
 
     def __init__(self, total, label, enabled=None, stream=None, unit="img", per=1):
         self.stream = stream or sys.stderr
@@ -22,19 +31,23 @@ class Progress:
         self.done += count
         now = time.perf_counter()
         # Redrawing every step would cost more than a small training step.
-        if self.enabled and (now - self._last > 0.2 or self.done >= self.total):
+        every = LINE_SECONDS if self.enabled == "lines" else REDRAW_SECONDS
+        if self.enabled and (now - self._last > every or self.done >= self.total):
             self._last = now
             rate = self.done / max(now - self.start, 1e-9)
-            width = 24
-            filled = int(width * min(1, self.done / max(self.total, 1)))
             loss_text = "" if loss is None else f" loss {loss:.5f}"
             unit = "" if self.per == 1 else f" {self.unit}"
-            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                              f"{self._shown(self.done)}/{self._shown(self.total)}{unit}{loss_text} "
-                              f"{self._shown(rate)} {self.unit}/s")
+            counts = (f"{self._shown(self.done)}/{self._shown(self.total)}{unit}{loss_text} "
+                      f"{self._shown(rate)} {self.unit}/s")
+            if self.enabled == "lines":
+                self.stream.write(f"{self.label}: {counts}\n")
+            else:
+                width = 24
+                filled = int(width * min(1, self.done / max(self.total, 1)))
+                self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {counts}")
             self.stream.flush()
 
     def close(self):
-        if self.enabled:
+        if self.enabled is True:
             self.stream.write("\n")
             self.stream.flush()

@@ -1,0 +1,174 @@
+"""``n2n denoise`` as a photographer's tool: many pictures and folders, names, skipping what
+is done, a summary and its exit status; alpha; standard input and output; progress in a log.
+
+The network is replaced by a known function (255 - x) wherever only the file handling is
+under test, so each test reads back exactly what it expects.
+"""
+import io
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from n2n_nograd import batch, cli, denoise
+
+Model = pytest.importorskip("Miniproject_2.model").Model
+
+
+def run(capsys, *argv):
+    status = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture
+def inverted(monkeypatch):
+    """Model.predict as 255 - x, counting its calls."""
+    calls = []
+
+    def predict(self, x, out=None, ensemble=1, progress=False, strength=1.0):
+        calls.append(progress)
+        return out.copy_(255 - x)
+    monkeypatch.setattr(Model, "predict", predict)
+    return calls
+
+
+def picture(path, size=(12, 8), mode="RGB", seed=0):
+    Image.effect_noise(size, 40 + seed).convert(mode).save(path)
+    return path
+
+
+@pytest.fixture
+def shoot(tmp_path):
+    """A folder of pictures in two levels, with a file that is not a picture."""
+    folder = tmp_path / "shoot"
+    (folder / "day2").mkdir(parents=True)
+    picture(folder / "a.png"), picture(folder / "b.jpg", seed=1), picture(folder / "day2" / "c.png", seed=2)
+    (folder / "notes.txt").write_text("not a picture")
+    return folder
+
+
+def test_a_folder_into_an_out_dir_keeps_names_and_subfolders(capsys, tmp_path, shoot, inverted):
+    out = tmp_path / "clean"
+    status, text, _ = run(capsys, "denoise", shoot, "-o", out, "--recursive", "--model", "deep")
+    assert status == 0 and "3 denoised, 0 skipped, 0 failed" in text
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a.png", "b.jpg", "day2", "day2/c.png"]
+    assert torch.equal(denoise.read_picture(out / "a.png"), 255 - denoise.read_picture(shoot / "a.png"))
+    assert len(inverted) == 3, "one model, one predict per picture"
+
+
+def test_without_recursive_only_the_top_folder(capsys, tmp_path, shoot, inverted):
+    status, text, _ = run(capsys, "denoise", shoot, "-o", tmp_path / "clean", "--model", "deep")
+    assert status == 0 and "2 denoised" in text and not (tmp_path / "clean" / "day2").exists()
+
+
+def test_files_and_a_name_pattern(capsys, tmp_path, shoot, inverted):
+    status, _, _ = run(capsys, "denoise", shoot / "a.png", shoot / "b.jpg", "-o", tmp_path / "out",
+                       "--name", "{stem}_denoised{suffix}", "--model", "deep")
+    assert status == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_denoised.png", "b_denoised.jpg"]
+
+
+def test_bad_patterns_and_inputs_are_refused_before_any_work(capsys, tmp_path, shoot, monkeypatch):
+    monkeypatch.setattr(Model, "predict", lambda *args, **kwargs: pytest.fail("denoised before the checks"))
+    out = tmp_path / "out"
+    for argv, words in (([shoot, "--name", "{stem}{size}"], "unknown field {size}"),
+                        ([shoot, "--name", "x/{name}"], "a name, not a path"),
+                        ([shoot / "a.png", tmp_path / "missing.png"], "no such file"),
+                        ([tmp_path / "empty"], "no pictures"),
+                        ([shoot / "a.png", shoot / "a.png"], "would both be written"),
+                        ([shoot, "--name", "{stem}.gif"], "256 colours"),
+                        ([shoot, "--name", "{stem}.xyz"], "unknown picture format")):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        status, _, err = run(capsys, "denoise", *argv, "-o", out, "--model", "deep")
+        assert status == 2 and words in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not out.exists(), "nothing created for a batch refused at the start"
+
+
+def test_existing_outputs_need_resume_or_overwrite(capsys, tmp_path, shoot, inverted):
+    out = tmp_path / "out"
+    assert run(capsys, "denoise", shoot / "a.png", "-o", out, "--model", "deep")[0] == 0
+    done = (out / "a.png").read_bytes()
+    status, _, err = run(capsys, "denoise", shoot, "-o", out, "--model", "deep")
+    assert status == 2 and "--resume" in err and "--overwrite" in err
+    status, text, _ = run(capsys, "denoise", shoot, "-o", out, "--resume", "--model", "deep")
+    assert status == 0 and "1 denoised, 1 skipped, 0 failed" in text and "a.png exists" in text
+    assert (out / "a.png").read_bytes() == done and (out / "b.jpg").exists()
+    status, text, _ = run(capsys, "denoise", shoot, "-o", out, "--overwrite", "--model", "deep")
+    assert status == 0 and "2 denoised, 0 skipped" in text
+
+
+def test_a_broken_picture_fails_alone_and_the_exit_status_says_so(capsys, tmp_path, shoot, inverted):
+    (shoot / "broken.png").write_bytes(b"\x89PNG but not really")
+    status, text, err = run(capsys, "denoise", shoot, "-o", tmp_path / "out", "--model", "deep")
+    assert status == 2
+    assert "2 denoised, 0 skipped, 1 failed" in err and "failed" in err and "broken.png" in err and "a.png" in text
+    assert (tmp_path / "out" / "a.png").exists() and not (tmp_path / "out" / "broken.png").exists()
+
+
+def test_an_interrupted_batch_leaves_whole_files_and_resumes(capsys, tmp_path, shoot, monkeypatch):
+    calls = []
+
+    def predict(self, x, out=None, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return out.copy_(255 - x)
+    monkeypatch.setattr(Model, "predict", predict)
+    out = tmp_path / "out"
+    status, _, err = run(capsys, "denoise", shoot, "-o", out, "--model", "deep")
+    assert status == 130 and "interrupted at picture 2 of 2" in err and "--resume" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"], "no partial or temporary file"
+    status, text, _ = run(capsys, "denoise", shoot, "-o", out, "--resume", "--model", "deep")
+    assert status == 0 and "1 denoised, 1 skipped" in text
+
+
+def test_several_inputs_without_an_out_dir_are_refused(capsys, tmp_path, shoot):
+    status, _, err = run(capsys, "denoise", shoot / "a.png", shoot / "b.jpg", tmp_path / "c.png")
+    assert status == 2 and "-o OUTDIR" in err
+    status, _, err = run(capsys, "denoise", shoot, tmp_path / "c.png")
+    assert status == 2 and "is a folder" in err
+
+
+@pytest.mark.parametrize("suffix, keeps", [(".png", True), (".webp", True), (".tiff", True), (".jpg", False)])
+def test_alpha_is_kept_where_the_format_holds_it(capsys, tmp_path, inverted, suffix, keeps):
+    source = tmp_path / "in.png"
+    rgba = Image.effect_noise((16, 10), 30).convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize((16, 10)))
+    rgba.save(source)
+    status, _, err = run(capsys, "denoise", source, tmp_path / f"out{suffix}", "--model", "deep")
+    assert status == 0
+    with Image.open(tmp_path / f"out{suffix}") as out:
+        assert ("A" in out.getbands()) == keeps
+        if keeps:
+            assert out.getchannel("A").tobytes() == rgba.getchannel("A").tobytes()
+    assert ("alpha" in err) == (not keeps)
+
+
+def test_standard_input_to_standard_output(tmp_path):
+    """``n2n denoise - -``: the picture through a pipe, in the input's format, words on stderr."""
+    source = picture(tmp_path / "in.png", size=(8, 8))
+    result = subprocess.run([sys.executable, "-m", "n2n_nograd", "denoise", "-", "-", "--model", "deep"],
+                            input=source.read_bytes(), capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with Image.open(io.BytesIO(result.stdout)) as out:
+        assert out.format == "PNG" and out.size == (8, 8)
+    assert b"denoised -" in result.stderr
+
+
+def test_progress_goes_to_a_log_as_lines(capsys, tmp_path, inverted):
+    source = picture(tmp_path / "in.png")
+    assert run(capsys, "denoise", source, tmp_path / "out.png", "--model", "deep")[0] == 0
+    assert run(capsys, "denoise", source, tmp_path / "quiet.png", "--model", "deep", "--quiet")[0] == 0
+    assert inverted == ["lines", False], "stderr is not a terminal under pytest: lines, unless --quiet"
+
+
+def test_plan_names_and_collisions(tmp_path):
+    picture(tmp_path / "x.png"), picture(tmp_path / "x.jpg")
+    jobs = batch.plan([tmp_path], tmp_path / "out", "{name}.png")
+    assert [job.output.name for job in jobs] == ["x.jpg.png", "x.png.png"]
+    with pytest.raises(ValueError, match="would both be written"):
+        batch.plan([tmp_path], tmp_path / "out", "{stem}.png")
