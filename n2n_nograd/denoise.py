@@ -57,15 +57,26 @@ LIGHT_NOISE = 10.0
 _MASK = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
 
 
+#: Output rows of the noise estimate's mask per band.
+ESTIMATE_ROWS = 256
+
+
 def estimate_sigma(picture: torch.Tensor) -> float:
     """Noise sigma (0-255 scale) of a (1, 3, H, W) picture, from its fine texture.
 
     Textured pictures read a little high: it is an estimate for a warning, not a measurement.
     """
-    x = picture.float().reshape(-1, 1, *picture.shape[2:])
-    if min(x.shape[2:]) < 3:
+    planes = picture.reshape(-1, 1, *picture.shape[2:])
+    h, w = planes.shape[2:]
+    if min(h, w) < 3:
         return 0.0
-    response = F.conv2d(x, _MASK.view(1, 1, 3, 3)).abs().mean().item()
+    # In bands of rows (each overlapping the next by the mask's two extra rows), so that a
+    # large photo never has a float copy made whole.
+    total = 0.0
+    for top in range(0, h - 2, ESTIMATE_ROWS):
+        band = planes[:, :, top:min(top + ESTIMATE_ROWS, h - 2) + 2].float()
+        total += F.conv2d(band, _MASK.view(1, 1, 3, 3)).abs().sum(dtype=torch.float64).item()
+    response = total / (planes.shape[0] * (h - 2) * (w - 2))
     return math.sqrt(math.pi / 2) * response / 6
 
 

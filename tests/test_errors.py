@@ -4,6 +4,7 @@ import re
 import pytest
 import torch
 
+from Miniproject_2.others.module import inference
 from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
                                   Sequential, Sigmoid, TransposeConv2d, Upsampling)
 
@@ -141,6 +142,20 @@ def test_backward_before_forward(make):
     last = module[len(module) - 1] if isinstance(module, Sequential) else module
     with pytest.raises(RuntimeError, match=named(last, "backward called before forward")):
         module.backward(torch.ones(1, 4, 6, 6))
+
+
+@pytest.mark.parametrize("make", ALL, ids=lambda make: repr(make()))
+def test_backward_after_an_inference_pass(make):
+    """A forward under inference() keeps nothing: backward refuses, even after an earlier
+    training forward whose values would give another input's gradient."""
+    module = make()
+    x = torch.randn(1, 3, 8, 8)
+    y = module.forward(x)
+    with inference():
+        assert torch.equal(module.forward(x), y)
+    last = module[len(module) - 1] if isinstance(module, Sequential) else module
+    with pytest.raises(RuntimeError, match=named(last, "backward called before forward")):
+        module.backward(torch.ones_like(y))
 
 
 @pytest.mark.parametrize("make", ALL, ids=lambda make: repr(make()))

@@ -19,6 +19,7 @@ from .others.ensemble import check_ensemble
 from .others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.leaky_relu import LeakyReLU
 from .others.max_pool2d import MaxPool2d
+from .others.module import inference
 from .others.mse import MSE
 from .others.network import build_denoiser, network_margin, network_stride
 from .others.progress import Progress
@@ -276,4 +277,5 @@ class Model:
     def _denoise(self, images):
         h, w = images.shape[2:]
         x = to_unit(images, self.device, self.dtype)
-        return self.net.forward(reflect_pad(x, self.stride))[:, :, :h, :w].mul(255).clamp_(0, 255)
+        with inference():
+            return self.net.forward(reflect_pad(x, self.stride))[:, :, :h, :w].mul(255).clamp_(0, 255)

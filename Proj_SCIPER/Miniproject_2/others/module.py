@@ -1,5 +1,24 @@
 """The contract every layer, loss and container of the framework follows."""
+import contextlib
+import threading
+
 from .parameter import Parameter
+
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def inference():
+    """Forward passes in this block keep nothing for backward, as under ``torch.inference_mode``:
+    each activation is freed once the layers that read it are done, so a prediction needs
+    the memory of a few activations, not of every layer's. ``backward`` after such a pass
+    fails loudly, as after no forward at all (never with an older pass's values)."""
+    before = getattr(_state, "inference", False)
+    _state.inference = True
+    try:
+        yield
+    finally:
+        _state.inference = before
 
 
 class Module:
@@ -122,7 +141,10 @@ class Module:
         return "\n".join(lines)
 
     def _save(self, **values):
-        """Keep what backward needs, with the version of every tensor among it."""
+        """Keep what backward needs, with the version of every tensor among it (nothing under
+        :func:`inference`)."""
+        if getattr(_state, "inference", False):
+            values = dict.fromkeys(values)
         for name, value in values.items():
             object.__setattr__(self, name, value)
         self._versions = {name: value._version for name, value in values.items() if hasattr(value, "_version")}
