@@ -13,7 +13,13 @@ have recorded, adds a sensor's noise there and processes it back:
           + noise                N(0, shot * raw + read): shot (photon) and read noise
           -> camera RGB          bilinear demosaicing, white balance and brightness gains
           -> sRGB                colour matrix, clipping to [0, 1], sRGB transfer curve
+          -> the camera's look   for most pictures, chroma noise reduction and sharpening
           -> picture             rounding to 0-255; for some pictures a JPEG round trip
+
+The look is what cameras do to a picture after the transfer curve (:func:`look`): they blur
+the colour difference channels to hide chroma noise, and sharpen the luma, which lifts the
+noise's middle frequencies; both leave the noise blotchy, spread over several pixels, as it
+is in camera JPEGs. Both are linear, so the targets below stay unbiased through them.
 
 The two noise levels are drawn jointly, as measured on real sensors: log shot uniform over
 :data:`SHOT_RANGE`, log read a line in log shot plus scatter (:func:`draw_cameras`).
@@ -23,9 +29,10 @@ Targets
 Noise2Noise learns the mean of its targets. Through the whole pipeline a noisy target's mean
 is not the clean picture's: the clipping and the transfer curve bend, so
 ``E[f(c + n)] != f(c)`` (:func:`target_bias` measures it). The targets here are the
-pipeline's first-order expansion instead: ``f(c) + f'(c) L n``, where ``L`` is the linear
-part (demosaicing, gains, colour matrix), ``f`` the clipping and transfer curve, and ``n`` a
-second raw noise draw, independent of the input's. Their mean is ``f(c)`` exactly, their
+pipeline's first-order expansion instead: ``K(f(c) + f'(c) L n)``, where ``L`` is the linear
+part (demosaicing, gains, colour matrix), ``f`` the clipping and transfer curve, ``K`` the
+look, and ``n`` a second raw noise draw, independent of the input's. Their mean is ``K f(c)``
+exactly, their
 noise is correlated across pixels and channels as the input's is; they are neither rounded
 nor compressed, so JPEG never reaches a target.
 """
@@ -57,6 +64,11 @@ RED_GAIN, BLUE_GAIN, BRIGHTNESS = (1.9, 2.4), (1.5, 1.9), (0.8, 0.1)
 SHOT_RANGE = (1e-4, 1.2e-2)
 #: log(read variance) = READ_SLOPE * log(shot) + READ_OFFSET + N(0, READ_SCATTER).
 READ_SLOPE, READ_OFFSET, READ_SCATTER = 2.18, 1.20, 0.26
+#: The look (:func:`look`): the share of cameras that apply it, the range of their chroma
+#: blur's sigma (pixels), of their sharpening's amount, and the unsharp mask's sigma.
+LOOK_SHARE, CHROMA_BLUR, SHARPEN, SHARPEN_SIGMA = 0.7, (0.5, 2.5), (0.0, 1.0), 1.0
+#: sRGB to luma and two colour differences (BT.601, without the offsets: the look is linear).
+RGB_TO_YCC = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 #: Pixels of each Bayer colour, by the pixel's (row, column) parity: RGGB at phase (0, 0).
 _BAYER = {(0, 0): 0, (0, 1): 1, (1, 0): 1, (1, 1): 2}
 #: Bilinear demosaicing: green from its four neighbours, red and blue from two or four.
@@ -91,7 +103,8 @@ class Cameras:
     Shape:
         camera_to_rgb: (N, 3, 3); gains: (N, 3) (white balance times brightness, applied to
         raw); shot, read: (N,) (raw variance ``shot * raw + read`` on [0, 1]); phase: (N, 2),
-        the row and column parity of the mosaic's red pixel.
+        the row and column parity of the mosaic's red pixel; chroma_blur, sharpen: (N,), the
+        look's (zero: none).
     """
 
     camera_to_rgb: torch.Tensor
@@ -99,13 +112,15 @@ class Cameras:
     shot: torch.Tensor
     read: torch.Tensor
     phase: torch.Tensor
+    chroma_blur: torch.Tensor
+    sharpen: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.gains)
 
     def __getitem__(self, index) -> "Cameras":
         return Cameras(self.camera_to_rgb[index], self.gains[index], self.shot[index],
-                       self.read[index], self.phase[index])
+                       self.read[index], self.phase[index], self.chroma_blur[index], self.sharpen[index])
 
 
 def draw_cameras(n: int, generator: torch.Generator, shot_range=SHOT_RANGE) -> Cameras:
@@ -127,7 +142,10 @@ def draw_cameras(n: int, generator: torch.Generator, shot_range=SHOT_RANGE) -> C
     log_read = (READ_SLOPE * log_shot + READ_OFFSET
                 + torch.randn(n, generator=generator, dtype=torch.float64) * READ_SCATTER)
     phase = torch.randint(0, 2, (n, 2), generator=generator)
-    return Cameras(torch.linalg.inv(rgb_to_camera), gains, log_shot.exp(), log_read.exp(), phase)
+    has_look = (torch.rand(n, generator=generator) < LOOK_SHARE).double()
+    chroma_blur, sharpen = uniform(n, *CHROMA_BLUR) * has_look, uniform(n, *SHARPEN) * has_look
+    return Cameras(torch.linalg.inv(rgb_to_camera), gains, log_shot.exp(), log_read.exp(), phase,
+                   chroma_blur, sharpen)
 
 
 def _colour(matrix: torch.Tensor, pictures: torch.Tensor) -> torch.Tensor:
@@ -181,6 +199,33 @@ def process(raw: torch.Tensor, cameras: Cameras) -> torch.Tensor:
     return finish(process_linear(raw, cameras))
 
 
+def gaussian_blur(planes: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Each picture's planes (N, K, H, W) blurred by a Gaussian of its own ``sigmas`` (N,) in
+    pixels (0: unchanged), separably; borders replicated."""
+    n, k, h, w = planes.shape
+    radius = max(1, math.ceil(3 * float(sigmas.max())))
+    offsets = torch.arange(-radius, radius + 1, dtype=planes.dtype)
+    sigma = sigmas.to(planes.dtype).clamp(min=1e-3)[:, None]
+    taps = (-(offsets[None] ** 2) / (2 * sigma ** 2)).exp()
+    taps = (taps / taps.sum(1, keepdim=True)).repeat_interleave(k, 0)
+    x = planes.reshape(1, n * k, h, w)
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), taps.view(n * k, 1, 1, -1), groups=n * k)
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), taps.view(n * k, 1, -1, 1), groups=n * k)
+    return x.view(n, k, h, w)
+
+
+def look(srgb: torch.Tensor, cameras: Cameras) -> torch.Tensor:
+    """The camera's rendering of sRGB pictures (N, 3, H, W) on 0-255, a linear map: its colour
+    difference channels blurred by ``chroma_blur``, its luma sharpened by ``sharpen``
+    (``y + sharpen * (y - blur(y))``, an unsharp mask of :data:`SHARPEN_SIGMA`)."""
+    to_ycc = torch.tensor(RGB_TO_YCC, dtype=srgb.dtype)
+    ycc = torch.einsum("ij,njhw->nihw", to_ycc, srgb)
+    luma, chroma = ycc[:, :1], gaussian_blur(ycc[:, 1:], cameras.chroma_blur)
+    soft = gaussian_blur(luma, torch.full_like(cameras.sharpen, SHARPEN_SIGMA))
+    luma = luma + cameras.sharpen.to(srgb.dtype)[:, None, None, None] * (luma - soft)
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(to_ycc), torch.cat([luma, chroma], 1))
+
+
 def raw_noise(raw: torch.Tensor, cameras: Cameras, generator: torch.Generator) -> torch.Tensor:
     """A draw of the sensor's noise for ``raw``: N(0, shot * raw + read) at each value."""
     variance = (raw.clamp(min=0) * cameras.shot[:, None, None, None] + cameras.read[:, None, None, None])
@@ -191,8 +236,8 @@ def raw_noise(raw: torch.Tensor, cameras: Cameras, generator: torch.Generator) -
 class CameraPair:
     """A picture through the camera pipeline: two noise draws and the noiseless result.
 
-    ``noisy`` has the full pipeline (clipped, unrounded, 0-255); ``target`` is the
-    first-order target of the module docstring; ``clean`` the pipeline without noise."""
+    ``noisy`` has the full pipeline (clipped before the look, unrounded, 0-255); ``target``
+    is the first-order target of the module docstring; ``clean`` the pipeline without noise."""
 
     noisy: torch.Tensor
     target: torch.Tensor
@@ -211,9 +256,9 @@ def camera_pair(clean: torch.Tensor, cameras: Cameras, generator: torch.Generato
     # The transfer curve's toe (slope 12.92) makes the first-order noise of the darkest
     # pixels wide at high levels; Model.train takes targets within TARGET_RANGE, and the
     # rare values cut there are counted in target_bias.
-    return CameraPair(noisy=finish(linear_clean + first),
-                      target=(noiseless + finish_slope(linear_clean) * second).clamp_(*TARGET_RANGE),
-                      clean=noiseless)
+    return CameraPair(noisy=look(finish(linear_clean + first), cameras),
+                      target=look(noiseless + finish_slope(linear_clean) * second, cameras).clamp_(*TARGET_RANGE),
+                      clean=look(noiseless, cameras))
 
 
 def target_bias(clean: torch.Tensor, cameras: Cameras, generator: torch.Generator,

@@ -91,6 +91,31 @@ def test_first_order_targets_are_unbiased_where_the_full_pipeline_is_not():
     assert bias["full_rounded"] == pytest.approx(bias["full"], abs=0.05)
 
 
+def test_the_look_is_linear_keeps_flat_colour_and_can_be_off():
+    drawn = cameras(4, seed=7)
+    drawn.chroma_blur[:], drawn.sharpen[:] = torch.tensor([0.0, 2.0, 0.0, 2.5]), torch.tensor([0.0, 0.0, 1.0, 0.7])
+    g = torch.Generator().manual_seed(1)
+    a, b = (torch.rand(4, 3, 20, 18, generator=g, dtype=torch.float64) * 255 for _ in range(2))
+    assert torch.allclose(camera.look(a + 2 * b, drawn), camera.look(a, drawn) + 2 * camera.look(b, drawn))
+    assert torch.allclose(camera.look(a, drawn)[0], a[0]), "no blur, no sharpening: unchanged"
+    flat = torch.tensor([40.0, 120.0, 200.0], dtype=torch.float64).view(1, 3, 1, 1).expand(4, 3, 20, 18)
+    assert torch.allclose(camera.look(flat, drawn), flat)
+
+
+def test_the_look_hides_chroma_noise_and_sharpens_luma():
+    """Camera JPEG noise: colour noise blurred into blotches, luma noise lifted by sharpening."""
+    drawn = cameras(2, seed=8)
+    drawn.chroma_blur[:], drawn.sharpen[:] = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0])
+    noise = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    ycc = torch.einsum("ij,njhw->nihw", torch.tensor(camera.RGB_TO_YCC, dtype=torch.float64),
+                       camera.look(noise, drawn))
+    before = torch.einsum("ij,njhw->nihw", torch.tensor(camera.RGB_TO_YCC, dtype=torch.float64), noise)
+    assert ycc[0, 1:].var() < 0.1 * before[0, 1:].var() and torch.allclose(ycc[0, 0], before[0, 0])
+    assert ycc[1, 0].var() > 1.5 * before[1, 0].var() and torch.allclose(ycc[1, 1:], before[1, 1:])
+    shifted = (ycc[0, 1, :, 1:] * ycc[0, 1, :, :-1]).mean() / ycc[0, 1].var()
+    assert shifted > 0.8, "blurred chroma noise is correlated over neighbours"
+
+
 def test_grey_pictures_have_three_equal_channels():
     pictures = smooth_pictures(3, 3, 8, 8)
     grey = camera.grey(pictures)
