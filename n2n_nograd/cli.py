@@ -407,31 +407,50 @@ def _check_single(source: str, output: str, overwrite: bool) -> None:
 
 
 def _denoise_file(job, model, args, progress, single: bool) -> None:
-    """Read, denoise and write one picture of ``n2n denoise``; one line on what was done."""
-    from .denoise import (LIGHT_NOISE, denoise_picture, encode_picture, estimate_sigma, picture_format,
-                          read_alpha, read_metadata, read_picture, write_picture)
+    """Read, denoise and write one picture of ``n2n denoise``; one line on what was done.
+    A picture of 16 bits per channel is denoised at its own range and written at 16 bits
+    where the format holds them (``bitdepth``)."""
+    from .bitdepth import DEEP_FORMATS, encode_deep, read_deep
+    from .denoise import (LIGHT_NOISE, encode_picture, estimate_sigma, picture_format, read_alpha, read_metadata,
+                          read_picture)
+    from Miniproject_2.others.checkpoint import write_atomic
 
+    to_stdout = str(job.output) == "-"
     source = io.BytesIO(sys.stdin.buffer.read()) if str(job.source) == "-" else job.source
-    picture = read_picture(source)
-    metadata, alpha = read_metadata(source), read_alpha(source)
-    started = time.perf_counter()
-    denoised = denoise_picture(model, picture, args.ensemble, progress=progress, strength=args.strength)
-    if str(job.output) == "-":
+    try:
+        deep = read_deep(source)
+        picture = read_picture(source) if deep is None else deep.colour()
+        metadata = read_metadata(source)
+        alpha = read_alpha(source) if deep is None else deep.alpha8()
         with Image.open(source) as img:
-            image_format = img.format if img.format in ("PNG", "JPEG", "WEBP", "TIFF") else "PNG"
-        encoded, dropped = encode_picture(denoised, image_format, metadata, args.quality, alpha)
+            given = img.format
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{job.source}: cannot read it as a picture ({exc})") from None
+    image_format = (given if given in ("PNG", "JPEG", "WEBP", "TIFF") else "PNG") if to_stdout \
+        else picture_format(job.output)
+    started = time.perf_counter()
+    denoised = model.predict(picture, out=torch.empty_like(picture), ensemble=args.ensemble, progress=progress,
+                             strength=args.strength)
+    if deep is not None and image_format in DEEP_FORMATS:
+        encoded, dropped = encode_deep(denoised, deep, image_format, metadata)
+    else:
+        encoded, dropped = encode_picture(denoised.round().clamp_(0, 255).to(torch.uint8), image_format, metadata,
+                                          args.quality, alpha)
+        if deep is not None:
+            dropped.append(f"{deep.bits}-bit channels (written at 8 bits)")
+    if to_stdout:
         sys.stdout.buffer.write(encoded)
         sys.stdout.buffer.flush()
     else:
-        dropped = write_picture(denoised, job.output, metadata, args.quality, alpha)
-    # With the picture on standard output, every word goes to stderr.
-    log = sys.stderr if str(job.output) == "-" else sys.stdout
+        write_atomic(encoded, job.output)
     if dropped:
-        kind = image_format if str(job.output) == "-" else picture_format(job.output)
-        print(f"n2n denoise: note: {kind} files hold no {' or '.join(dropped)}; {job.source}'s was not copied",
-              file=sys.stderr)
-    print(f"denoised {job.source} ({picture.shape[3]}x{picture.shape[2]}) into {job.output} "
-          f"in {time.perf_counter() - started:.1f} s{_ensemble_note(args.ensemble)}", file=log)
+        print(f"n2n denoise: note: {image_format} files hold no {' or '.join(dropped)}; {job.source}'s "
+              "was not copied", file=sys.stderr)
+    # With the picture on standard output, every word goes to stderr.
+    bits = "" if deep is None else f", {deep.bits} bits per channel"
+    print(f"denoised {job.source} ({picture.shape[3]}x{picture.shape[2]}{bits}) into {job.output} "
+          f"in {time.perf_counter() - started:.1f} s{_ensemble_note(args.ensemble)}",
+          file=sys.stderr if to_stdout else sys.stdout)
     # Said once the picture is written, so that a failure stays a one-line error.
     sigma = estimate_sigma(picture)
     if sigma < LIGHT_NOISE and model.config["arch"] == "simple":

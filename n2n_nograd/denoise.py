@@ -35,19 +35,6 @@ def validation_psnr(model, noisy: torch.Tensor, clean: torch.Tensor, ensemble: i
     return psnr(predict_batches(model, noisy, ensemble=ensemble) / 255, clean.float() / 255)
 
 
-def denoise_picture(model, picture: torch.Tensor, ensemble: int = 1, progress=None,
-                    strength: float = 1.0) -> torch.Tensor:
-    """A denoised copy of a (1, 3, H, W) uint8 picture of any size, as uint8.
-
-    ``Model.predict`` works in tiles of bounded size and writes straight into the uint8
-    result, so memory is the picture, the result and a constant (and two float pictures
-    with an ``ensemble`` of orientations). A progress bar goes to stderr when it is a
-    terminal (``progress=True/False`` forces it). ``strength``: ``Model.predict``'s.
-    """
-    return model.predict(picture, out=torch.empty_like(picture), ensemble=ensemble, progress=progress,
-                         strength=strength)
-
-
 #: Below this estimated noise level the required-shape model, trained on sigma 10-40,
 #: removes more detail than noise (README, Quality: the per-sigma tables).
 LIGHT_NOISE = 10.0

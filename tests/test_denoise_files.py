@@ -8,11 +8,13 @@ import io
 import subprocess
 import sys
 
+import numpy as np
+import png
 import pytest
 import torch
 from PIL import Image
 
-from n2n_nograd import batch, cli, denoise
+from n2n_nograd import batch, bitdepth, cli, denoise
 
 Model = pytest.importorskip("Miniproject_2.model").Model
 
@@ -172,3 +174,83 @@ def test_plan_names_and_collisions(tmp_path):
     assert [job.output.name for job in jobs] == ["x.jpg.png", "x.png.png"]
     with pytest.raises(ValueError, match="would both be written"):
         batch.plan([tmp_path], tmp_path / "out", "{stem}.png")
+
+
+# --- more than 8 bits per channel ---------------------------------------------------------------
+
+def deep_ramp(bits, height=10, width=12, planes=3):
+    """uint16 (H, W, planes): ramps over the whole ``bits`` range, each channel its own."""
+    top = 2 ** bits - 1
+    ramp = np.linspace(0, top, height * width * planes).round().astype(np.uint16)
+    return ramp.reshape(height, width, planes)
+
+
+@pytest.mark.parametrize("bits", [12, 16])
+@pytest.mark.parametrize("suffix", [".png", ".tiff"])
+def test_sixteen_bits_in_sixteen_bits_out_at_the_pictures_own_range(capsys, tmp_path, monkeypatch, bits, suffix):
+    """A 12-bit picture in a 16-bit file is read by its range (not divided by 65535 and
+    crushed to black) and written back at the same range; the network sees 0-255."""
+    seen = []
+
+    def predict(self, x, out=None, **kwargs):
+        seen.append(x.clone())
+        return out.copy_(x)
+    monkeypatch.setattr(Model, "predict", predict)
+    pixels = deep_ramp(bits)
+    source = tmp_path / f"in{suffix}"
+    source.write_bytes(bitdepth.encode_png16(pixels) if suffix == ".png" else bitdepth.encode_tiff16(pixels))
+    status, text, _ = run(capsys, "denoise", source, tmp_path / f"out{suffix}", "--model", "deep")
+    assert status == 0 and f"{bits} bits per channel" in text
+    assert seen[0].max() == 255 and seen[0].dtype == torch.float32
+    back = bitdepth.read_deep(tmp_path / f"out{suffix}")
+    assert back.bits == bits and back.pixels.dtype == np.uint16
+    assert np.abs(back.pixels.astype(int) - pixels.astype(int)).max() <= 1, "the identity keeps every value"
+
+
+def test_a_declared_range_and_a_grey_picture_with_alpha(capsys, tmp_path, inverted):
+    """PNG's sBIT chunk says how many bits are significant; grey + alpha comes back as
+    colour + alpha, the alpha untouched."""
+    grey = deep_ramp(10, planes=2)
+    source = tmp_path / "in.png"
+    # A 10-bit grey + alpha picture as PNG stores it: scaled to 16 bits, sBIT saying 10.
+    writer = png.Writer(12, 10, greyscale=True, alpha=True, bitdepth=16)
+    with open(source, "wb") as f:
+        writer.write(f, (grey.astype(np.uint32) * 65535 // 1023).reshape(10, -1).tolist())
+    data = source.read_bytes()
+    end = data.index(b"IDAT") - 4
+    source.write_bytes(data[:end] + bitdepth._chunk(b"sBIT", bytes([10, 10])) + data[end:])
+    read = bitdepth.read_deep(source)
+    assert read.bits == 10 and read.declared and np.array_equal(read.pixels, grey)
+    status, _, _ = run(capsys, "denoise", source, tmp_path / "out.png", "--model", "deep")
+    assert status == 0
+    back = bitdepth.read_deep(tmp_path / "out.png")
+    assert back.bits == 10 and back.declared
+    assert back.pixels.shape == (10, 12, 4) and np.array_equal(back.pixels[:, :, 3], grey[:, :, 1])
+
+
+def test_sixteen_bits_into_jpeg_says_it_is_written_at_eight(capsys, tmp_path, inverted):
+    source = tmp_path / "in.png"
+    source.write_bytes(bitdepth.encode_png16(deep_ramp(16)))
+    status, _, err = run(capsys, "denoise", source, tmp_path / "out.jpg", "--model", "deep")
+    assert status == 0 and "16-bit channels (written at 8 bits)" in err and len(err.strip().splitlines()) == 1
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.mode == "RGB" and out.size == (12, 10)
+
+
+def test_sixteen_bit_png_keeps_the_colour_profile_and_exif(capsys, tmp_path, inverted):
+    from PIL import ImageCms
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    source = tmp_path / "in.png"
+    source.write_bytes(bitdepth.encode_png16(deep_ramp(16), metadata={"icc_profile": profile,
+                                                                       "exif": exif.tobytes()}))
+    assert run(capsys, "denoise", source, tmp_path / "out.png", "--model", "deep")[0] == 0
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.info["icc_profile"] == profile and out.getexif()[0x010F] == "TestCam"
+
+
+def test_eight_bit_pictures_are_not_deep(tmp_path):
+    assert bitdepth.read_deep(picture(tmp_path / "x.png")) is None
+    Image.effect_noise((8, 8), 30).convert("RGB").save(tmp_path / "x.tiff")
+    assert bitdepth.read_deep(tmp_path / "x.tiff") is None
