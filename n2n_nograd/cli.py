@@ -6,8 +6,10 @@ import argparse
 import importlib
 import io
 import json
+import signal
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -802,8 +804,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame):
+    # SIGTERM (kill, a scheduler's stop) unwinds like Ctrl-C, so that no temporary file is
+    # left behind and a training run keeps its last finished epoch.
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
         return args.handler(args)
     except (CliError, ValueError) as exc:
@@ -815,3 +825,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"n2n {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -254,3 +254,88 @@ def test_eight_bit_pictures_are_not_deep(tmp_path):
     assert bitdepth.read_deep(picture(tmp_path / "x.png")) is None
     Image.effect_noise((8, 8), 30).convert("RGB").save(tmp_path / "x.tiff")
     assert bitdepth.read_deep(tmp_path / "x.tiff") is None
+
+
+# --- real signals at every point of a write -----------------------------------------------------
+
+#: A child ``n2n denoise`` (the network replaced by 255 - x) that stops at write step ``point``
+#: of ``write_atomic``, says READY on stdout and waits there for the parent's signal.
+_CHILD = r'''
+import os, sys, time
+sys.path[:0] = [{root!r}, {root!r} + "/Proj_SCIPER"]
+from Miniproject_2.model import Model
+from n2n_nograd import cli
+Model.predict = lambda self, x, out=None, **kwargs: out.copy_(255 - x)
+point = int(sys.argv[1])
+seen = [0]
+def step():
+    seen[0] += 1
+    if seen[0] == point:
+        print("READY", flush=True)
+        time.sleep(30)
+def around(name, after=False):
+    real = getattr(os, name)
+    def wrapped(*args, **kwargs):
+        if not after:
+            step()
+        result = real(*args, **kwargs)
+        if after:
+            step()
+        return result
+    setattr(os, name, wrapped)
+real_fdopen = os.fdopen
+class Slow:
+    def __init__(self, f): self.f = f
+    def __enter__(self): return self
+    def __exit__(self, *exc): return self.f.__exit__(*exc)
+    def write(self, data):
+        half = len(data) // 2
+        self.f.write(data[:half]); self.f.flush(); step(); self.f.write(data[half:])
+    def __getattr__(self, name): return getattr(self.f, name)
+os.fdopen = lambda *args, **kwargs: Slow(real_fdopen(*args, **kwargs))
+around("open", after=True); around("fsync"); around("chmod"); around("replace"); around("replace", after=True)
+sys.exit(cli.main(sys.argv[2:]))
+'''
+#: Steps of a write: temporary file made, half written, file synced, permissions set, before
+#: the rename, after it, the folder opened, the folder synced.
+WRITE_STEPS = range(1, 9)
+
+
+#: What the fast suite runs: one signal before the temporary file is written, one before and
+#: one after the rename; ``-m slow`` runs every step, with both signals, over both targets.
+FAST_CASES = {("SIGTERM", "out", 1), ("SIGINT", "input", 5), ("SIGINT", "out", 6)}
+CASES = [pytest.param(signame, target, point, marks=() if (signame, target, point) in FAST_CASES else pytest.mark.slow)
+         for signame in ("SIGINT", "SIGTERM") for target in ("out", "input") for point in WRITE_STEPS]
+
+
+@pytest.mark.parametrize("signame, target, point", CASES)
+def test_a_signal_at_any_step_of_a_write_loses_nothing(tmp_path, signame, target, point):
+    """0 files lost or corrupt: the output is the old file before the rename and the whole new
+    one after it, the input is untouched, and no temporary file is left, whatever step of the
+    write the signal lands on (over an existing output, and over the input itself with
+    --overwrite)."""
+    import signal
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[1])
+    child = tmp_path / "child.py"
+    child.write_text(_CHILD.format(root=root))
+    source = picture(tmp_path / "photo.png", size=(40, 30))
+    original = source.read_bytes()
+    expected = 255 - denoise.read_picture(source)
+    output = source if target == "input" else picture(tmp_path / "out.png", size=(40, 30), seed=9)
+    old = output.read_bytes()
+    argv = [sys.executable, str(child), str(point), "denoise", str(source), str(output), "--model", "deep",
+            "--quiet", *(["--overwrite"] if target == "input" else [])]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert line.strip() == "READY", process.stderr.read()
+    process.send_signal(getattr(signal, signame))
+    process.communicate(timeout=120)
+    assert process.returncode == 130
+    if point <= 5:
+        assert output.read_bytes() == old, "before the rename, the old file stands"
+    else:
+        assert torch.equal(denoise.read_picture(output), expected), "after it, the whole new one"
+    if target == "out":
+        assert source.read_bytes() == original, "the input is never touched"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")) == [], "temporary file left"

@@ -15,7 +15,6 @@ import glob
 import io
 import os
 import random
-import tempfile
 
 import torch
 
@@ -32,13 +31,17 @@ def write_atomic(data, path):
     """Write the bytes ``data`` into ``path`` so that ``path`` is always either the old or the new file."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
+    # The name is chosen before the file exists, so that an interrupt (Ctrl-C, SIGTERM) at
+    # any moment after it is made finds it to remove; mkstemp's name would be unknown until
+    # it returns.
+    tmp = os.path.join(folder, f".tmp-{random.SystemRandom().getrandbits(64):016x}.pkl")
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp makes the file private; give it the permissions a plain open() would.
+        # Made private (0600) while written; give it the permissions a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
