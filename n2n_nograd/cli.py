@@ -213,6 +213,8 @@ def cmd_train(args) -> int:
         # so that both implementations multiply at the same precision (what the committed
         # deep models were trained with; NVIDIA_TF32_OVERRIDE=0 turns TF32 off for both).
         torch.backends.cuda.matmul.allow_tf32 = True
+        # bf16 products summed in float32 (cuBLAS may otherwise sum split-K parts in bf16).
+        torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
     lead = parallel is None or parallel.lead
     try:
         outcome = run_training(model_class_for, args.impl, out, args.data, args.epochs, options,

@@ -191,7 +191,7 @@ def check_bf16_against_autograd(module, x, depth=1, layout="channels_last", grad
     module.zero_grad()
     x = x.to(torch.float32)
     y = module.forward(as_layout(x, layout))
-    upstream = torch.randn(y.shape)
+    upstream = torch.randn(y.shape, device=y.device)
     grad_input = module.backward(as_layout(upstream, grad_layout))
     bound = bf16_bound(x.numel() + y.numel(), depth)
 

@@ -10,7 +10,7 @@ import importlib
 import pytest
 import torch
 
-from helpers import LAYOUTS, TOLERANCE, box_denoiser, check_against_autograd
+from helpers import LAYOUTS, TOLERANCE, box_denoiser, check_against_autograd, check_bf16_against_autograd
 from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
                                   Sequential, Sigmoid, TransposeConv2d, Upsampling)
 from Miniproject_2.others.network import build_denoiser
@@ -42,6 +42,33 @@ LAYERS = {
     "denoiser": lambda: build_denoiser((4, 8), 2, 0, 3, 1),
     "seed-denoiser": lambda: build_denoiser((4, 8), 6, 2, 7, 3),
 }
+
+
+@pytest.fixture
+def float32_reductions():
+    """cuBLAS may sum bfloat16 products in reduced precision (split-K); the bound assumes
+    float32 sums, which torch gives with this switch off."""
+    before = torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction
+    torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
+    yield
+    torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = before
+
+
+@pytest.mark.usefixtures("float32_reductions")
+@pytest.mark.parametrize("name", ["conv", "conv-2x2-stride-2", "conv-dilated", "transpose", "upsampling"])
+def test_bf16_layer_is_within_the_bound_on_the_gpu(name):
+    torch.manual_seed(0)
+    check_bf16_against_autograd(LAYERS[name]().to("cuda"), torch.randn(2, 3, 12, 12, device="cuda"))
+
+
+def test_bf16_prediction_is_close_to_fp32_on_the_gpu():
+    model_class = importlib.import_module("Miniproject_2.model").Model
+    pictures = (torch.rand(2, 3, 40, 36, device="cuda") * 255).round()
+    results = []
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        results.append(model_class(arch="deep", channels=(8, 8), device="cuda", precision=precision).predict(pictures))
+    assert results[1].dtype == torch.float32 and (results[1] - results[0]).abs().max() <= 2.0
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
