@@ -16,9 +16,9 @@
    of each model's output against the clean picture.
 2. With ``--real DIR`` (pairs as ``n2n evaluate --real`` reads them; the first ``--real-n``,
    spread over the set): each model's ``predict`` as it is, with the blend toward the input
-   (``others/shrinkage.py``) run whatever the correlation of neighbouring residuals (as before
+   (``others/denoisers/shrinkage.py``) run whatever the correlation of neighbouring residuals (as before
    its gate), without the blend, and without the blend and the colour check
-   (``others/clipping.py``): both assume white, clipped Gaussian noise.
+   (``others/denoisers/clipping.py``): both assume white, clipped Gaussian noise.
 
 Each model is the committed deep one (``committed``) or a checkpoint of ``n2n train``.
 """
@@ -104,7 +104,8 @@ def main():
         pictures = [load_pair(pair) for pair in pairs]
         results["real_pictures"] = [pair.name for pair in pairs]
         off = lambda *args, **kwargs: None  # noqa: E731
-        switches = {"as is": {}, "blend, no neighbour gate": {"Miniproject_2.others.shrinkage.CORRELATED": math.inf},
+        switches = {"as is": {},
+                    "blend, no neighbour gate": {"Miniproject_2.others.denoisers.shrinkage.CORRELATED": math.inf},
                     "no blend": {"Miniproject_2.model.shrinkage.shrink_to_input": off},
                     "no blend, no colour check": {"Miniproject_2.model.shrinkage.shrink_to_input": off,
                                                   "Miniproject_2.model.clipping.match_colour": off}}

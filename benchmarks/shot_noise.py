@@ -8,7 +8,7 @@ and ``data/unseen128``, 128x128, from ``n2n testset``), clipped and rounded like
 file, this scores the committed deep model's ``predict`` twice: with the blend toward the
 input measuring the noise as one level (``SIGNIFICANCE`` infinite, the blend before shot
 noise was measured) and as a line in brightness (the default; see
-``Miniproject_2/others/shrinkage.py``), and non-local means beside them; for each shot noise
+``Miniproject_2/others/denoisers/shrinkage.py``), and non-local means beside them; for each shot noise
 also the default on Gaussian noise of the same root mean square level (what the shot noise
 costs). Gaussian noise (``alpha = 0``) at sigma 3 to 10 is scored too: there the two blends
 must agree.
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 
 from Miniproject_2.model import Model  # noqa: E402
-from Miniproject_2.others import shrinkage  # noqa: E402
+from Miniproject_2.others.denoisers import shrinkage  # noqa: E402
 from n2n_nograd.baselines import nl_means  # noqa: E402
 from n2n_nograd.data import load_clean, noisy_version  # noqa: E402
 from n2n_nograd.evaluation import scores  # noqa: E402

@@ -76,7 +76,7 @@ sys.path.insert(0, str(ROOT))
 
 from Miniproject_1 import model as twin  # noqa: E402
 from Miniproject_2 import model as ours  # noqa: E402
-from Miniproject_2.others.images import to_unit  # noqa: E402
+from Miniproject_2.others.plumbing.images import to_unit  # noqa: E402
 from n2n_nograd.data import add_noise  # noqa: E402
 from n2n_nograd.device import resolve_device  # noqa: E402
 
@@ -336,8 +336,8 @@ CEILING_SHAPES = ((32, 64, 48, 48), (32, 64, 96, 48), (32, 32, 48, 48), (32, 32,
 
 def print_ceiling(rounds, min_seconds):
     """``--ceiling``: see the module's documentation."""
-    from Miniproject_2.others.conv2d import Conv2d
-    from Miniproject_2.others.conv_kernels import BLOCK_BYTES
+    from Miniproject_2.others.layers.conv2d import Conv2d
+    from Miniproject_2.others.kernels.conv_kernels import BLOCK_BYTES
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 3x3 convolutions, padding 1, forward, "
           "GFLOP/s (medians of alternating rounds)")
@@ -388,7 +388,7 @@ def ramps(n, h, w, sigma, seed):
 
 def print_colour(rounds, shapes=COLOUR_SHAPES):
     """``--colour``: see the module's documentation."""
-    from Miniproject_2.others.clipping import match_colour
+    from Miniproject_2.others.denoisers.clipping import match_colour
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; colour check (match_colour) at sigma 50, "
           f"fastest of {rounds} rounds")

@@ -83,7 +83,7 @@ def _channels(text: str) -> tuple[int, ...]:
 
 
 def _seed(text: str) -> int:
-    from Miniproject_2.others.config import SEEDS
+    from Miniproject_2.others.plumbing.config import SEEDS
 
     try:
         value = int(text)
@@ -417,7 +417,7 @@ def _denoise_file(job, model, args, progress, single: bool) -> None:
     from .bitdepth import DEEP_FORMATS, encode_deep, read_deep
     from .denoise import (LIGHT_NOISE, encode_picture, estimate_sigma, picture_format, read_alpha, read_metadata,
                           read_picture)
-    from Miniproject_2.others.checkpoint import write_atomic
+    from Miniproject_2.others.plumbing.checkpoint import write_atomic
 
     to_stdout = str(job.output) == "-"
     source = io.BytesIO(sys.stdin.buffer.read()) if str(job.source) == "-" else job.source
@@ -496,7 +496,7 @@ def _quality(text: str) -> int:
 
 
 def _strength(text: str) -> float:
-    from Miniproject_2.others.strength import check_strength
+    from Miniproject_2.others.denoisers.strength import check_strength
 
     try:
         return check_strength(float(text), "--strength")
@@ -542,7 +542,7 @@ def _warn(command: str):
 
 
 def _add_ensemble_option(parser: argparse.ArgumentParser) -> None:
-    from Miniproject_2.others.ensemble import ENSEMBLES
+    from Miniproject_2.others.denoisers.ensemble import ENSEMBLES
 
     parser.add_argument("--ensemble", type=int, choices=ENSEMBLES, default=1, metavar="N",
                         help="average the model over N flips/rotations of each picture (1, 2, 4 or 8): "

@@ -119,7 +119,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from Miniproject_2.others.checkpoint import save_tensors
+from Miniproject_2.others.plumbing.checkpoint import save_tensors
 
 from .camera import NOISE_KINDS, mixture_pairs
 from .psnr import psnr

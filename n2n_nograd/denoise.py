@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from Miniproject_2.others.checkpoint import write_atomic
+from Miniproject_2.others.plumbing.checkpoint import write_atomic
 
 from .data import open_rgb
 from .psnr import psnr

@@ -36,7 +36,7 @@ def resolve_device(text: str) -> str:
     return text
 
 
-#: ``--precision`` values: the framework's two (see Miniproject_2's others/precision.py) and auto.
+#: ``--precision`` values: the framework's two (see Miniproject_2's others/kernels/precision.py) and auto.
 PRECISION_CHOICES = ("fp32", "bf16", "auto")
 #: CPU flags (Linux /proc/cpuinfo) of bfloat16 matrix units: Intel AMX, and AVX-512 BF16
 #: (Intel Cooper Lake and later, AMD Zen 4 and later).

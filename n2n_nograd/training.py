@@ -44,7 +44,7 @@ from typing import Callable
 
 import torch
 
-from Miniproject_2.others.checkpoint import remove_temporaries, write_atomic
+from Miniproject_2.others.plumbing.checkpoint import remove_temporaries, write_atomic
 
 from . import plots
 from .data import INFO_FILE, TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, fresh_pairs, input_psnr, load_clean, load_pairs

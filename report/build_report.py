@@ -546,8 +546,8 @@ def deep_label(inputs, deep):
             f"target; {schedule}, {seconds(records[-1]['cumulative_seconds'])} on one H200 GPU "
             f"(`tools/train_deep.sh`, TF32 matrix products); best validation PSNR {best['val_psnr']:.2f} dB on "
             f"64×64 crops{twin_text}. Its `predict` then blends lightly noisy pictures back toward their input "
-            f"by a SURE weight (`others/shrinkage.py`) and shifts each channel to the colour under which the "
-            f"noisy picture is most likely, clipped noise included (`others/clipping.py`). "
+            f"by a SURE weight (`others/denoisers/shrinkage.py`) and shifts each channel to the colour under which the "
+            f"noisy picture is most likely, clipped noise included (`others/denoisers/clipping.py`). "
             f"`benchmarks/deep_ablation.py` compares "
             f"variants (appendix).")
 

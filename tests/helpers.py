@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from Miniproject_2.others import (AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Residual,
                                   Sequential, Sigmoid, SkipConcat, TransposeConv2d, Upsampling)
-from Miniproject_2.others.precision import set_precision
+from Miniproject_2.others.kernels.precision import set_precision
 
 # Every layer must give the same numbers whatever the memory layout of its input:
 # contiguous NCHW takes the exact path, channels-last the fast one, and the last two

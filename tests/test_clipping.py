@@ -1,12 +1,12 @@
 """The clipped noise model and the colour check of the deep model's pictures
-(``Miniproject_2/others/clipping.py``)."""
+(``Miniproject_2/others/denoisers/clipping.py``)."""
 import math
 
 import pytest
 import torch
 
 from Miniproject_2.model import Model
-from Miniproject_2.others import clipping, tiles
+from Miniproject_2.others.denoisers import clipping, tiles
 
 
 def _noisy(clean, sigma, seed=0):

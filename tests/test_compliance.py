@@ -35,7 +35,7 @@ from torch.overrides import TorchFunctionMode
 
 from helpers import report
 from Miniproject_2.model import Model
-from Miniproject_2.others.precision import PRECISIONS, set_precision
+from Miniproject_2.others.kernels.precision import PRECISIONS, set_precision
 from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
                                   Residual, Sequential, Sigmoid, SkipConcat, TransposeConv2d, Upsampling)
 

@@ -13,11 +13,11 @@ import torch
 from helpers import LAYOUTS, TOLERANCE, box_denoiser, check_against_autograd, check_bf16_against_autograd
 from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
                                   Sequential, Sigmoid, TransposeConv2d, Upsampling)
-from Miniproject_2.others.network import build_denoiser
-from Miniproject_2.others.skip import Residual, SkipConcat
-from Miniproject_2.others.unet import build_unet
+from Miniproject_2.others.denoisers.network import build_denoiser
+from Miniproject_2.others.layers.skip import Residual, SkipConcat
+from Miniproject_2.others.denoisers.unet import build_unet
 from n2n_nograd.data import fresh_pairs
-from Miniproject_2.others.scratch import empty_cache, scratch
+from Miniproject_2.others.kernels.scratch import empty_cache, scratch
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(),
@@ -168,7 +168,7 @@ def test_gpu_results_survive_the_next_pass():
 
 
 def test_the_colour_check_gives_the_cpu_numbers_on_the_gpu():
-    from Miniproject_2.others.clipping import match_colour
+    from Miniproject_2.others.denoisers.clipping import match_colour
     generator = torch.Generator().manual_seed(0)
     clean = (torch.rand(4, 3, 40, 48, generator=generator) * 255).round()
     noisy = (clean + 40 * torch.randn(clean.shape, generator=generator)).round().clamp(0, 255).to(torch.uint8)
@@ -180,7 +180,7 @@ def test_the_colour_check_gives_the_cpu_numbers_on_the_gpu():
 
 
 def test_the_blend_toward_the_input_gives_the_cpu_numbers_on_the_gpu():
-    from Miniproject_2.others.shrinkage import shrink_to_input
+    from Miniproject_2.others.denoisers.shrinkage import shrink_to_input
 
     box = box_denoiser(3)
     generator = torch.Generator().manual_seed(0)

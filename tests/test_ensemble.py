@@ -4,8 +4,8 @@ import torch
 
 from Miniproject_1 import model as mp1
 from Miniproject_2 import model as mp2
-from Miniproject_2.others.ensemble import ENSEMBLES, check_ensemble, dihedral_mean
-from Miniproject_2.others.images import dihedral, undo_dihedral
+from Miniproject_2.others.denoisers.ensemble import ENSEMBLES, check_ensemble, dihedral_mean
+from Miniproject_2.others.plumbing.images import dihedral, undo_dihedral
 
 IMPLEMENTATIONS = {"nograd": mp2.Model, "torch": mp1.Model}
 SMALL = {"channels": (4, 8)}

@@ -4,7 +4,7 @@ import re
 import pytest
 import torch
 
-from Miniproject_2.others.module import inference
+from Miniproject_2.others.layers.module import inference
 from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU,
                                   Sequential, Sigmoid, TransposeConv2d, Upsampling)
 

@@ -16,7 +16,8 @@ from PIL import Image
 from Miniproject_1 import model as mp1
 from Miniproject_2 import model as mp2
 from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sigmoid,
-                                  TransposeConv2d, Upsampling, checkpoint)
+                                  TransposeConv2d, Upsampling)
+from Miniproject_2.others.plumbing import checkpoint
 from n2n_nograd import cli, data, denoise, training
 
 SMALL = {"channels": (4, 8), "batch_size": 8}

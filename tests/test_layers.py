@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from hypothesis import assume, given, strategies as st
 
 from helpers import LAYOUTS, TOLERANCE, as_layout, check_against_autograd, gradcheck_module, twin
-from Miniproject_2.others import conv_kernels
-from Miniproject_2.others.conv_kernels import ALGORITHMS, convolution
-from Miniproject_2.others.im2col import Window
+from Miniproject_2.others.kernels import conv_kernels
+from Miniproject_2.others.kernels.conv_kernels import ALGORITHMS, convolution
+from Miniproject_2.others.kernels.im2col import Window
 from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sequential,
                                   Sigmoid, TransposeConv2d, Upsampling)
 

@@ -11,7 +11,7 @@ import torch
 from Miniproject_1 import model as mp1
 from Miniproject_1.model import DEFAULT_CONFIG, Model
 from Miniproject_2.model import Model as Miniproject2Model
-from Miniproject_2.others.images import dihedral, epoch_batches
+from Miniproject_2.others.plumbing.images import dihedral, epoch_batches
 
 SMALL = {"channels": (4, 8), "batch_size": 8}
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import as_layout
-from Miniproject_2.others.parameter import Parameter
+from Miniproject_2.others.layers.parameter import Parameter
 from Miniproject_2.others import (MSE, SGD, Adam, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling,
                                   ReLU, Sequential, Sigmoid, TransposeConv2d, Upsampling)
 

@@ -14,10 +14,10 @@ from hypothesis import given, settings, strategies as st
 
 from helpers import LAYOUTS, bf16_bound, check_bf16_against_autograd, report
 from Miniproject_2.model import Model
-from Miniproject_2.others import conv_kernels
+from Miniproject_2.others.kernels import conv_kernels
 from Miniproject_2.others import Conv2d, NearestUpsampling, Sequential, SkipConcat, TransposeConv2d, Upsampling
-from Miniproject_2.others.join import ConcatJoin
-from Miniproject_2.others.precision import PRECISIONS, set_precision
+from Miniproject_2.others.layers.join import ConcatJoin
+from Miniproject_2.others.kernels.precision import PRECISIONS, set_precision
 from test_layers import ORDERS, as_pair, conv_cases, transpose_cases, upsampling_cases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -162,7 +162,7 @@ def test_checkpoints_hold_float32_and_load_under_either_precision(tmp_path, save
 
 
 def test_checkpoints_written_before_mixed_precision_load(tmp_path):
-    from Miniproject_2.others import checkpoint
+    from Miniproject_2.others.plumbing import checkpoint
     model = Model(arch="deep", channels=(8, 8))
     model.save_model(tmp_path / "model.pkl")
     saved = torch.load(tmp_path / "model.pkl", weights_only=True)

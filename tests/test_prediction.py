@@ -1,4 +1,4 @@
-"""Model.predict's passes (others/prediction.py): a progress bar per pass, only when asked."""
+"""Model.predict's passes (others/denoisers/prediction.py): a progress bar per pass, only when asked."""
 import io
 
 import pytest
@@ -6,9 +6,9 @@ import torch
 
 from Miniproject_1 import model as mp1
 from Miniproject_2 import model as mp2
-from Miniproject_2.others.prediction import LABELS
-from Miniproject_2.others import progress
-from Miniproject_2.others.progress import Progress
+from Miniproject_2.others.denoisers.prediction import LABELS
+from Miniproject_2.others.plumbing import progress
+from Miniproject_2.others.plumbing.progress import Progress
 
 IMPLEMENTATIONS = {"nograd": mp2.Model, "torch": mp1.Model}
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from Miniproject_2.others import Conv2d, Sequential, TransposeConv2d, Upsampling
-from Miniproject_2.others.network import build_denoiser
-from Miniproject_2.others import scratch as scratch_module
-from Miniproject_2.others.scratch import empty_cache, scratch
+from Miniproject_2.others.denoisers.network import build_denoiser
+from Miniproject_2.others.kernels import scratch as scratch_module
+from Miniproject_2.others.kernels.scratch import empty_cache, scratch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,5 +1,5 @@
 """Blending a blind denoiser's output back toward a lightly noisy input
-(``Miniproject_2/others/shrinkage.py``)."""
+(``Miniproject_2/others/denoisers/shrinkage.py``)."""
 import math
 
 import pytest
@@ -7,7 +7,7 @@ import torch
 
 from helpers import box_denoiser
 from Miniproject_2.model import Model
-from Miniproject_2.others import shrinkage, tiles
+from Miniproject_2.others.denoisers import shrinkage, tiles
 
 
 def _noise(shape, sigma, seed=0):

@@ -12,8 +12,8 @@ from hypothesis import given, strategies as st
 from helpers import LAYOUTS, check_against_autograd, twin
 from Miniproject_2.others import (Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, Residual, Sequential,
                                   SkipConcat)
-from Miniproject_2.others.join import ConcatJoin
-from Miniproject_2.others.unet import build_unet, unet_stride
+from Miniproject_2.others.layers.join import ConcatJoin
+from Miniproject_2.others.denoisers.unet import build_unet, unet_stride
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -48,7 +48,8 @@ from PIL import Image  # noqa: E402
 from Miniproject_1 import model as mp1  # noqa: E402
 from Miniproject_2 import model as mp2  # noqa: E402
 from Miniproject_2.others import (Conv2d, NearestUpsampling, ReLU, Sigmoid, TransposeConv2d,  # noqa: E402
-                                  Upsampling, checkpoint)
+                                  Upsampling)
+from Miniproject_2.others.plumbing import checkpoint  # noqa: E402
 from n2n_nograd import cli, data, denoise  # noqa: E402
 
 CLEAR, CORRECT, LOST, WRONG, TRACEBACK, EXECUTED = (

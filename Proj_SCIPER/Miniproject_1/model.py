@@ -27,14 +27,15 @@ from torch.nn import functional as F
 # The data pipeline (shuffling, batching, augmentation, padding), the progress bar, the
 # configuration and input checks, prediction in pieces and the checkpoint files are
 # shared with Miniproject_2, so that the two differ only in how the network computes.
-from Miniproject_2.others import checkpoint, clipping, prediction, shrinkage, tiles
-from Miniproject_2.others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
-from Miniproject_2.others.ensemble import check_ensemble
-from Miniproject_2.others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad
-from Miniproject_2.others.progress import Progress
-from Miniproject_2.others.strength import check_strength, with_strength
-from Miniproject_2.others.network import network_margin, network_stride
-from Miniproject_2.others.unet import SLOPE
+from Miniproject_2.others.plumbing import checkpoint
+from Miniproject_2.others.denoisers import clipping, prediction, shrinkage, tiles
+from Miniproject_2.others.plumbing.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
+from Miniproject_2.others.denoisers.ensemble import check_ensemble
+from Miniproject_2.others.plumbing.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad
+from Miniproject_2.others.plumbing.progress import Progress
+from Miniproject_2.others.denoisers.strength import check_strength, with_strength
+from Miniproject_2.others.denoisers.network import network_margin, network_stride
+from Miniproject_2.others.denoisers.unet import SLOPE
 
 # The twin takes Miniproject_2's configuration (arch="simple", the course's required network,
 # or arch="deep", the U-Net), so the two cannot drift apart. device=None computes wherever
@@ -268,7 +269,7 @@ class Model:
         Memory is bounded as in Miniproject_2 (large pictures go in tiles); ``out``,
         ``ensemble`` (the mean over flips and rotations), ``progress`` and ``strength`` work the same way;
         the deep model's output is blended toward lightly noisy inputs and its colours are
-        set right the same way (Miniproject_2's ``others/shrinkage.py`` and ``others/clipping.py``).
+        set right the same way (Miniproject_2's ``others/denoisers/shrinkage.py`` and ``others/denoisers/clipping.py``).
         """
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")

@@ -10,28 +10,30 @@ from pathlib import Path
 
 import torch
 
-from .others import checkpoint, clipping, precision, prediction, shrinkage, tiles
-from .others.adam import Adam
-from .others.avg_pool2d import AvgPool2d
-from .others.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
-from .others.conv2d import Conv2d
-from .others.ensemble import check_ensemble
-from .others.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad, to_unit
-from .others.leaky_relu import LeakyReLU
-from .others.max_pool2d import MaxPool2d
-from .others.module import inference
-from .others.mse import MSE
-from .others.network import build_denoiser, network_margin, network_stride
-from .others.progress import Progress
-from .others.relu import ReLU
-from .others.sequential import Sequential
-from .others.sgd import SGD
-from .others.sigmoid import Sigmoid
-from .others.skip import Residual, SkipConcat
-from .others.strength import check_strength, with_strength
-from .others.transpose_conv2d import TransposeConv2d
-from .others.unet import build_unet
-from .others.upsampling import NearestUpsampling, NNUpsampling, Upsampling
+from .others.denoisers import clipping, prediction, shrinkage, tiles
+from .others.denoisers.ensemble import check_ensemble
+from .others.denoisers.network import build_denoiser, network_margin, network_stride
+from .others.denoisers.strength import check_strength, with_strength
+from .others.denoisers.unet import build_unet
+from .others.kernels import precision
+from .others.layers.avg_pool2d import AvgPool2d
+from .others.layers.conv2d import Conv2d
+from .others.layers.leaky_relu import LeakyReLU
+from .others.layers.max_pool2d import MaxPool2d
+from .others.layers.module import inference
+from .others.layers.mse import MSE
+from .others.layers.relu import ReLU
+from .others.layers.sequential import Sequential
+from .others.layers.sigmoid import Sigmoid
+from .others.layers.skip import Residual, SkipConcat
+from .others.layers.transpose_conv2d import TransposeConv2d
+from .others.layers.upsampling import NearestUpsampling, NNUpsampling, Upsampling
+from .others.optim.adam import Adam
+from .others.optim.sgd import SGD
+from .others.plumbing import checkpoint
+from .others.plumbing.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
+from .others.plumbing.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad, to_unit
+from .others.plumbing.progress import Progress
 
 __all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "NNUpsampling", "Upsampling", "ReLU",
            "LeakyReLU", "Sigmoid", "MaxPool2d", "AvgPool2d", "MSE", "SGD", "Adam", "Sequential", "Residual",
@@ -67,7 +69,7 @@ class Model:
     with ``torch.manual_seed`` for a reproducible start); ``seed`` drives shuffling and
     augmentation through its own generator, so the caller's random state is untouched.
     ``precision="bf16"`` runs the convolutions' products in bfloat16 (parameters, gradients
-    and optimizer stay float32), see :mod:`.others.precision`; the default ``"fp32"``
+    and optimizer stay float32), see :mod:`.others.kernels.precision`; the default ``"fp32"``
     computes in float32.
     """
 
@@ -156,7 +158,7 @@ class Model:
 
         Heights and widths must be multiples of :attr:`stride` (4 for the default
         networks; ``predict`` takes any size). The target
-        may hold values in ``others.images.TARGET_RANGE`` (unclipped noisy pictures). Each epoch
+        may hold values in ``others.plumbing.images.TARGET_RANGE`` (unclipped noisy pictures). Each epoch
         visits the pairs in a new random order, in mini-batches, each batch under one of
         the 8 flips/rotations (the same for both images of a pair). Raises
         ``FloatingPointError`` if the loss or the weights stop being finite (or grow past
@@ -242,17 +244,17 @@ class Model:
         Runs at most about :data:`PREDICT_PIXELS` pixels at a time (a large picture goes in
         tiles whose results equal a single pass), so memory beyond the result stays bounded.
         ``ensemble`` (1, 2, 4 or 8) averages the network over that many flips and rotations
-        of each picture (:mod:`.others.ensemble`): better pictures for ``ensemble`` times
+        of each picture (:mod:`.others.denoisers.ensemble`): better pictures for ``ensemble`` times
         the time. The deep model then blends each lightly noisy picture back toward its
         input as far as an estimate of its error says
-        (:func:`.others.shrinkage.shrink_to_input`), and shifts each picture's channels so
+        (:func:`.others.denoisers.shrinkage.shrink_to_input`), and shifts each picture's channels so
         that its colour agrees with the noisy picture's under the clipped noise model
-        (:func:`.others.clipping.match_colour`).
+        (:func:`.others.denoisers.clipping.match_colour`).
         ``out``, a tensor of the input's shape, receives the result instead (rounded if it
         is an integer tensor, e.g. uint8), and is returned. ``progress``: a progress bar on
         stderr per pass (``None``: when stderr is a terminal). ``strength`` (0 to 4, default 1)
         smooths less (below 1) or more (above 1) than the blind result
-        (:mod:`.others.strength`).
+        (:mod:`.others.denoisers.strength`).
         """
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")
@@ -267,9 +269,9 @@ class Model:
                                     ensemble, self.dtype, progress)
         denoise(test_input, out)
         if self.config["arch"] == "deep":
-            # The blind U-Net may take fine texture for light noise (others/shrinkage.py),
+            # The blind U-Net may take fine texture for light noise (others/denoisers/shrinkage.py),
             # and undoes the clipping of noise at 0 and 255 only roughly; its colours are
-            # set right against the noise model (others/clipping.py).
+            # set right against the noise model (others/denoisers/clipping.py).
             shrinkage.shrink_to_input(test_input, out, denoise)
             clipping.match_colour(test_input, out)
         return out

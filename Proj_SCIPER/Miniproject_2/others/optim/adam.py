@@ -1,7 +1,7 @@
 """Adam."""
 import math
 
-from .args import check_number, shown
+from ..plumbing.args import check_number, shown
 from .optimizer import Optimizer, buffer_like
 
 

@@ -1,5 +1,5 @@
 """Mean squared error loss."""
-from .args import check_grad_output, check_tensor, shown
+from ..plumbing.args import check_grad_output, check_tensor, shown
 from .module import Module
 
 

@@ -3,7 +3,7 @@ import warnings
 
 import torch
 
-from .layout import nchw
+from ..kernels.layout import nchw
 
 
 #: The values a training target may hold: a Noise2Noise target is a noisy picture, and

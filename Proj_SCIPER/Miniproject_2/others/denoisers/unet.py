@@ -1,12 +1,12 @@
 """The deep denoiser: a U-Net with a residual output, built from this framework's layers."""
-from .config import SKIPS
-from .conv2d import Conv2d
-from .join import ConcatJoin
-from .leaky_relu import LeakyReLU
-from .max_pool2d import MaxPool2d
-from .sequential import Sequential
-from .skip import Residual, SkipConcat
-from .upsampling import NearestUpsampling
+from ..plumbing.config import SKIPS
+from ..layers.conv2d import Conv2d
+from ..layers.join import ConcatJoin
+from ..layers.leaky_relu import LeakyReLU
+from ..layers.max_pool2d import MaxPool2d
+from ..layers.sequential import Sequential
+from ..layers.skip import Residual, SkipConcat
+from ..layers.upsampling import NearestUpsampling
 
 #: The negative slope of every activation (Noise2Noise's U-Net uses 0.1 as well).
 SLOPE = 0.1

@@ -3,11 +3,11 @@ import math
 
 import torch
 
-from .args import LARGEST, check_grad_output, check_input, only, pair, shown
+from ..plumbing.args import LARGEST, check_grad_output, check_input, only, pair, shown
 from .conv_base import ConvBase
-from .conv_kernels import convolution_nhwc, convolution_nhwc_backward
-from .im2col import Window
-from .layout import is_channels_last, nchw, new_nchw, nhwc
+from ..kernels.conv_kernels import convolution_nhwc, convolution_nhwc_backward
+from ..kernels.im2col import Window
+from ..kernels.layout import is_channels_last, nchw, new_nchw, nhwc
 from .module import Module
 
 
@@ -261,7 +261,7 @@ def kept_plan(plans, x, scale_factor, kernel_size, padding, dilation, what):
 def upsampled_convolution(x, weight, bias, plan, algorithm="auto", compute=None):
     """``conv2d(upsample_nearest(x))`` with torch's ``weight`` ``(C_out, C_in, kh, kw)`` and
     ``bias``, as ``plan`` (an :class:`UpsamplingPlan` for ``x``) lays it out: every phase in
-    one convolution of ``x`` (its products in ``compute``, see :mod:`.conv_kernels`), its
+    one convolution of ``x`` (its products in ``compute``, see :mod:`..kernels.conv_kernels`), its
     columns pixel-shuffled into place. Returns the
     channels-last output as an NCHW-shaped view, and the cache
     :func:`upsampled_convolution_backward` needs."""

@@ -1,7 +1,7 @@
 """Leaky rectified linear unit."""
 import math
 
-from .args import check_grad_output, check_number, check_tensor, only
+from ..plumbing.args import check_grad_output, check_number, check_tensor, only
 from .module import Module
 
 

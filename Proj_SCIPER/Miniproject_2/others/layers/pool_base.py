@@ -1,6 +1,6 @@
 """What the two pooling layers share: torch's window arguments and the window's taps."""
-from .args import LARGEST, only, pair
-from .layout import is_channels_last, new_nchw
+from ..plumbing.args import LARGEST, only, pair
+from ..kernels.layout import is_channels_last, new_nchw
 from .module import Module
 
 

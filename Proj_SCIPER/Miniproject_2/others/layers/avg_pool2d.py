@@ -1,7 +1,7 @@
 """2-D average pooling."""
 import torch
 
-from .args import check_grad_output, check_input, positive_int
+from ..plumbing.args import check_grad_output, check_input, positive_int
 from .pool_base import PoolBase
 
 

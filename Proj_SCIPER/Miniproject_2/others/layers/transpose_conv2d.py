@@ -1,7 +1,7 @@
-"""2-D transposed convolution, the adjoint of Conv2d: a thin layer over :mod:`.conv_kernels`."""
-from .args import pair
+"""2-D transposed convolution, the adjoint of Conv2d: a thin layer over :mod:`..kernels.conv_kernels`."""
+from ..plumbing.args import pair
 from .conv_base import ConvBase
-from .im2col import Window
+from ..kernels.im2col import Window
 
 
 class TransposeConv2d(ConvBase):

@@ -1,8 +1,8 @@
 """2-D max pooling."""
 import torch
 
-from .args import check_grad_output, check_input, only, pair
-from .layout import is_channels_last, new_nchw
+from ..plumbing.args import check_grad_output, check_input, only, pair
+from ..kernels.layout import is_channels_last, new_nchw
 from .pool_base import PoolBase
 
 

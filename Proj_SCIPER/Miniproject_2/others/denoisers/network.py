@@ -1,12 +1,12 @@
 """The denoiser: the course's required shape, built from this framework's layers, and the
 geometry both networks' users need (how sizes must align, how far a pixel sees)."""
 from . import tiles
-from .conv2d import Conv2d
-from .relu import ReLU
-from .sequential import Sequential
-from .sigmoid import Sigmoid
+from ..layers.conv2d import Conv2d
+from ..layers.relu import ReLU
+from ..layers.sequential import Sequential
+from ..layers.sigmoid import Sigmoid
 from .unet import unet_margin, unet_stride
-from .upsampling import Upsampling
+from ..layers.upsampling import Upsampling
 
 #: Downsampling factor of the network: inputs are padded to a multiple of it.
 STRIDE = 4

@@ -6,7 +6,7 @@ estimate of the clean picture, with partly independent errors. Running the netwo
 the input flipped or rotated, undoing the flip or rotation on each output and averaging
 them removes part of those errors, at the price of one network pass per orientation.
 """
-from .images import dihedral, undo_dihedral
+from ..plumbing.images import dihedral, undo_dihedral
 from .tiles import store
 
 #: How many of the eight symmetries may be averaged: the first 1, 2 (a flip), 4 (the
@@ -23,7 +23,7 @@ def check_ensemble(ensemble, what):
 
 def dihedral_mean(predict, images, out, ensemble, dtype):
     """``out[...] =`` the mean over the first ``ensemble`` symmetries ``k`` (see
-    :func:`.images.dihedral`) of ``undo_dihedral(predict(dihedral(images, k)), k)``;
+    :func:`..plumbing.images.dihedral`) of ``undo_dihedral(predict(dihedral(images, k)), k)``;
     returns ``out``.
 
     ``predict(images, into)`` writes its result for ``(N, 3, H, W)`` pictures into ``into``

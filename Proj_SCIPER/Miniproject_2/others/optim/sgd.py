@@ -1,5 +1,5 @@
 """Stochastic gradient descent."""
-from .args import check_number, shown
+from ..plumbing.args import check_number, shown
 from .optimizer import Optimizer, buffer_like
 
 

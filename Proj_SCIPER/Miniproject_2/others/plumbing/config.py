@@ -11,7 +11,7 @@ import math
 import torch
 
 from .args import shown
-from .precision import check_precision
+from ..kernels.precision import check_precision
 
 #: The committed checkpoint was trained with this configuration; its last two epochs ran at
 #: lr 3e-4, which the configuration saved in it keeps for further training.

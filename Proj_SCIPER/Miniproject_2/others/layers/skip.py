@@ -7,8 +7,8 @@ they sit inside :class:`~.sequential.Sequential` like any layer.
 """
 import torch
 
-from .args import check_grad_output, check_tensor
-from .layout import is_channels_last, nchw, nhwc
+from ..plumbing.args import check_grad_output, check_tensor
+from ..kernels.layout import is_channels_last, nchw, nhwc
 from .module import Module
 
 

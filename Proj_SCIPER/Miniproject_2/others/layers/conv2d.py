@@ -1,6 +1,6 @@
-"""2-D convolution: a thin layer over :mod:`.conv_kernels`."""
+"""2-D convolution: a thin layer over :mod:`..kernels.conv_kernels`."""
 from .conv_base import ConvBase
-from .im2col import Window
+from ..kernels.im2col import Window
 
 
 class Conv2d(ConvBase):

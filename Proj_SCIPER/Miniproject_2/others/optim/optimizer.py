@@ -1,5 +1,5 @@
 """What SGD and Adam share: the parameter list, zero_grad, step and a savable state."""
-from .args import shown
+from ..plumbing.args import shown
 
 
 class Optimizer:

@@ -1,9 +1,9 @@
 """A U-Net level's join, ``conv(cat([x, upsample(low)]))``, computed without building either."""
 import torch
 
-from .args import check_grad_output, check_input
+from ..plumbing.args import check_grad_output, check_input
 from .conv2d import Conv2d
-from .conv_kernels import convolution, convolution_backward
+from ..kernels.conv_kernels import convolution, convolution_backward
 from .sequential import Sequential
 from .skip import SkipConcat
 from .upsampling import NearestUpsampling, kept_plan, upsampled_convolution, upsampled_convolution_backward

@@ -1,11 +1,11 @@
 """What the three convolution layers share: torch's arguments, initialisation, repr, and
-forward and backward as one call each to :mod:`.conv_kernels`."""
+forward and backward as one call each to :mod:`..kernels.conv_kernels`."""
 import math
 
 import torch
 
-from .args import check_grad_output, check_input, only, pair, positive_int
-from .conv_kernels import convolution, convolution_backward
+from ..plumbing.args import check_grad_output, check_input, only, pair, positive_int
+from ..kernels.conv_kernels import convolution, convolution_backward
 from .module import Module
 
 
@@ -14,9 +14,9 @@ class ConvBase(Module):
 
     ``algorithm`` picks the order of the convolution's matrix product: ``"auto"`` (the
     default), ``"im2col"``, ``"multiply_first"`` or a ``(forward, backward)`` pair of the
-    last two (see :mod:`.conv_kernels`); every order gives the same numbers up to rounding.
+    last two (see :mod:`..kernels.conv_kernels`); every order gives the same numbers up to rounding.
     ``compute_dtype`` is the dtype of the matrix products: ``None`` (the default) computes in
-    the input's, ``torch.bfloat16`` is mixed precision (see :mod:`.precision`, whose
+    the input's, ``torch.bfloat16`` is mixed precision (see :mod:`..kernels.precision`, whose
     ``set_precision`` sets it on a whole network).
     """
 
@@ -56,7 +56,7 @@ class ConvBase(Module):
             self.bias = None
 
     def _window(self, x):
-        """The :class:`~.im2col.Window` of the convolution for input ``x``."""
+        """The :class:`~..kernels.im2col.Window` of the convolution for input ``x``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _window")
 
     def forward(self, x):

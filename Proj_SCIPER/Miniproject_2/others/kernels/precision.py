@@ -13,7 +13,7 @@ layers are under a tenth of the deep model's training step (``benchmarks/speed.p
 """
 import torch
 
-from .args import shown
+from ..plumbing.args import shown
 
 #: The settings, and the products' dtype for each (None: the input's own).
 COMPUTE_DTYPES = {"fp32": None, "bf16": torch.bfloat16}

@@ -1,5 +1,5 @@
 """Logistic sigmoid."""
-from .args import check_grad_output, check_tensor
+from ..plumbing.args import check_grad_output, check_tensor
 from .module import Module
 
 

@@ -1,7 +1,7 @@
 """The network passes of ``Model.predict``: pieces of bounded size, orientations averaged,
 progress shown."""
 from .ensemble import dihedral_mean
-from .progress import Progress
+from ..plumbing.progress import Progress
 from .tiles import predict_in_pieces
 
 #: Progress-bar labels: the pass over the pictures, then the blend's pass over the lightly
@@ -17,7 +17,7 @@ def passes(run, context, pixels, grid, ensemble, dtype, progress):
     summed in ``dtype``), written into ``into``.
 
     Each call draws a progress bar in megapixels through the network (``progress``: as
-    :class:`.progress.Progress`'s ``enabled``), labelled by :data:`LABELS` in call order.
+    :class:`..plumbing.progress.Progress`'s ``enabled``), labelled by :data:`LABELS` in call order.
     """
     calls = 0
 

@@ -1,0 +1,2 @@
+"""What everything else rests on: argument checks, the configuration, picture checks,
+checkpoints and progress bars."""
