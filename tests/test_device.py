@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from n2n_nograd import cli
+from n2n_nograd import cli, device
 from n2n_nograd.device import resolve_device
 
 
@@ -51,3 +51,41 @@ def test_every_command_refuses_a_bad_device_in_one_line(capsys, gpus, command):
         err = capsys.readouterr().err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert "--device" in err and device in err
+
+
+# --- --precision ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flags, expected", [({"avx512_bf16", "avx2"}, "bf16"), ({"amx_bf16"}, "bf16"),
+                                             ({"avx2", "fma"}, "fp32"), (set(), "fp32")])
+def test_auto_precision_is_bf16_where_the_cpu_has_bfloat16_units(monkeypatch, flags, expected):
+    monkeypatch.setattr(device, "_cpu_flags", lambda: flags)
+    notes = []
+    assert device.resolve_precision("auto", "cpu", notes.append) == expected
+    assert notes == [], "auto never warns: it picks what runs fast"
+
+
+@pytest.mark.parametrize("supported, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_on_a_gpu(monkeypatch, supported, expected):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: supported)
+    assert device.resolve_precision("auto", "cuda") == expected
+
+
+def test_bf16_without_bfloat16_units_runs_and_says_it_will_be_slow(monkeypatch):
+    monkeypatch.setattr(device, "_cpu_flags", lambda: {"avx2"})
+    notes = []
+    assert device.resolve_precision("bf16", "cpu", notes.append) == "bf16"
+    assert len(notes) == 1 and "slower than fp32" in notes[0]
+    assert device.resolve_precision("fp32", "cpu", notes.append) == "fp32" and len(notes) == 1
+
+
+def test_the_commands_take_precision(capsys, tmp_path, monkeypatch):
+    from PIL import Image
+    monkeypatch.setattr(device, "_cpu_flags", lambda: {"avx2"})
+    source = tmp_path / "in.png"
+    Image.effect_noise((16, 12), 30).convert("RGB").save(source)
+    status = cli.main(["denoise", str(source), str(tmp_path / "out.png"), "--model", "deep", "--precision", "bf16"])
+    err = capsys.readouterr().err
+    assert status == 0 and "n2n denoise: note: --precision bf16" in err
+    with pytest.raises(SystemExit):
+        cli.main(["denoise", str(source), str(tmp_path / "o.png"), "--precision", "fp16"])
+    assert "--precision: invalid choice" in capsys.readouterr().err
