@@ -1,12 +1,14 @@
-"""The README's shell commands, checked without running the long ones, so that the README
-cannot drift from the code: pasted in order into a fresh shell after the two set-up
-commands, each must work.
+"""The shell commands of the README and of docs/, checked without running the long ones, so
+that the pages cannot drift from the code: pasted in order into a fresh shell after the two
+set-up commands, each page's commands must work.
 
 - `n2n ...` (also behind `torchrun ... -m n2n_nograd`) parses with the real parser, and
-  no run folder is started twice (the second `n2n train --out X` would be refused);
+  no run folder is started twice on a page (the second `n2n train --out X` would be refused);
 - `torchrun` options parse with torch's own launcher parser;
 - `make T`: T is a Makefile target; `python FILE ...`: FILE exists and knows every option;
-- every long command says how long it takes, in a comment on its line.
+- every long command says how long it takes, in a comment on its line;
+- every relative link of a page leads to a file that exists; the README stays a front door
+  (at most 250 lines) and each docs page at most 600.
 """
 import re
 import shlex
@@ -18,18 +20,20 @@ from torch.distributed.run import get_args_parser
 from n2n_nograd import cli
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 # Commands that take more than a few seconds on 2 CPU cores.
 LONG = re.compile(r"^(make (quickstart|test|report|submission)|n2n train|torchrun|python (test\.py|"
                   r"tools/make_submission\.py|benchmarks/))")
 DURATION = re.compile(r"\d\s*(s|min|h)\b|\b(seconds?|minutes?|hours?)\b")
 
 
-def commands():
-    """(command, comment) of every line of the README's ```sh blocks, in order."""
+def commands(text):
+    """(command, comment) of every line of a page's ```sh blocks, in order."""
     found = []
-    for block in BLOCK.findall(README):
+    for block in BLOCK.findall(text):
         for line in block.splitlines():
             if line.lstrip().startswith("#"):
                 continue
@@ -39,7 +43,22 @@ def commands():
     return found
 
 
-COMMANDS = commands()
+BY_PAGE = {page.name: commands(page.read_text()) for page in PAGES}
+COMMANDS = [command for page in BY_PAGE.values() for command in page]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_relative_links_lead_somewhere(page):
+    for target in LINK.findall(page.read_text()):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        assert (page.parent / target).exists(), f"{page.name}: the link to {target} leads nowhere"
+
+
+def test_the_readme_is_a_front_door_and_docs_pages_stay_short():
+    assert len(README.splitlines()) <= 250
+    for page in PAGES[1:]:
+        assert len(page.read_text().splitlines()) <= 600, page.name
 
 
 def test_the_readme_has_commands_and_says_how_to_run_them():
@@ -49,9 +68,10 @@ def test_the_readme_has_commands_and_says_how_to_run_them():
         assert not re.search(r"(^|\s)\[|<", command), f"`{command}` has a placeholder: it cannot be pasted"
 
 
-def test_n2n_commands_parse_and_start_each_run_once():
+@pytest.mark.parametrize("page", list(BY_PAGE))
+def test_n2n_commands_parse_and_start_each_run_once(page):
     started = set()
-    for command, _ in COMMANDS:
+    for command, _ in BY_PAGE[page]:
         words = shlex.split(command)
         if words[0] == "torchrun":
             launcher = get_args_parser().parse_args(words[1:])
