@@ -475,6 +475,22 @@ def print_precision(rounds, min_seconds, synchronize, device):
     return {"rows": rows, "missed_targets": missed}
 
 
+def precision_markdown(result):
+    """The README's speed table, from ``--precision``'s results: times and ratios per row."""
+    lines = ["| network | task | ours fp32 | ours bf16 | torch fp32 | torch bf16 | ours bf16 / torch fp32 | "
+             "ours bf16 / torch bf16 |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in result["rows"]:
+        seconds = row["seconds"]
+        scale, unit = (1e3, "ms a step") if row["task"] == "train step" else (1e6 / (512 * 512), "s/MP")
+        name = "U-Net" if row["network"] == "deep" else "required (48/96)"
+        times = " | ".join(f"{scale * seconds[key]:.3g}" for key in ("ours fp32", "ours bf16", "torch fp32",
+                                                                   "torch bf16"))
+        ratios = " | ".join(f"{row['ratios'][f'ours bf16 / {over}']['ratio']:.2f}" for over in ("torch fp32",
+                                                                                              "torch bf16"))
+        lines.append(f"| {name} | {row['task']} ({unit}) | {times} | {ratios} |")
+    return "\n".join(lines)
+
+
 def check_targets(row):
     """Set ``row["targets"]`` to the targets that apply and ``row["met"]`` to whether all hold."""
     targets = {}
@@ -570,6 +586,7 @@ def main():
                   **print_precision(args.rounds, args.min_seconds, synchronize, device)}
         result["cpu_steal_share"] = steal_share(cpu_start, cpu_times())
         print("targets missed: " + ("; ".join(result["missed_targets"]) or "none"))
+        print(precision_markdown(result))
         out = Path(args.json) if args.json else ROOT / "results" / f"speed_precision{'_' + device.split(':')[0] if on_gpu else ''}.json"
         out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {out}")

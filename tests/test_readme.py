@@ -113,3 +113,14 @@ def test_long_commands_say_how_long_they_take():
     for command, comment in COMMANDS:
         if LONG.match(command):
             assert DURATION.search(comment), f"`{command}` does not say how long it takes"
+
+
+def test_the_readme_speed_table_is_the_benchmarks_file():
+    """The table is speed.py --precision's, as printed from results/speed_precision.json."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("speed", ROOT / "benchmarks" / "speed.py")
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    table = speed.precision_markdown(json.loads((ROOT / "results" / "speed_precision.json").read_text()))
+    assert table in README
