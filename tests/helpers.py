@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 from Miniproject_2.others import (AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Residual,
                                   Sequential, Sigmoid, SkipConcat, TransposeConv2d, Upsampling)
-from Miniproject_2.others.kernels.precision import set_precision
 
 # Every layer must give the same numbers whatever the memory layout of its input:
 # contiguous NCHW takes the exact path, channels-last the fast one, and the last two
@@ -187,7 +186,13 @@ def check_bf16_against_autograd(module, x, depth=1, layout="channels_last", grad
     the same network on ``|x|``, ``|weights|`` and ``|upstream|`` gives each number's
     ``sum |a| |b|``. Returns the largest ratio of an error to its bound (at most 1)."""
     module.to(dtype=torch.float32)
-    set_precision(module, "bf16")
+    # Every convolution, the picture-facing ones too (set_precision keeps those in float32).
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        if hasattr(current, "compute_dtype"):
+            current.compute_dtype = torch.bfloat16
+        stack.extend(child for _, child in current.children())
     module.zero_grad()
     x = x.to(torch.float32)
     y = module.forward(as_layout(x, layout))

@@ -17,7 +17,7 @@ from Miniproject_2.model import Model
 from Miniproject_2.others.kernels import conv_kernels
 from Miniproject_2.others import Conv2d, NearestUpsampling, Sequential, SkipConcat, TransposeConv2d, Upsampling
 from Miniproject_2.others.layers.join import ConcatJoin
-from Miniproject_2.others.kernels.precision import PRECISIONS, set_precision
+from Miniproject_2.others.kernels.precision import PICTURE_CHANNELS, PRECISIONS, set_precision
 from test_layers import ORDERS, as_pair, conv_cases, transpose_cases, upsampling_cases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -135,10 +135,13 @@ def _convolutions(net):
 
 
 @pytest.mark.parametrize("arch", ["simple", "deep"])
-def test_precision_reaches_every_convolution(arch):
+def test_precision_reaches_every_convolution_but_the_picture_facing_ones(arch):
     assert all(conv.compute_dtype is None for conv in _convolutions(Model(arch=arch).net))
     convs = _convolutions(Model(arch=arch, precision="bf16").net)
-    assert convs and all(conv.compute_dtype is torch.bfloat16 for conv in convs)
+    facing = [conv for conv in convs if min(conv.in_channels, conv.out_channels) <= PICTURE_CHANNELS]
+    assert len(facing) == 2, "the first convolution reads the picture, the last one writes it"
+    assert all(conv.compute_dtype is None for conv in facing)
+    assert all(conv.compute_dtype is torch.bfloat16 for conv in convs if conv not in facing)
 
 
 @pytest.mark.parametrize("bad", ["fp16", "BF16", None, 16, "auto"])
@@ -155,8 +158,10 @@ def test_checkpoints_hold_float32_and_load_under_either_precision(tmp_path, save
     reader = Model(arch="deep", channels=(8, 8), precision=loading)
     reader.load_model(tmp_path / "model.pkl")
     assert reader.config["precision"] == loading
-    assert all(conv.compute_dtype == (torch.bfloat16 if loading == "bf16" else None)
-               for conv in _convolutions(reader.net))
+    fresh = Model(arch="deep", channels=(8, 8), precision=loading)
+    assert [conv.compute_dtype for conv in _convolutions(reader.net)] == \
+        [conv.compute_dtype for conv in _convolutions(fresh.net)]
+    assert (torch.bfloat16 in [conv.compute_dtype for conv in _convolutions(reader.net)]) == (loading == "bf16")
     for key, tensor in writer.net.state_dict().items():
         assert tensor.dtype == torch.float32 and torch.equal(reader.net.state_dict()[key], tensor)
 
