@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,8 +261,9 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     if model.epochs_trained >= epochs:
         log(f"the model already has {model.epochs_trained} epochs; raise --epochs to train more")
 
-    train_options = {} if parallel is None else {"data_parallel": parallel,
-                                                   "progress": None if lead else False}
+    # A bar on a terminal, a line every few seconds in a log (nohup, a scheduler's file).
+    shown = (True if sys.stderr.isatty() else "lines") if lead else False
+    train_options = {"progress": shown} if parallel is None else {"data_parallel": parallel, "progress": shown}
     training_seconds = 0.0
     try:
         while model.epochs_trained < epochs:
