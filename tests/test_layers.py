@@ -129,6 +129,17 @@ def test_every_product_order_matches_autograd(module, cases, data, algorithm, ba
     check_against_autograd(layer, torch.randn(batch, cin, *size), layout, grad_layout)
 
 
+def drawn_layer(module, cases, data, cin, cout, bias, seed):
+    """``(layer, input size)``: a convolution layer of drawn arguments, in a drawn product
+    order where its stride allows any."""
+    args, size = data.draw(cases)
+    torch.manual_seed(seed)
+    layer = module(cin, cout, bias=bias, **args)
+    if as_pair(args.get("stride", 1)) == (1, 1):
+        layer.algorithm = data.draw(st.sampled_from(ORDERS))
+    return layer, size
+
+
 #: im2col block sizes, in bytes: one output row per block, a few rows, whole images, all at once.
 block_sizes = st.one_of(st.integers(1, 3000), st.just(1 << 30))
 
@@ -142,11 +153,7 @@ def test_convolutions_in_any_block_size_match_autograd(module, cases, data, bloc
                                                        grad_layout, seed):
     """The im2col matrix is built and multiplied block by block; every block size gives
     autograd's numbers, in every product order the layer's stride allows."""
-    args, size = data.draw(cases)
-    torch.manual_seed(seed)
-    layer = module(cin, cout, bias=bias, **args)
-    if as_pair(args.get("stride", 1)) == (1, 1):
-        layer.algorithm = data.draw(st.sampled_from(ORDERS))
+    layer, size = drawn_layer(module, cases, data, cin, cout, bias, seed)
     with mock.patch.object(conv_kernels, "BLOCK_BYTES", block_bytes):
         check_against_autograd(layer, torch.randn(batch, cin, *size), "channels_last", grad_layout)
 

@@ -18,7 +18,7 @@ from Miniproject_2.others.kernels import conv_kernels
 from Miniproject_2.others import Conv2d, NearestUpsampling, Sequential, SkipConcat, TransposeConv2d, Upsampling
 from Miniproject_2.others.layers.join import ConcatJoin
 from Miniproject_2.others.kernels.precision import PICTURE_CHANNELS, PRECISIONS, set_precision
-from test_layers import ORDERS, as_pair, conv_cases, transpose_cases, upsampling_cases
+from test_layers import conv_cases, drawn_layer, transpose_cases, upsampling_cases
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -49,11 +49,7 @@ def test_bf16_convolutions_are_within_the_bound(module, cases, data, batch, cin,
                                                 block_bytes, seed):
     """Forward, input gradient and parameter gradients of every convolution layer, in every
     product order its stride allows and any im2col block size."""
-    args, size = data.draw(cases)
-    torch.manual_seed(seed)
-    layer = module(cin, cout, bias=bias, **args)
-    if as_pair(args.get("stride", 1)) == (1, 1):
-        layer.algorithm = data.draw(st.sampled_from(ORDERS))
+    layer, size = drawn_layer(module, cases, data, cin, cout, bias, seed)
     with mock.patch.object(conv_kernels, "BLOCK_BYTES", block_bytes):
         _record(module.__name__, check_bf16_against_autograd(layer, torch.randn(batch, cin, *size) * 3,
                                                              layout=layout, grad_layout=grad_layout))
