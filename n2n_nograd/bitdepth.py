@@ -129,8 +129,8 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 def encode_png16(pixels: np.ndarray, bits: int = 16, metadata: dict | None = None) -> bytes:
     """A 16-bit PNG of (H, W, 3 or 4) uint16 ``pixels`` (on the full 16 bits when ``bits`` is
-    fewer, which sBIT then declares), with the ICC profile (iCCP) and EXIF (eXIf) of
-    ``metadata``."""
+    fewer, which sBIT then declares), with the ICC profile (iCCP), EXIF (eXIf) and XMP (iTXt)
+    of ``metadata``."""
     height, width, planes = pixels.shape
     header = struct.pack(">IIBBBBB", width, height, 16, 6 if planes == 4 else 2, 0, 0, 0)
     chunks = [_chunk(b"IHDR", header)]
@@ -142,6 +142,9 @@ def encode_png16(pixels: np.ndarray, bits: int = 16, metadata: dict | None = Non
     if metadata.get("exif"):
         exif = metadata["exif"]
         chunks.append(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    if metadata.get("xmp"):
+        # iTXt: keyword, no compression, no language, no translated keyword.
+        chunks.append(_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + metadata["xmp"]))
     # Filter type 0 on every row: the rows as they are, big-endian, each after a zero byte.
     rows = np.zeros((height, 1 + width * planes * 2), dtype=np.uint8)
     rows[:, 1:] = pixels.astype(">u2").reshape(height, -1).view(np.uint8)
@@ -161,10 +164,10 @@ def encode_deep(denoised: torch.Tensor, like: DeepPicture, image_format: str,
 
 def encode_tiff16(pixels: np.ndarray, metadata: dict | None = None) -> bytes:
     """A 16-bit TIFF (deflate) of (H, W, 3 or 4) uint16 ``pixels``, with ``metadata``'s ICC
-    profile."""
+    profile and XMP packet."""
     out = io.BytesIO()
-    icc = (metadata or {}).get("icc_profile")
-    extra = [(34675, "B", len(icc), icc, True)] if icc else []
+    extra = [(tag, "B", len(value), value, True) for tag, value in
+             ((34675, (metadata or {}).get("icc_profile")), (700, (metadata or {}).get("xmp"))) if value]
     tifffile.imwrite(out, pixels, photometric="rgb", compression="zlib",
                      extrasamples=[2] if pixels.shape[2] == 4 else None, extratags=extra)
     return out.getvalue()

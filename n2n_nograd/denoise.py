@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from Miniproject_2.others.plumbing.checkpoint import write_atomic
 
@@ -85,6 +85,8 @@ JPEG_QUALITY = 95
 REFUSED = {"GIF": "GIF holds 256 colours and would posterise the picture: use .png"}
 #: Formats whose files carry an EXIF block and an ICC profile through Pillow.
 KEEPS_METADATA = ("JPEG", "PNG", "WEBP", "TIFF")
+#: PNG's text key of an XMP packet (JPEG and WebP carry it as Pillow's ``xmp``).
+XMP_KEY = "XML:com.adobe.xmp"
 #: Formats whose files hold an alpha channel.
 KEEPS_ALPHA = ("PNG", "WEBP", "TIFF")
 
@@ -100,13 +102,16 @@ def read_alpha(path) -> torch.Tensor | None:
 
 
 def read_metadata(path) -> dict:
-    """What a picture file carries besides its pixels, as Pillow's save() takes it: the ICC
-    colour profile and the EXIF block (camera, date, exposure...), with the orientation set
-    to 1 because ``read_picture`` applies the rotation. Empty if the file has neither."""
+    """What a picture file carries besides its pixels: the ICC colour profile, the EXIF block
+    (camera, date, exposure...), with the orientation set to 1 because ``read_picture``
+    applies the rotation, and the XMP packet (as bytes). Empty if the file has none."""
     with Image.open(path) as img:
         kept = {}
         if img.info.get("icc_profile"):
             kept["icc_profile"] = img.info["icc_profile"]
+        xmp = img.info.get("xmp") or img.info.get(XMP_KEY)
+        if xmp:
+            kept["xmp"] = xmp.encode() if isinstance(xmp, str) else bytes(xmp)
         exif = img.getexif()
         if len(exif):
             if ORIENTATION in exif:
@@ -124,6 +129,14 @@ def encode_picture(picture: torch.Tensor, image_format: str, metadata: dict | No
     ``quality`` is given. Returns the bytes and the names of what the format cannot hold."""
     kept = image_format in KEEPS_METADATA
     options = dict(metadata or {}) if kept else {}
+    xmp = options.pop("xmp", None)
+    if xmp and image_format == "PNG":
+        options["pnginfo"] = PngImagePlugin.PngInfo()
+        options["pnginfo"].add_itxt(XMP_KEY, xmp.decode("utf-8", "replace"))
+    elif xmp and image_format == "TIFF":
+        options["tiffinfo"] = {700: xmp}
+    elif xmp:
+        options["xmp"] = xmp
     if image_format == "JPEG":
         options.update(quality=quality or JPEG_QUALITY, subsampling=0)
     elif image_format == "WEBP" and quality:

@@ -2,6 +2,7 @@
 comparison with ``torch.autograd``, the ``gradcheck`` adapter, the run report and a
 linear stand-in denoiser."""
 import contextlib
+import re
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,15 @@ LAYOUTS = ("contiguous", "channels_last", "transposed", "sliced")
 TOLERANCE = {"rtol": 1e-10, "atol": 1e-12}
 
 REPORTS = []
+
+
+#: A progress line of Progress's "lines" mode (what a command writes to stderr off a terminal).
+PROGRESS_LINE = re.compile(r"^[^:]+: [\d,.]+/[\d,.]+( \w+)?( loss [\d.]+)? [\d,.]+ \w+/s$")
+
+
+def message_lines(err):
+    """The lines of a command's stderr that are not progress lines."""
+    return [line for line in err.strip().splitlines() if not PROGRESS_LINE.match(line)]
 
 
 def report(title, lines):

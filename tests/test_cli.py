@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import message_lines
 from n2n_nograd import cli, data, denoise, evaluation
 from n2n_nograd.baselines import missing_requirement
 
@@ -28,7 +29,7 @@ def run(capsys, *argv):
 
 def assert_one_line_error(err):
     assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
+    assert len(message_lines(err)) == 1, err
 
 
 def fake_train(self, train_input, train_target, num_epochs=1, progress=None):

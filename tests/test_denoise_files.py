@@ -339,3 +339,25 @@ def test_a_signal_at_any_step_of_a_write_loses_nothing(tmp_path, signame, target
     if target == "out":
         assert source.read_bytes() == original, "the input is never touched"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")) == [], "temporary file left"
+
+
+XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:creator="A photographer"/>'
+       b'</rdf:RDF></x:xmpmeta>')
+
+
+@pytest.mark.parametrize("suffix, deep", [(".jpg", False), (".png", False), (".webp", False), (".tiff", False),
+                                          (".png", True), (".tiff", True)])
+def test_the_xmp_packet_reaches_the_output(capsys, tmp_path, inverted, suffix, deep):
+    """Ratings, keywords, the photographer's name: XMP goes where EXIF goes, at 8 and 16 bits."""
+    source = tmp_path / f"in{suffix}"
+    if deep:
+        encode = bitdepth.encode_png16 if suffix == ".png" else bitdepth.encode_tiff16
+        source.write_bytes(encode(deep_ramp(16), metadata={"xmp": XMP}))
+    else:
+        encoded, _ = denoise.encode_picture(denoise.read_picture(picture(tmp_path / "x.png")),
+                                            denoise.picture_format(source), {"xmp": XMP})
+        source.write_bytes(encoded)
+    assert denoise.read_metadata(source)["xmp"] == XMP
+    assert run(capsys, "denoise", source, tmp_path / f"out{suffix}", "--model", "deep")[0] == 0
+    assert denoise.read_metadata(tmp_path / f"out{suffix}")["xmp"] == XMP

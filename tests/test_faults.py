@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import message_lines
 from Miniproject_1 import model as mp1
 from Miniproject_2 import model as mp2
 from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, NearestUpsampling, ReLU, Sigmoid,
@@ -46,7 +47,7 @@ def run(capsys, *argv):
 
 
 def one_line(err):
-    return "Traceback" not in err and len(err.strip().splitlines()) == 1
+    return "Traceback" not in err and len(message_lines(err)) == 1
 
 
 @pytest.fixture(scope="module")
