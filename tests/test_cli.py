@@ -643,7 +643,7 @@ def test_denoise_keeps_exif_and_the_colour_profile(capsys, tmp_path, monkeypatch
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     source = tmp_path / "camera.jpg"
     Image.effect_noise((24, 16), 20).convert("RGB").save(source, exif=exif, icc_profile=profile, quality=95)
-    for name in ("out.jpg", "out.png"):
+    for name in ("out.jpg", "out.png", "out.webp", "out.tiff"):
         assert run(capsys, "denoise", source, tmp_path / name, "--model", "deep")[0] == 0
         with Image.open(tmp_path / name) as out:
             assert out.size == (16, 24), "the rotation is applied to the pixels"
