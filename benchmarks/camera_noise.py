@@ -3,11 +3,13 @@
 
     python benchmarks/camera_noise.py [--checkpoint PATH ...] [--n 100] [--real DIR [--real-n 20]]
                                       [--json PATH]      # default results/camera_noise.json
+    python benchmarks/camera_noise.py --bias-only        # part 0 alone -> results/camera_noise_bias.json
 
 0. The training targets' bias (``n2n_nograd/camera.py``): on the first ``--n`` unseen-source
    pictures through the camera pipeline at three shot-noise levels (read noise drawn with it),
    the mean signed error against the noiseless pipeline of a target put through the whole
-   pipeline (clipped; and rounded) and of the first-order target that training uses.
+   pipeline (clipped; and rounded) and of the first-order target that training uses, over
+   every value and per brightness band.
 1. On the unseen-source pictures (``data/unseen128`` from ``n2n testset``, the first ``--n``),
    at sigma 15, 25 and 50: Gaussian noise clipped and rounded and saved as PNG (lossless, the
    quality tables' protocol), the same pictures saved as JPEG at quality 95 and 75 with 4:2:0
@@ -76,9 +78,13 @@ def main():
     parser.add_argument("--n", type=int, default=100, help="128x128 unseen pictures (default: 100)")
     parser.add_argument("--real", type=Path, help="a folder of real noisy pictures and their ground truth")
     parser.add_argument("--real-n", type=int, default=20, help="real pairs, spread over the set (default: 20)")
-    parser.add_argument("--json", type=Path, default=ROOT / "results/camera_noise.json",
+    parser.add_argument("--bias-only", action="store_true",
+                        help="only the targets' bias, overall and per brightness (a minute), no model; "
+                             "written to results/camera_noise_bias.json unless --json says otherwise")
+    parser.add_argument("--json", type=Path, default=None,
                         help="where the rows go (default: results/camera_noise.json)")
     args = parser.parse_args()
+    args.json = args.json or ROOT / ("results/camera_noise_bias.json" if args.bias_only else "results/camera_noise.json")
     models = {name: load(name) for name in args.checkpoint or ["committed"]}
     results = {"n": args.n, "bias": [], "synthetic": [], "real": []}
     clean = load_clean(ROOT / "data/unseen128")[:args.n]
@@ -88,6 +94,13 @@ def main():
         bias = target_bias(clean, draw_cameras(len(clean), generator, shot_range=(shot, shot)), generator)
         results["bias"].append({"shot": shot, **bias})
         print(f"{shot:>8g}{'':29}{bias['full']:>+7.3f}{bias['full_rounded']:>+9.3f}{bias['first_order']:>+13.3f}")
+        for band in bias["by_brightness"]:
+            print(f"{'':8}  brightness {band['band'][0]:>3}-{band['band'][1]:<3} ({100 * band['share']:4.1f}% of values)"
+                  f"{band['full']:>+7.3f}{band['full_rounded']:>+9.3f}{band['first_order']:>+13.3f}")
+    if args.bias_only:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+        return
     print(f"{'case':<16}{'sigma':>6}{'input':>8}" + "".join(f"{name[-24:]:>26}" for name in models))
     for sigma in SIGMAS:
         for case, make in CASES.items():

@@ -261,17 +261,36 @@ def camera_pair(clean: torch.Tensor, cameras: Cameras, generator: torch.Generato
                       clean=look(noiseless, cameras))
 
 
+#: Brightness bands (of the noiseless pipeline's value, 0-255) over which target_bias is also taken;
+#: the first and the last are open-ended (sharpening can push a value past 0 or 255).
+BRIGHTNESS_BANDS = ((0, 16), (16, 64), (64, 128), (128, 192), (192, 240), (240, 256))
+
+
 def target_bias(clean: torch.Tensor, cameras: Cameras, generator: torch.Generator,
                 draws: int = 8) -> dict:
     """Mean signed error (0-255 levels) of targets against the noiseless pipeline, over
-    ``draws`` draws: the full pipeline's (clipped; and rounded) and the first-order ones."""
-    full = rounded = first_order = 0.0
+    ``draws`` draws: the full pipeline's (clipped; and rounded) and the first-order ones,
+    over every value and (``"by_brightness"``) per band of :data:`BRIGHTNESS_BANDS`."""
+    sums = {key: torch.zeros(len(BRIGHTNESS_BANDS) + 1, dtype=torch.float64)
+            for key in ("full", "full_rounded", "first_order")}
+    counts = torch.zeros(len(BRIGHTNESS_BANDS) + 1, dtype=torch.float64)
     for _ in range(draws):
         pair = camera_pair(clean, cameras, generator)
-        full += (pair.noisy - pair.clean).mean().item()
-        rounded += (pair.noisy.round() - pair.clean).mean().item()
-        first_order += (pair.target - pair.clean).mean().item()
-    return {"full": full / draws, "full_rounded": rounded / draws, "first_order": first_order / draws}
+        errors = {"full": pair.noisy - pair.clean, "full_rounded": pair.noisy.round() - pair.clean,
+                  "first_order": pair.target - pair.clean}
+        edges = [-math.inf, *(high for _, high in BRIGHTNESS_BANDS[:-1]), math.inf]
+        masks = [torch.ones_like(pair.clean, dtype=torch.bool)] + [
+            (pair.clean >= low) & (pair.clean < high) for low, high in zip(edges, edges[1:])]
+        for i, mask in enumerate(masks):
+            counts[i] += mask.sum()
+            for key, error in errors.items():
+                sums[key][i] += error[mask].sum()
+    means = {key: (total / counts.clamp(min=1)).tolist() for key, total in sums.items()}
+    result = {key: values[0] for key, values in means.items()}
+    result["by_brightness"] = [{"band": list(band), "share": float(counts[i + 1] / counts[0]),
+                                **{key: values[i + 1] for key, values in means.items()}}
+                               for i, band in enumerate(BRIGHTNESS_BANDS)]
+    return result
 
 
 def grey(clean: torch.Tensor) -> torch.Tensor:

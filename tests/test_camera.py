@@ -89,6 +89,11 @@ def test_first_order_targets_are_unbiased_where_the_full_pipeline_is_not():
                               torch.Generator().manual_seed(7), draws=6)
     assert abs(bias["first_order"]) < 0.1 < abs(bias["full"])
     assert bias["full_rounded"] == pytest.approx(bias["full"], abs=0.05)
+    bands = bias["by_brightness"]
+    assert [band["band"] for band in bands] == [list(b) for b in camera.BRIGHTNESS_BANDS]
+    assert sum(band["share"] for band in bands) == pytest.approx(1)
+    darkest = bands[0]
+    assert darkest["full"] > 1 and abs(darkest["first_order"]) < 0.1 * darkest["full"], "clipping at black lifts the full targets"
 
 
 def test_the_look_is_linear_keeps_flat_colour_and_can_be_off():
