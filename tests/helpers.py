@@ -196,7 +196,7 @@ def check_bf16_against_autograd(module, x, depth=1, layout="channels_last", grad
     the same network on ``|x|``, ``|weights|`` and ``|upstream|`` gives each number's
     ``sum |a| |b|``. Returns the largest ratio of an error to its bound (at most 1)."""
     module.to(dtype=torch.float32)
-    # Every convolution, the picture-facing ones too (set_precision keeps those in float32).
+    # Every convolution, the one reading the picture too (set_precision keeps it in float32).
     stack = [module]
     while stack:
         current = stack.pop()
