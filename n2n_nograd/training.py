@@ -296,15 +296,18 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
                 model.save_model(best_path)
             log(f"epoch {record['epoch']}/{epochs}: train loss {loss:.5f}, val PSNR {val_psnr:.2f} dB"
                 f"{' (best)' if best == val_psnr else ''}, {record['epoch_seconds']:.1f} s")
-            if val_psnr < noisy_psnr:
+            # A validation set holding a noiseless picture (a level drawn near 0) has an infinite
+            # mean input PSNR: no model is "below" it, so only the drop from the best counts.
+            below_input = val_psnr < noisy_psnr if math.isfinite(noisy_psnr) else None
+            if below_input:
                 log(f"warning: the model makes pictures worse than the noisy input ({val_psnr:.2f} dB "
                     f"< {noisy_psnr:.2f} dB); if this lasts, the learning rate may be too high")
-            if val_psnr < min(best - COLLAPSE_DB, noisy_psnr):
+            if val_psnr < best - COLLAPSE_DB and below_input is not False:
                 return Outcome("collapsed",
                                f"the model collapsed: validation PSNR fell to {val_psnr:.2f} dB in epoch "
-                               f"{record['epoch']}, from {best:.2f} dB and below the noisy input's "
-                               f"{noisy_psnr:.2f} dB; {best_path} keeps the best epoch. Start a new run with "
-                               "a smaller --lr")
+                               f"{record['epoch']}, from {best:.2f} dB"
+                               + (f" and below the noisy input's {noisy_psnr:.2f} dB" if below_input else "")
+                               + f"; {best_path} keeps the best epoch. Start a new run with a smaller --lr")
     except KeyboardInterrupt:
         # Only evaluated epochs are kept: the checkpoint of the last one is already on
         # disk, and --resume trains the interrupted epoch again, exactly as it would have.

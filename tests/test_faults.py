@@ -4,6 +4,7 @@ generates the bad inputs, and ``python tools/fault_suite.py`` is the long run.
 """
 import errno
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -405,6 +406,19 @@ def test_a_collapsing_run_warns_then_stops_with_its_own_status(capsys, dataset, 
     best = mp2.Model()
     best.load_model(tmp_path / "r" / "best.pkl")
     assert best.epochs_trained == 1
+
+
+def test_a_noiseless_validation_picture_does_not_make_every_epoch_look_worse(capsys, dataset, tmp_path,
+                                                                           monkeypatch):
+    """A validation set with a picture drawn at sigma near 0 reads an infinite input PSNR: no
+    warning then, and only a drop from the best epoch stops the run."""
+    monkeypatch.setattr(training, "input_psnr", lambda *args: math.inf)
+    psnrs = iter([24.0, 23.0, 30.0, 26.0])
+    monkeypatch.setattr(training, "validation_psnr", lambda *args: next(psnrs))
+    status, out, err = run(capsys, "train", "--data", dataset, "--subset", 16, "--epochs", 4,
+                           "--out", tmp_path / "r")
+    assert status == cli.EXIT_COLLAPSED and "collapsed" in err
+    assert "worse than the noisy input" not in out and "epoch 4/4" in out
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
