@@ -13,13 +13,16 @@ have recorded, adds a sensor's noise there and processes it back:
           + noise                N(0, shot * raw + read): shot (photon) and read noise
           -> camera RGB          bilinear demosaicing, white balance and brightness gains
           -> sRGB                colour matrix, clipping to [0, 1], sRGB transfer curve
-          -> the camera's look   for most pictures, chroma noise reduction and sharpening
+          -> the camera's look   for most pictures, noise reduction and sharpening
           -> picture             rounding to 0-255; for some pictures a JPEG round trip
 
-The look is what cameras do to a picture after the transfer curve (:func:`look`): they blur
-the colour difference channels to hide chroma noise, and sharpen the luma, which lifts the
+The look is what cameras do to a picture after the transfer curve: they smooth the noise,
+the colour differences' much more than the luma's, and sharpen the luma, which lifts the
 noise's middle frequencies; both leave the noise blotchy, spread over several pixels, as it
-is in camera JPEGs. Both are linear, so the targets below stay unbiased through them.
+is in camera JPEGs. A camera's noise reduction follows edges, so it smooths the noise and
+leaves the picture's own edges: here it is idealised as a blur of the noise alone
+(:func:`noise_reduction`); the sharpening acts on the whole picture (:func:`sharpen`). Both
+are linear, so the targets below stay unbiased through them.
 
 The two noise levels are drawn jointly, as measured on real sensors: log shot uniform over
 :data:`SHOT_RANGE`, log read a line in log shot plus scatter (:func:`draw_cameras`).
@@ -29,12 +32,12 @@ Targets
 Noise2Noise learns the mean of its targets. Through the whole pipeline a noisy target's mean
 is not the clean picture's: the clipping and the transfer curve bend, so
 ``E[f(c + n)] != f(c)`` (:func:`target_bias` measures it). The targets here are the
-pipeline's first-order expansion instead: ``K(f(c) + f'(c) L n)``, where ``L`` is the linear
-part (demosaicing, gains, colour matrix), ``f`` the clipping and transfer curve, ``K`` the
-look, and ``n`` a second raw noise draw, independent of the input's. Their mean is ``K f(c)``
-exactly, their
-noise is correlated across pixels and channels as the input's is; they are neither rounded
-nor compressed, so JPEG never reaches a target.
+pipeline's first-order expansion instead: ``S(f(c) + R f'(c) L n)``, where ``L`` is the
+linear part (demosaicing, gains, colour matrix), ``f`` the clipping and transfer curve, ``R``
+the noise reduction, ``S`` the sharpening, and ``n`` a second raw noise draw, independent of
+the input's. Their mean is ``S f(c)`` exactly, their noise is correlated across pixels and
+channels as the input's is; they are neither rounded nor compressed, so JPEG never reaches a
+target.
 """
 from __future__ import annotations
 
@@ -64,9 +67,10 @@ RED_GAIN, BLUE_GAIN, BRIGHTNESS = (1.9, 2.4), (1.5, 1.9), (0.8, 0.1)
 SHOT_RANGE = (1e-4, 1.2e-2)
 #: log(read variance) = READ_SLOPE * log(shot) + READ_OFFSET + N(0, READ_SCATTER).
 READ_SLOPE, READ_OFFSET, READ_SCATTER = 2.18, 1.20, 0.26
-#: The look (:func:`look`): the share of cameras that apply it, the range of their chroma
-#: blur's sigma (pixels), of their sharpening's amount, and the unsharp mask's sigma.
-LOOK_SHARE, CHROMA_BLUR, SHARPEN, SHARPEN_SIGMA = 0.7, (0.5, 2.5), (0.0, 1.0), 1.0
+#: The look: the share of cameras that apply it, the ranges of their noise reduction's blur
+#: sigmas (pixels) on the colour differences and on the luma, of their sharpening's amount,
+#: and the unsharp mask's sigma.
+LOOK_SHARE, CHROMA_BLUR, LUMA_BLUR, SHARPEN, SHARPEN_SIGMA = 0.7, (1.0, 4.0), (0.0, 1.0), (0.0, 1.0), 1.0
 #: sRGB to luma and two colour differences (BT.601, without the offsets: the look is linear).
 RGB_TO_YCC = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 #: Pixels of each Bayer colour, by the pixel's (row, column) parity: RGGB at phase (0, 0).
@@ -103,8 +107,8 @@ class Cameras:
     Shape:
         camera_to_rgb: (N, 3, 3); gains: (N, 3) (white balance times brightness, applied to
         raw); shot, read: (N,) (raw variance ``shot * raw + read`` on [0, 1]); phase: (N, 2),
-        the row and column parity of the mosaic's red pixel; chroma_blur, sharpen: (N,), the
-        look's (zero: none).
+        the row and column parity of the mosaic's red pixel; chroma_blur, luma_blur, sharpen:
+        (N,), the look's (zero: none).
     """
 
     camera_to_rgb: torch.Tensor
@@ -113,6 +117,7 @@ class Cameras:
     read: torch.Tensor
     phase: torch.Tensor
     chroma_blur: torch.Tensor
+    luma_blur: torch.Tensor
     sharpen: torch.Tensor
 
     def __len__(self) -> int:
@@ -120,7 +125,8 @@ class Cameras:
 
     def __getitem__(self, index) -> "Cameras":
         return Cameras(self.camera_to_rgb[index], self.gains[index], self.shot[index],
-                       self.read[index], self.phase[index], self.chroma_blur[index], self.sharpen[index])
+                       self.read[index], self.phase[index], self.chroma_blur[index], self.luma_blur[index],
+                       self.sharpen[index])
 
 
 def draw_cameras(n: int, generator: torch.Generator, shot_range=SHOT_RANGE) -> Cameras:
@@ -143,9 +149,9 @@ def draw_cameras(n: int, generator: torch.Generator, shot_range=SHOT_RANGE) -> C
                 + torch.randn(n, generator=generator, dtype=torch.float64) * READ_SCATTER)
     phase = torch.randint(0, 2, (n, 2), generator=generator)
     has_look = (torch.rand(n, generator=generator) < LOOK_SHARE).double()
-    chroma_blur, sharpen = uniform(n, *CHROMA_BLUR) * has_look, uniform(n, *SHARPEN) * has_look
+    chroma_blur, luma_blur, sharpen = (uniform(n, *bounds) * has_look for bounds in (CHROMA_BLUR, LUMA_BLUR, SHARPEN))
     return Cameras(torch.linalg.inv(rgb_to_camera), gains, log_shot.exp(), log_read.exp(), phase,
-                   chroma_blur, sharpen)
+                   chroma_blur, luma_blur, sharpen)
 
 
 def _colour(matrix: torch.Tensor, pictures: torch.Tensor) -> torch.Tensor:
@@ -214,16 +220,28 @@ def gaussian_blur(planes: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
     return x.view(n, k, h, w)
 
 
-def look(srgb: torch.Tensor, cameras: Cameras) -> torch.Tensor:
-    """The camera's rendering of sRGB pictures (N, 3, H, W) on 0-255, a linear map: its colour
-    difference channels blurred by ``chroma_blur``, its luma sharpened by ``sharpen``
-    (``y + sharpen * (y - blur(y))``, an unsharp mask of :data:`SHARPEN_SIGMA`)."""
+def _in_ycc(srgb: torch.Tensor, change) -> torch.Tensor:
+    """``change`` applied to the luma and colour differences (N, 3, H, W) of ``srgb``."""
     to_ycc = torch.tensor(RGB_TO_YCC, dtype=srgb.dtype)
-    ycc = torch.einsum("ij,njhw->nihw", to_ycc, srgb)
-    luma, chroma = ycc[:, :1], gaussian_blur(ycc[:, 1:], cameras.chroma_blur)
-    soft = gaussian_blur(luma, torch.full_like(cameras.sharpen, SHARPEN_SIGMA))
-    luma = luma + cameras.sharpen.to(srgb.dtype)[:, None, None, None] * (luma - soft)
-    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(to_ycc), torch.cat([luma, chroma], 1))
+    ycc = change(torch.einsum("ij,njhw->nihw", to_ycc, srgb))
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(to_ycc), ycc)
+
+
+def noise_reduction(noise: torch.Tensor, cameras: Cameras) -> torch.Tensor:
+    """The camera's noise reduction of the noise (N, 3, H, W) of sRGB pictures, a linear map:
+    its colour differences blurred by ``chroma_blur``, its luma by ``luma_blur``."""
+    return _in_ycc(noise, lambda ycc: torch.cat([gaussian_blur(ycc[:, :1], cameras.luma_blur),
+                                                 gaussian_blur(ycc[:, 1:], cameras.chroma_blur)], 1))
+
+
+def sharpen(srgb: torch.Tensor, cameras: Cameras) -> torch.Tensor:
+    """The camera's sharpening of sRGB pictures (N, 3, H, W), a linear map: the luma's unsharp
+    mask ``y + sharpen * (y - blur(y))`` of :data:`SHARPEN_SIGMA`."""
+    def mask(ycc):
+        luma = ycc[:, :1]
+        soft = gaussian_blur(luma, torch.full_like(cameras.sharpen, SHARPEN_SIGMA))
+        return torch.cat([luma + cameras.sharpen.to(ycc.dtype)[:, None, None, None] * (luma - soft), ycc[:, 1:]], 1)
+    return _in_ycc(srgb, mask)
 
 
 def raw_noise(raw: torch.Tensor, cameras: Cameras, generator: torch.Generator) -> torch.Tensor:
@@ -253,12 +271,14 @@ def camera_pair(clean: torch.Tensor, cameras: Cameras, generator: torch.Generato
     first, second = (process_linear(demosaic(raw_noise(raw, cameras, generator) * mask), cameras)
                      for _ in range(2))
     noiseless = finish(linear_clean)
+    noise = finish(linear_clean + first) - noiseless
     # The transfer curve's toe (slope 12.92) makes the first-order noise of the darkest
     # pixels wide at high levels; Model.train takes targets within TARGET_RANGE, and the
     # rare values cut there are counted in target_bias.
-    return CameraPair(noisy=look(finish(linear_clean + first), cameras),
-                      target=look(noiseless + finish_slope(linear_clean) * second, cameras).clamp_(*TARGET_RANGE),
-                      clean=look(noiseless, cameras))
+    target_noise = finish_slope(linear_clean) * second
+    return CameraPair(noisy=sharpen(noiseless + noise_reduction(noise, cameras), cameras),
+                      target=sharpen(noiseless + noise_reduction(target_noise, cameras), cameras).clamp_(*TARGET_RANGE),
+                      clean=sharpen(noiseless, cameras))
 
 
 #: Brightness bands (of the noiseless pipeline's value, 0-255) over which target_bias is also taken;
@@ -315,8 +335,10 @@ def jpeg(pictures: torch.Tensor, quality: int, subsampling: int) -> torch.Tensor
 
 #: Each training picture's noise in the "mixture": its kind, by share.
 MIXTURE = {"gaussian": 0.45, "camera": 0.4, "grey": 0.15}
-#: Share of mixture pictures saved as JPEG, their quality range, and the share of those at 4:2:0.
-JPEG_SHARE, JPEG_QUALITY, JPEG_420_SHARE = 0.3, (70, 98), 0.7
+#: Share of each kind's pictures saved as JPEG (most photos out of a camera are), their
+#: quality range, and the share of those at 4:2:0.
+JPEG_SHARE = {"gaussian": 0.3, "camera": 0.6, "grey": 0.3}
+JPEG_QUALITY, JPEG_420_SHARE = (70, 98), 0.7
 NOISE_KINDS = ("gaussian", "camera", "mixture")
 
 
@@ -325,7 +347,7 @@ def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Gen
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Noise2Noise pairs of uint8 pictures under ``noise``: "mixture" mixes camera, Gaussian
     and grey noise (:data:`MIXTURE`), "camera" is camera noise alone; either way a share
-    :data:`JPEG_SHARE` of the inputs goes through JPEG.
+    of the inputs goes through JPEG (:data:`JPEG_SHARE`, by kind).
 
     ``sigma`` (N,) is the Gaussian level of the Gaussian and grey pictures. Returns the
     uint8 input (clipped, rounded, JPEG'd for a share), the float target (unclipped where
@@ -363,7 +385,8 @@ def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Gen
     noisy = noisy.round_().clamp_(0, 255).to(torch.uint8)
 
     # JPEG choices come from the same generator, so a pair depends only on the seed.
-    compress = torch.rand(n, generator=generator) < JPEG_SHARE
+    shares = torch.tensor([JPEG_SHARE[name] for name in MIXTURE])
+    compress = torch.rand(n, generator=generator) < shares[kind]
     qualities = torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (n,), generator=generator)
     subsampled = torch.rand(n, generator=generator) < JPEG_420_SHARE
     for i in compress.nonzero().flatten().tolist():

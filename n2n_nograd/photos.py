@@ -12,8 +12,15 @@ Roles, kept apart by source (package), never by crop:
 ``train``   photos added to the training side by ``n2n data --train-photos``:
             every photograph of lomiri-wallpapers-16.04 (13) and of
             lomiri-wallpapers-20.04 (1), by many photographers.
+``train2``  photos added to the training side of the camera model's third
+            round (``n2n data --train-photos photos/train2``), after the deep
+            model was trained: the 11 photographs of plasma-workspace-wallpapers
+            (KDE's wallpapers; its paintings and vector art left out).
 ``unseen``  photos used by nothing but ``n2n testset``: the 12 nature
             photographs of mate-backgrounds.
+
+A photo in a folder of its own inside the package (``Name/contents/images/2560x1600.jpg``)
+is saved under that folder's name (``Name.jpg``).
 
 ``fetch`` needs ``apt-get`` and ``dpkg-deb`` (any Debian or Ubuntu system);
 it downloads the packages' .deb files without installing them, so it needs
@@ -50,6 +57,21 @@ COLLECTIONS = {
             "Kleiber_by_Lukas_Baubkus.jpg": "6572410c09f4492c74ccadde133565a14c0161617d5917d4c820c66d65a44ba7",
         }),
     },
+    "train2": {
+        "plasma-workspace-wallpapers": ("usr/share/wallpapers", {
+            "BytheWater/contents/images/2560x1600.jpg": "c272434ef39f2abf1ed48a15a8910088020f3165329a5092f3940ec9464bc05f",
+            "ColdRipple/contents/images/2560x1600.jpg": "05bef6722fc0ed81292cceb3ed026c38d17e510f3c84be7d68610c2b1a723c3f",
+            "ColorfulCups/contents/images/2560x1600.jpg": "6e0f3a72feb5a4a9fec191b77e34874c3c69e2d93040deb3f07773e73385023d",
+            "DarkestHour/contents/images/2560x1600.jpg": "8e3703fae3a3c217b1fc2b399b706cd3720584268d071ba153e4809daa55f1ce",
+            "EveningGlow/contents/images/2560x1600.jpg": "586682dcb362b9f620068f10138f87d0d3649939aef238adc5807cb951976a7a",
+            "FallenLeaf/contents/images/2560x1600.jpg": "95603a6560c7e8d50e0e03b3f4adbe39c5258c72528e74e4ecaea1daf4e499de",
+            "Grey/contents/images/2560x1600.jpg": "88c31d8944b7e6935d1b9a296654c692f0772cb512491713eb30a972a604c0ed",
+            "Kite/contents/images/2560x1600.jpg": "bdca288ce296a981e80659c021cf707caddc702c0c8d4247e60bd618476d47f8",
+            "OneStandsOut/contents/images/2560x1600.jpg": "cb507baf1dafdcae362264f3aba9483ed4be5f6c9fdd770f0ec0920c6d9e80fd",
+            "Path/contents/images/2560x1600.jpg": "7477457d7f17b736259f1b021864778ad4ba802cf3214e6728181ff29126bba8",
+            "summer_1am/contents/images/2560x1600.jpg": "c868b50789591dd42910153c768053f1ba0a98cb36bbfc2b7a96a1045d0477f8",
+        }),
+    },
     "unseen": {
         "mate-backgrounds": ("usr/share/backgrounds/mate/nature", {
             "Aqua.jpg": "5c30118205982da441bf7e6a1ada636a8a0be879408140b3148280c665ed6bce",
@@ -77,6 +99,12 @@ def sha256(path) -> str:
     return digest.hexdigest()
 
 
+def saved_name(name: str) -> str:
+    """The file name a photo of a package is saved under (see the module docstring)."""
+    parts = Path(name).parts
+    return parts[0] + Path(name).suffix if len(parts) > 1 else name
+
+
 def _run(command: list[str], cwd) -> None:
     if shutil.which(command[0]) is None:
         raise ValueError(f"{command[0]} not found: the photo collections come from Debian's "
@@ -101,7 +129,8 @@ def fetch(out, log: Callable[[str], None] = lambda message: None) -> dict[str, l
             for package, (folder, files) in packages.items():
                 target = out / role / package
                 wanted = {name: digest for name, digest in files.items()
-                          if not ((target / name).is_file() and sha256(target / name) == digest)}
+                          if not ((target / saved_name(name)).is_file()
+                                  and sha256(target / saved_name(name)) == digest)}
                 if wanted:
                     log(f"downloading {package} ({len(wanted)} photos for {role})")
                     _run(["apt-get", "download", package], cwd=scratch)
@@ -117,6 +146,6 @@ def fetch(out, log: Callable[[str], None] = lambda message: None) -> dict[str, l
                         if sha256(source) != digest:
                             raise ValueError(f"{deb.name}: {name} differs from the pinned photo "
                                              "(SHA-256 mismatch); refusing a different collection")
-                        shutil.copyfile(source, target / name)
-                placed.setdefault(role, []).extend(target / name for name in files)
+                        shutil.copyfile(source, target / saved_name(name))
+                placed.setdefault(role, []).extend(target / saved_name(name) for name in files)
     return placed

@@ -96,29 +96,50 @@ def test_first_order_targets_are_unbiased_where_the_full_pipeline_is_not():
     assert darkest["full"] > 1 and abs(darkest["first_order"]) < 0.1 * darkest["full"], "clipping at black lifts the full targets"
 
 
-def test_the_look_is_linear_keeps_flat_colour_and_can_be_off():
-    drawn = cameras(4, seed=7)
-    drawn.chroma_blur[:], drawn.sharpen[:] = torch.tensor([0.0, 2.0, 0.0, 2.5]), torch.tensor([0.0, 0.0, 1.0, 0.7])
+def look(drawn, values):
+    """``drawn`` with the look's parameters set per camera: (chroma_blur, luma_blur, sharpen)."""
+    drawn.chroma_blur[:], drawn.luma_blur[:], drawn.sharpen[:] = torch.tensor(values, dtype=torch.float64).T
+    return drawn
+
+
+@pytest.mark.parametrize("step", [camera.noise_reduction, camera.sharpen])
+def test_the_look_is_linear_keeps_flat_colour_and_can_be_off(step):
+    drawn = look(cameras(4, seed=7), [(0, 0, 0), (2, 0, 0), (0, 0.8, 1), (2.5, 0.5, 0.7)])
     g = torch.Generator().manual_seed(1)
     a, b = (torch.rand(4, 3, 20, 18, generator=g, dtype=torch.float64) * 255 for _ in range(2))
-    assert torch.allclose(camera.look(a + 2 * b, drawn), camera.look(a, drawn) + 2 * camera.look(b, drawn))
-    assert torch.allclose(camera.look(a, drawn)[0], a[0]), "no blur, no sharpening: unchanged"
+    assert torch.allclose(step(a + 2 * b, drawn), step(a, drawn) + 2 * step(b, drawn))
+    assert torch.allclose(step(a, drawn)[0], a[0]), "no blur, no sharpening: unchanged"
     flat = torch.tensor([40.0, 120.0, 200.0], dtype=torch.float64).view(1, 3, 1, 1).expand(4, 3, 20, 18)
-    assert torch.allclose(camera.look(flat, drawn), flat)
+    assert torch.allclose(step(flat, drawn), flat)
 
 
-def test_the_look_hides_chroma_noise_and_sharpens_luma():
-    """Camera JPEG noise: colour noise blurred into blotches, luma noise lifted by sharpening."""
-    drawn = cameras(2, seed=8)
-    drawn.chroma_blur[:], drawn.sharpen[:] = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0])
-    noise = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    ycc = torch.einsum("ij,njhw->nihw", torch.tensor(camera.RGB_TO_YCC, dtype=torch.float64),
-                       camera.look(noise, drawn))
-    before = torch.einsum("ij,njhw->nihw", torch.tensor(camera.RGB_TO_YCC, dtype=torch.float64), noise)
-    assert ycc[0, 1:].var() < 0.1 * before[0, 1:].var() and torch.allclose(ycc[0, 0], before[0, 0])
-    assert ycc[1, 0].var() > 1.5 * before[1, 0].var() and torch.allclose(ycc[1, 1:], before[1, 1:])
-    shifted = (ycc[0, 1, :, 1:] * ycc[0, 1, :, :-1]).mean() / ycc[0, 1].var()
+def ycc(pictures):
+    return torch.einsum("ij,njhw->nihw", torch.tensor(camera.RGB_TO_YCC, dtype=torch.float64), pictures)
+
+
+def test_the_noise_reduction_blurs_chroma_noise_most_and_sharpening_lifts_luma_noise():
+    """Camera JPEG noise: colour noise blurred into blotches, luma noise smoothed a little and
+    lifted by sharpening."""
+    drawn = look(cameras(3, seed=8), [(2, 0, 0), (0, 0, 1), (0, 0.8, 0)])
+    noise = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    before, reduced, sharpened = ycc(noise), ycc(camera.noise_reduction(noise, drawn)), ycc(camera.sharpen(noise, drawn))
+    assert reduced[0, 1:].var() < 0.1 * before[0, 1:].var() and torch.allclose(reduced[0, 0], before[0, 0])
+    shifted = (reduced[0, 1, :, 1:] * reduced[0, 1, :, :-1]).mean() / reduced[0, 1].var()
     assert shifted > 0.8, "blurred chroma noise is correlated over neighbours"
+    assert sharpened[1, 0].var() > 1.5 * before[1, 0].var() and torch.allclose(sharpened[1, 1:], before[1, 1:])
+    assert 0.05 * before[2, 0].var() < reduced[2, 0].var() < 0.5 * before[2, 0].var(), "the luma smoothed, not wiped"
+    assert torch.allclose(reduced[2, 1:], before[2, 1:])
+
+
+def test_the_noise_reduction_leaves_the_pictures_edges():
+    """It acts on the noise alone (an edge-aware noise reduction, idealised): a noiseless
+    edge comes out of the pipeline as sharp as the sharpening makes it, blur or not."""
+    edge = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    edge[..., 16:] = 200
+    drawn = look(cameras(1, seed=9)[[0, 0]], [(4, 1, 0.5), (0, 0, 0.5)])
+    drawn.shot[:], drawn.read[:] = 1e-3, 1e-6
+    pair = camera.camera_pair(edge, drawn, torch.Generator().manual_seed(3))
+    assert torch.allclose(pair.clean[0], pair.clean[1])
 
 
 def test_grey_pictures_have_three_equal_channels():

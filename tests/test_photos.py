@@ -11,9 +11,12 @@ def fake_debian(tmp_path, monkeypatch):
     (source / "usr/share/pics").mkdir(parents=True)
     (source / "usr/share/pics/a.jpg").write_bytes(b"photo a")
     (source / "usr/share/pics/b.jpg").write_bytes(b"photo b")
+    (source / "usr/share/pics/Cee/contents").mkdir(parents=True)
+    (source / "usr/share/pics/Cee/contents/big.jpg").write_bytes(b"photo c")
     collection = {"unseen": {"pics": ("usr/share/pics", {
         "a.jpg": photos.sha256(source / "usr/share/pics/a.jpg"),
-        "b.jpg": photos.sha256(source / "usr/share/pics/b.jpg")})}}
+        "b.jpg": photos.sha256(source / "usr/share/pics/b.jpg"),
+        "Cee/contents/big.jpg": photos.sha256(source / "usr/share/pics/Cee/contents/big.jpg")})}}
     monkeypatch.setattr(photos, "COLLECTIONS", collection)
     calls = []
 
@@ -32,8 +35,9 @@ def fake_debian(tmp_path, monkeypatch):
 def test_fetch_places_checked_photos_and_skips_what_is_there(tmp_path, fake_debian):
     _, calls = fake_debian
     placed = photos.fetch(tmp_path / "out")
-    assert sorted(p.name for p in placed["unseen"]) == ["a.jpg", "b.jpg"]
+    assert sorted(p.name for p in placed["unseen"]) == ["Cee.jpg", "a.jpg", "b.jpg"]
     assert (tmp_path / "out/unseen/pics/a.jpg").read_bytes() == b"photo a"
+    assert (tmp_path / "out/unseen/pics/Cee.jpg").read_bytes() == b"photo c", "named after its folder"
     assert len(calls) == 2
     photos.fetch(tmp_path / "out")
     assert len(calls) == 2, "a complete collection is not downloaded again"
@@ -54,11 +58,12 @@ def test_missing_tools_are_named(tmp_path, monkeypatch):
 
 def test_photos_command(capsys, tmp_path, fake_debian):
     assert cli.main(["photos", "--out", str(tmp_path / "p")]) == 0
-    assert "unseen: 2 photos" in capsys.readouterr().out
+    assert "unseen: 3 photos" in capsys.readouterr().out
 
 
 def test_roles_come_from_different_packages():
-    packages = [set(p) for p in photos.COLLECTIONS.values()]
-    assert not packages[0] & packages[1]
-    names = [name for role in photos.COLLECTIONS.values() for _, files in role.values() for name in files]
-    assert len(names) == len(set(names)) == 26
+    packages = [package for role in photos.COLLECTIONS.values() for package in role]
+    assert len(packages) == len(set(packages))
+    names = [photos.saved_name(name) for role in photos.COLLECTIONS.values() for _, files in role.values()
+             for name in files]
+    assert len(names) == len(set(names)) == 37
