@@ -458,6 +458,21 @@ def test_values_outside_0_255_are_refused(impl, values):
         IMPLEMENTATIONS[impl](**SMALL).train(x, x)
 
 
+@pytest.mark.parametrize("arch", ["simple", "deep"])
+def test_unclipped_noise_is_taken_clipped_and_only_finite_values(arch):
+    """The papers' protocol (float noise never clipped): values beyond 0-255 are taken and
+    clipped first; NaN and infinities are still refused; the input is left as it was."""
+    model = mp2.Model(arch=arch, channels=(4, 8), batch_size=8)
+    x = torch.randn(1, 3, 12, 12, generator=torch.Generator().manual_seed(0)) * 200 + 128
+    kept = x.clone()
+    assert torch.equal(model.predict(x, unclipped=True), model.predict(x.clamp(0, 255)))
+    assert torch.equal(x, kept)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x[0, 0, 0, 0] = bad
+        with pytest.raises(ValueError, match="values must lie in"):
+            model.predict(x, unclipped=True)
+
+
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_a_picture_on_the_0_1_scale_gets_a_warning(impl):
     with pytest.warns(UserWarning, match="0-255 scale"):
