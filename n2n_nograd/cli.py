@@ -240,7 +240,7 @@ def _quiet(message: str) -> None:
 
 def cmd_evaluate(args) -> int:
     from .baselines import BASELINES, missing_requirement
-    from .data import VAL_FILE, input_psnr, load_pairs
+    from .data import VAL_FILE, input_psnr, load_pairs, noiseless_note
     from .denoise import validation_psnr
     from .psnr import psnr
 
@@ -265,7 +265,7 @@ def cmd_evaluate(args) -> int:
     print(f"validation set: {val_path} ({len(noisy)} pictures of "
           f"{noisy.shape[2]}x{noisy.shape[3]})")
     print(f"model: {args.impl}, {source}{_ensemble_note(args.ensemble)}")
-    print(f"{'noisy input':<46}{noisy_db:6.2f} dB")
+    print(f"{'noisy input':<46}{noisy_db:6.2f} dB{noiseless_note(noisy, clean)}")
     print(f"{'model':<46}{model_db:6.2f} dB   gain {model_db - noisy_db:+.2f} dB   "
           f"{model_seconds:.1f} s")
     results = {"data": str(val_path), "n_val": len(noisy), "impl": args.impl, "checkpoint": source,

@@ -455,6 +455,14 @@ def input_psnr(noisy: torch.Tensor, clean: torch.Tensor) -> float:
     return psnr(noisy.float() / 255, clean.float() / 255)
 
 
+def noiseless_note(noisy: torch.Tensor, clean: torch.Tensor) -> str:
+    """Why a set's input PSNR is infinite, or "": pictures drawn at a noise level near 0
+    can round back to the clean picture, and one infinite PSNR makes the mean infinite."""
+    same = int((noisy == clean).flatten(1).all(1).sum())
+    return (f" ({same} of {len(noisy)} pictures carry no noise, so the mean input PSNR and the "
+            "gain over it are infinite)") if same else ""
+
+
 def calibrate_sigma(clean: torch.Tensor, z: torch.Tensor, target: float = TARGET_PSNR,
                     tol: float = 1e-4) -> float:
     """Bisection for the sigma at which the input PSNR of ``clean`` with noise ``z`` is ``target``.

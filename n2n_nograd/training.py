@@ -48,7 +48,8 @@ import torch
 from Miniproject_2.others.plumbing.checkpoint import remove_temporaries, write_atomic
 
 from . import plots
-from .data import INFO_FILE, TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, fresh_pairs, input_psnr, load_clean, load_pairs
+from .data import (INFO_FILE, TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, fresh_pairs, input_psnr, load_clean,
+                   load_pairs, noiseless_note)
 from .denoise import predict_batches, validation_psnr
 
 CHECKPOINT = "checkpoint.pkl"
@@ -257,7 +258,8 @@ def run_training(model_class_for: Callable[[str], type], impl: str | None, out, 
     best = max((r["val_psnr"] for r in records), default=-math.inf)
     cumulative = records[-1]["cumulative_seconds"] if records else 0.0
     log(f"training {impl} model ({model.config['precision']}) on {pairs.describe()} from {data_dir}, "
-        f"validating on {len(val_noisy)} pictures (noisy input {noisy_psnr:.2f} dB)")
+        f"validating on {len(val_noisy)} pictures (noisy input {noisy_psnr:.2f} dB)"
+        f"{noiseless_note(val_noisy, val_clean)}")
     if model.epochs_trained >= epochs:
         log(f"the model already has {model.epochs_trained} epochs; raise --epochs to train more")
 

@@ -392,3 +392,12 @@ def test_near_duplicate_photos_are_left_out(tmp_path):
     assert len(report.train_photos) + len(report.val_photos) == 3
     test = data.build_testset(tmp_path / "test", photos, n=8, size=16)
     assert len(test.photos) == 3 and len(test.duplicate_photos) == 1
+
+
+def test_a_set_with_noiseless_pictures_says_why_its_input_psnr_is_infinite():
+    clean = torch.randint(0, 256, (5, 3, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    noisy = (clean.int() + 3).clamp(0, 255).to(torch.uint8)
+    assert data.noiseless_note(noisy, clean) == ""
+    noisy[1], noisy[3] = clean[1], clean[3]
+    assert data.input_psnr(noisy, clean) == float("inf")
+    assert "2 of 5 pictures carry no noise" in data.noiseless_note(noisy, clean)
