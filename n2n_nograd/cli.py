@@ -125,14 +125,19 @@ def model_class_for(impl: str):
 
 
 #: ``--model`` names for the committed networks (``arch`` of the models); camera is the deep
-#: network fine-tuned on a camera's noise (Miniproject_2's CAMERA_CHECKPOINT).
-MODELS = {"required": "simple", "deep": "deep", "camera": "deep"}
+#: network fine-tuned on a camera's noise (Miniproject_2's CAMERA_CHECKPOINT); auto is the
+#: camera model, or the deep one for pictures whose noise is white (n2n_nograd/route.py).
+MODELS = {"required": "simple", "deep": "deep", "camera": "deep", "auto": "deep"}
 
 
 def _load_model(impl: str, checkpoint: str | None, device: str, model: str = "required", precision: str = "fp32"):
     """A model computing in ``precision`` with the weights of ``checkpoint``, or the committed
-    pretrained ones of ``model`` (a :data:`MODELS` name; a checkpoint names its own network)."""
+    pretrained ones of ``model`` (a :data:`MODELS` name; a checkpoint names its own network,
+    and is used alone under auto)."""
     name = model
+    if name == "auto" and checkpoint is None:
+        from .route import Router
+        return Router(*(_load_model(impl, None, device, kind, precision) for kind in ("camera", "deep")))
     model = model_class_for(impl)(device=device, arch=MODELS[name], precision=precision)
     if checkpoint is None and name == "camera":
         if impl != "nograd":
@@ -708,8 +713,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "--model and --impl, via load_pretrained_model)")
     evaluate.add_argument("--model", choices=sorted(MODELS), default="required",
                           help="committed model to evaluate: required, the course's required "
-                               "network (default), deep, the blind U-Net, or camera, the U-Net "
-                               "fine-tuned on a camera's noise")
+                               "network (default), deep, the blind U-Net, camera, the U-Net "
+                               "fine-tuned on a camera's noise, or auto, the camera model or the "
+                               "deep one where a picture's noise is white")
     evaluate.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
                           help="implementation that wrote the checkpoint (default: nograd)")
     _add_device_option(evaluate)
@@ -773,10 +779,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="no progress (default: a bar on a terminal, a line every 5 s otherwise)")
     denoise.add_argument("--checkpoint", metavar="PATH",
                          help="a checkpoint written by train (default: the committed model of --model)")
-    denoise.add_argument("--model", choices=sorted(MODELS), default="camera",
-                         help="committed model: camera, the blind U-Net fine-tuned on a camera's noise "
-                              "as well as white noise (default); deep, the same U-Net before, trained "
-                              "on white noise of levels 0-50; required, the course's required network")
+    denoise.add_argument("--model", choices=sorted(MODELS), default="auto",
+                         help="committed model: auto (default), the camera model, or the deep one for "
+                              "a picture whose noise is white (the camera model's residual uncorrelated "
+                              "between neighbours and channels; such a picture takes both models' time); "
+                              "camera, the blind U-Net fine-tuned on a camera's noise as well as white "
+                              "noise; deep, the same U-Net before, trained on white noise of levels "
+                              "0-50; required, the course's required network")
     denoise.add_argument("--quality", type=_quality, metavar="Q",
                          help="JPEG output quality, 1-100 (default 95), with full-resolution colour "
                               "(4:4:4); WebP is lossless unless Q is given, PNG and TIFF always; GIF is "

@@ -194,8 +194,22 @@ def neighbour_correlation(noisy, denoised):
     return _correlation(residual, right)
 
 
+def channel_correlation(noisy, denoised):
+    """Per picture, the mean over the three pairs of channels of the correlation of their
+    residuals ``noisy - denoised``, over the flattest pixels (see :func:`_flat_samples`): near 0
+    for noise drawn independently in each channel, 1 for a grey picture's.
+
+    Shape:
+        - noisy, denoised: :math:`(N, 3, H, W)`, values on the 0-255 scale
+        - Output: :math:`(N,)`
+    """
+    residual, _, _ = _flat_samples(noisy, denoised)
+    return sum(_correlation(residual[:, a:a + 1], residual[:, b:b + 1]) for a, b in ((0, 1), (1, 2), (0, 2))) / 3
+
+
 def _correlation(residual, right):
-    """:func:`neighbour_correlation` of the flattest pixels' residuals and their right neighbours'."""
+    """Per picture, the correlation of two ``(N, C, K)`` samples over all their values (the
+    flattest pixels' residuals and their right neighbours', or two channels' residuals)."""
     residual = residual - residual.mean(2, keepdim=True)
     right = right - right.mean(2, keepdim=True)
     spread = (residual.square().sum((1, 2)) * right.square().sum((1, 2))).sqrt_().clamp_(min=1e-12)
