@@ -3,6 +3,7 @@ the published figures and BM3D run here on the same inputs.
 
     python benchmarks/standard_sets.py --sets DIR [--checkpoint NAME_OR_PATH ...] [--bm3d N]
                                        [--precision fp32|bf16] [--json PATH]
+    python benchmarks/standard_sets.py --markdown JSON [JSON ...]   # the docs' table from runs' files
 
 ``DIR`` holds ``cbsd68/``, ``kodak24/`` and ``mcmaster/`` (any of them; PNG or TIFF pictures).
 Two protocols, from one standard-normal draw per picture and sigma (so they differ only in
@@ -79,15 +80,54 @@ def load_model(name: str, precision: str) -> Model:
     return model
 
 
+def markdown(results: list[dict]) -> str:
+    """The quality page's table from one or more runs' JSON (their models side by side): each
+    model's PSNR under the papers' / the file's protocol, BM3D and the first model on BM3D's
+    pictures, and the published figures."""
+    rows = {}
+    for result in results:
+        for row in result["rows"]:
+            merged = rows.setdefault((row["set"], row["sigma"]), {"published": row["published"]})
+            merged.setdefault(row["protocol"], {"models": {}, "bm3d": None, "bm3d_pictures": 0})
+            merged[row["protocol"]]["models"].update(row["models"])
+            if row.get("bm3d") is not None:
+                merged[row["protocol"]].update(bm3d=row["bm3d"], bm3d_pictures=row["bm3d_pictures"],
+                                               bm3d_model=next(iter(row["models"])))
+    names = list(dict.fromkeys(name for merged in rows.values() for name in merged["papers"]["models"]))
+    methods = list(PUBLISHED["cbsd68"])
+    lines = ["| set | σ | " + " | ".join(f"{name} (papers / file)" for name in names)
+             + " | BM3D here (papers / file) | " + " | ".join(methods) + " |",
+             "| --- | ---: | " + " | ".join("---:" for _ in names) + " | ---: | "
+             + " | ".join("---:" for _ in methods) + " |"]
+    for (set_name, sigma), merged in rows.items():
+        papers, file = merged["papers"], merged["file"]
+        cells = [f"{papers['models'][name]['psnr']:.2f} / {file['models'][name]['psnr']:.2f}"
+                 if name in papers["models"] and name in file["models"] else "" for name in names]
+        bm3d = (f"{papers['bm3d']:.2f} / {file['bm3d']:.2f} ({papers['bm3d_model']} "
+                f"{papers['models'][papers['bm3d_model']]['psnr_bm3d_pictures']:.2f} / "
+                f"{file['models'][papers['bm3d_model']]['psnr_bm3d_pictures']:.2f}, first {papers['bm3d_pictures']})"
+                if papers["bm3d"] is not None else "")
+        lines.append(f"| {set_name} | {sigma} | " + " | ".join(cells) + f" | {bm3d} | "
+                     + " | ".join(f"{merged['published'][method]:.2f}" for method in methods) + " |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sets", type=Path, required=True, help="folder holding cbsd68/, kodak24/, mcmaster/")
+    parser.add_argument("--markdown", type=Path, nargs="+", metavar="JSON",
+                        help="print the table of these runs' files and stop")
+    parser.add_argument("--sets", type=Path, help="folder holding cbsd68/, kodak24/, mcmaster/")
     parser.add_argument("--checkpoint", action="append",
                         help="deep, camera or a checkpoint (repeatable; default: deep and camera)")
     parser.add_argument("--bm3d", type=int, default=5, metavar="N", help="BM3D on the first N pictures of each set")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--json", type=Path, default=ROOT / "results/standard_sets.json")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown([json.loads(path.read_text()) for path in args.markdown]))
+        return
+    if args.sets is None:
+        parser.error("--sets DIR is needed (or --markdown)")
     names = args.checkpoint or ["deep", "camera"]
     models = {name: load_model(name, args.precision) for name in names}
     rows = []

@@ -12,6 +12,9 @@ Every number in the report is formatted from an input, never typed here:
 - ``data/val_data.pkl``, ``data/build.json``   n2n data
 - ``Proj_SCIPER/Miniproject_2/bestmodel.pkl``  the committed model, which denoises the
   example pictures while the report is built;
+- ``results/real_noise/polyu_camera.json``, ``results/real_noise/polyu_baselines.json`` and
+  ``results/real_noise.png``   the real-noise commands of docs/real-noise.md (n2n evaluate --real,
+  report/real_noise_figure.py): the table per camera and the figure of a real PolyU crop;
 - ``photos/unseen`` (``n2n photos``)  a photograph the committed models (required and deep),
   non-local means and BM3D denoise at two noise levels for a figure, also written alone to
   ``results/real_photo.png`` for the README.
@@ -52,6 +55,11 @@ REAL_CROP = (110, 300, 160)  # top, left, side in pixels of the shrunk photograp
 REAL_SIGMAS = (5, 25)
 #: The same figure as a picture of its own, in the results folder, for the README.
 REAL_PHOTO_PNG = "real_photo.png"
+#: The real-noise figure (report/real_noise_figure.py), in the results folder.
+REAL_NOISE_FIGURE = "real_noise.png"
+#: Labels of the real-noise runs' denoisers (n2n evaluate --real's JSON).
+REAL_DEEP, REAL_CAMERA = "nograd committed deep", "nograd committed camera"
+REAL_BM3D = "BM3D (best fixed sigma, other half)"
 #: benchmarks/quality.py's run folder for the committed model's training run, and the deep one's.
 COMMITTED_RUN = "best"
 DEEP_RUN = "deep"
@@ -76,6 +84,13 @@ class Inputs:
         if self.ablation is not None and finished < self.ablation_planned:
             self.missing.append(f"{self.results / 'ablation.json'}: {finished} of {self.ablation_planned} runs "
                                 f"finished (partial)")
+        self.real_camera = self._json(self.results / "real_noise" / "polyu_camera.json",
+                                      "n2n evaluate --real DIR --model camera --json ...")
+        self.real_baselines = self._json(self.results / "real_noise" / "polyu_baselines.json",
+                                         "n2n evaluate --real DIR --model deep --bm3d 10 --baselines --json ...")
+        self.real_figure = self.results / REAL_NOISE_FIGURE
+        if not self.real_figure.is_file():
+            self.missing.append(f"{self.real_figure} (written by `python report/real_noise_figure.py`)")
         self.build = self._json(self.data / INFO_FILE, "n2n data")
         #: Training runs of the quality table's trained rows, by run folder: name, records, run.json.
         self.runs = {}
@@ -517,6 +532,54 @@ def quality(doc, inputs):
         missing_note(doc, str(REAL_PHOTO), "n2n photos")
 
 
+def real_noise(doc, inputs):
+    """The camera model on real camera noise: per camera, and a real crop."""
+    doc.heading("Real camera noise", size=11)
+    if inputs.real_camera is None or inputs.real_baselines is None:
+        missing_note(doc, "results/real_noise/*.json", "n2n evaluate --real (docs/real-noise.md)")
+        return
+    camera = inputs.real_camera["denoisers"][REAL_CAMERA]
+    deep = inputs.real_baselines["denoisers"][REAL_DEEP]
+    nl_means = inputs.real_baselines["denoisers"][BASELINES["nl_means"][0]]
+    bm3d_run = inputs.real_baselines["denoisers"][REAL_BM3D]
+    on_bm3d = [camera["rows"]["psnr"][camera["pictures"].index(name)] - camera["rows"]["input_psnr"][
+        camera["pictures"].index(name)] for name in bm3d_run["pictures"]]
+    overall = camera["overall"]
+    doc.paragraph(
+        f"On real high-ISO photographs (PolyU: {overall['n']} crops of 512×512 from five cameras, the ground "
+        f"truth the mean of many shots; evaluation only) the deep model, which learnt white noise, gains "
+        f"{signed(deep['overall']['gain'])} dB. The camera model is the deep model fine-tuned on pairs drawn "
+        f"through a camera's pipeline from the training photos (un-processing to raw, shot and read noise on a "
+        f"Bayer mosaic, demosaicing, colour, the transfer curve, the camera's noise reduction, JPEG), mixed with "
+        f"white noise: it gains **{signed(overall['gain'])} dB** (Table {doc.tables + 1}). BM3D told the best "
+        f"fixed level (chosen on the other half) gains {signed(bm3d_run['overall']['gain'])} dB on the "
+        f"{bm3d_run['overall']['n']} pictures it ran on, where the camera model gains "
+        f"{signed(sum(on_bm3d) / len(on_bm3d))} dB: real noise is not solved yet.")
+    rows = []
+    for name, numbers in [("all", overall), *camera["per_camera"].items()]:
+        other = deep["overall"] if name == "all" else deep["per_camera"][name]
+        classical = nl_means["overall"] if name == "all" else nl_means["per_camera"][name]
+        rows.append((name, str(numbers["n"]), f"{numbers['input_psnr']:.2f}", signed(other["gain"]),
+                     f"**{signed(numbers['gain'])}**", f"{100 * numbers['worse']:.0f}%",
+                     signed(numbers["worst_gain"]), f"{numbers['colour_shift']:.2f}", signed(classical["gain"])))
+    doc.table(["camera", "n", "input dB", "deep", "camera model", "worse", "worst", "colour", "NL-means"], rows,
+              "PolyU, whole pictures: gain over the noisy input (dB); worse: pictures made worse by the camera "
+              "model; worst: its lowest gain; colour: its mean channel-mean shift (0–255 levels).",
+              groups=(1,))
+    if inputs.real_figure.is_file():
+        from matplotlib.image import imread
+        picture = imread(inputs.real_figure)
+
+        def draw(fig, box):
+            x, y, w, h = box
+            width = min(w, h * picture.shape[1] / picture.shape[0])
+            ax = fig.add_axes(((x + (w - width) / 2) / PAGE[0], y / PAGE[1], width / PAGE[0], h / PAGE[1]))
+            ax.imshow(picture, interpolation="antialiased")
+            ax.axis("off")
+        doc.figure(1.6, draw, "A real PolyU crop (Canon 80D, ISO 12800): noisy, the deep model, the camera model, "
+                              "BM3D at its best fixed level, ground truth; titles: PSNR of the crop.")
+
+
 def deep_label(inputs, deep):
     """The deep model: its network, blind training recipe and where it was trained."""
     config, records = deep["run"]["config"], deep["records"]
@@ -673,6 +736,7 @@ def deep_ablation(doc, inputs):
 def appendix(doc, inputs):
     doc.new_page()
     doc.heading("Appendix", size=13)
+    real_noise(doc, inputs)
     if inputs.val is not None:
         untrained = "" if inputs.trained else " (UNTRAINED: the committed model was missing)"
         noisy, denoised, clean, scores = denoised_examples(inputs)

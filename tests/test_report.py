@@ -95,6 +95,21 @@ def fake_inputs(root, builder):
     data.mkdir()
     save_pairs(data / "val_data.pkl", clean.flip(0), clean)
     write_json(data / "build.json", {"sigma": 24.5, "val_input_psnr": 20.7, "n_train": 100, "n_val": 10, "size": 32})
+    cameras = {"A": [f"A_{i}" for i in range(3)], "B": ["B_0"]}
+    pictures = [name for names in cameras.values() for name in names]
+
+    def real_run(*labels):
+        numbers = {"n": 4, "input_psnr": 36.0, "psnr": 37.0, "gain": 1.0, "worse": 0.0, "worst_gain": 0.5,
+                   "colour_shift": 0.6, "seconds_per_mp": 2.0}
+        rows = {"input_psnr": [36.0] * 4, "psnr": [37.0] * 4}
+        return {"pictures": pictures, "cameras": [c for c, names in cameras.items() for _ in names], "denoisers": {
+            label: {"overall": numbers, "per_camera": {c: {**numbers, "n": len(n)} for c, n in cameras.items()},
+                    "pictures": pictures, "rows": rows} for label in labels}}
+    write_json(results / "real_noise" / "polyu_camera.json", real_run(builder.REAL_CAMERA))
+    write_json(results / "real_noise" / "polyu_baselines.json",
+               real_run(builder.REAL_DEEP, builder.BASELINES["nl_means"][0], builder.REAL_BM3D))
+    from PIL import Image
+    Image.new("RGB", (80, 16), (120, 110, 100)).save(results / builder.REAL_NOISE_FIGURE)
     checkpoint = root / "model.pkl"
     Model().save_model(checkpoint)
     return results, data, checkpoint
@@ -127,8 +142,9 @@ def test_missing_inputs_and_a_partial_ablation_are_listed_and_the_report_still_b
     count, missing = builder.build(results, tmp_path / "none", tmp_path / "none.pkl", out)
     partial = [line for line in missing if line.endswith("(partial)")]
     assert len(partial) == 1 and ": 1 of " in partial[0]
-    # speed, quality, the deep ablation, build.json, val_data.pkl, the checkpoint, the partial ablation
-    assert len(missing) == 7
+    # speed, quality, the deep ablation, the two real-noise files and its figure, build.json, val_data.pkl,
+    # the checkpoint, the partial ablation
+    assert len(missing) == 10
     assert pages(out) == count
 
 
