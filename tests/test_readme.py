@@ -124,3 +124,17 @@ def test_the_readme_speed_table_is_the_benchmarks_file():
     spec.loader.exec_module(speed)
     table = speed.precision_markdown(json.loads((ROOT / "results" / "speed_precision.json").read_text()))
     assert table in README
+
+
+def test_the_quality_pages_standard_sets_table_is_the_benchmarks_files():
+    """docs/quality.md's standard-sets table is standard_sets.py --markdown of the files it names."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("standard_sets", ROOT / "benchmarks" / "standard_sets.py")
+    standard_sets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standard_sets)
+    page = (ROOT / "docs" / "quality.md").read_text()
+    files = ["results/standard_sets_deep.json"]
+    assert f"python benchmarks/standard_sets.py --markdown {' '.join(files)}" in page
+    table = standard_sets.markdown([json.loads((ROOT / name).read_text()) for name in files])
+    assert table in page
