@@ -339,7 +339,8 @@ MIXTURE = {"gaussian": 0.45, "camera": 0.4, "grey": 0.15}
 #: quality range, and the share of those at 4:2:0.
 JPEG_SHARE = {"gaussian": 0.3, "camera": 0.6, "grey": 0.3}
 JPEG_QUALITY, JPEG_420_SHARE = (70, 98), 0.7
-NOISE_KINDS = ("gaussian", "camera", "mixture")
+#: The training noises: "mixture-lossless" is the mixture without JPEG (for the ablation).
+NOISE_KINDS = ("gaussian", "camera", "mixture", "mixture-lossless")
 
 
 def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator,
@@ -347,7 +348,8 @@ def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Gen
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Noise2Noise pairs of uint8 pictures under ``noise``: "mixture" mixes camera, Gaussian
     and grey noise (:data:`MIXTURE`), "camera" is camera noise alone; either way a share
-    of the inputs goes through JPEG (:data:`JPEG_SHARE`, by kind).
+    of the inputs goes through JPEG (:data:`JPEG_SHARE`, by kind), but for
+    "mixture-lossless", the mixture without JPEG.
 
     ``sigma`` (N,) is the Gaussian level of the Gaussian and grey pictures. Returns the
     uint8 input (clipped, rounded, JPEG'd for a share), the float target (unclipped where
@@ -357,7 +359,8 @@ def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Gen
     n = len(clean)
     choice = torch.rand(n, generator=generator)
     bounds = torch.tensor(list(MIXTURE.values())).cumsum(0)
-    kind = torch.bucketize(choice, bounds[:-1], right=True) if noise == "mixture" else torch.ones(n, dtype=torch.long)
+    mixed = noise.startswith("mixture")
+    kind = torch.bucketize(choice, bounds[:-1], right=True) if mixed else torch.ones(n, dtype=torch.long)
     reference = clean.double().clone()
     noisy = torch.empty(clean.shape, dtype=torch.float64)
     target = torch.empty(clean.shape, dtype=torch.float64)
@@ -386,7 +389,7 @@ def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Gen
 
     # JPEG choices come from the same generator, so a pair depends only on the seed.
     shares = torch.tensor([JPEG_SHARE[name] for name in MIXTURE])
-    compress = torch.rand(n, generator=generator) < shares[kind]
+    compress = (torch.rand(n, generator=generator) < shares[kind]) & (noise != "mixture-lossless")
     qualities = torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (n,), generator=generator)
     subsampled = torch.rand(n, generator=generator) < JPEG_420_SHARE
     for i in compress.nonzero().flatten().tolist():

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from . import __version__
+from .camera import NOISE_KINDS
 from .device import CHOICES as DEVICE_CHOICES, PRECISION_CHOICES, resolve_device, resolve_precision
 
 IMPLEMENTATIONS = {"nograd": "Miniproject_2.model", "torch": "Miniproject_1.model"}
@@ -617,11 +618,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="store the clean training pictures (train_clean.pkl) instead of noisy "
                            "pairs: n2n train then draws a new pair of each picture every epoch, "
                            "sigma per picture in --sigma-range (required)")
-    data.add_argument("--noise", choices=("gaussian", "camera", "mixture"), default="gaussian",
+    data.add_argument("--noise", choices=NOISE_KINDS, default="gaussian",
                       help="with --fresh-noise: the training pairs' noise. gaussian: white, one sigma "
                            "a picture (default); camera: a camera's raw shot and read noise, "
-                           "demosaiced, processed back to sRGB, JPEG for 30%%; mixture: 45%% gaussian, "
-                           "40%% camera, 15%% grey pictures, JPEG for 30%%. Validation gets the same")
+                           "demosaiced, processed back to sRGB with the camera's noise reduction and "
+                           "sharpening, JPEG for 60%%; mixture: 45%% gaussian, 40%% camera, 15%% grey "
+                           "pictures, JPEG for 30%% of the gaussian and grey ones and 60%% of the camera "
+                           "ones; mixture-lossless: the same without JPEG. Validation gets the same")
     data.set_defaults(handler=cmd_data)
 
     testset = commands.add_parser(

@@ -192,3 +192,19 @@ def test_build_with_camera_noise(tmp_path):
     with pytest.raises(ValueError, match="unknown noise"):
         data.build(tmp_path / "c", n_train=4, n_val=2, size=16, sigma_range=(0, 30), fresh_noise=True,
                    noise="pink")
+
+
+def test_the_lossless_mixture_is_the_mixture_without_jpeg(monkeypatch):
+    """Same draws (kinds, levels, noise), no JPEG: the ablation's only difference."""
+    clean = smooth_pictures(30, 3, 16, 16)
+    sigma = torch.full((30,), 20.0)
+    calls = []
+    real_jpeg = camera.jpeg
+    monkeypatch.setattr(camera, "jpeg", lambda *args: calls.append(1) or real_jpeg(*args))
+    lossy = camera.mixture_pairs(clean, sigma, torch.Generator().manual_seed(3), True, "mixture")
+    assert calls, "the mixture sends a share through JPEG"
+    calls.clear()
+    lossless = camera.mixture_pairs(clean, sigma, torch.Generator().manual_seed(3), True, "mixture-lossless")
+    assert not calls and torch.equal(lossy[1], lossless[1]) and torch.equal(lossy[2], lossless[2])
+    compressed = (lossy[0] != lossless[0]).flatten(1).any(1)
+    assert 0 < compressed.sum() < 30
