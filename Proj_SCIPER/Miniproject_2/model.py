@@ -32,7 +32,7 @@ from .others.optim.adam import Adam
 from .others.optim.sgd import SGD
 from .others.plumbing import checkpoint
 from .others.plumbing.config import DEEP_CONFIG, DEFAULT_CONFIG, check_config, check_count
-from .others.plumbing.images import check_images, check_pairs, dihedral, epoch_batches, reflect_pad, to_unit
+from .others.plumbing.images import check_finite, check_images, check_pairs, dihedral, epoch_batches, reflect_pad, to_unit
 from .others.plumbing.progress import Progress
 
 __all__ = ["Model", "Conv2d", "TransposeConv2d", "NearestUpsampling", "NNUpsampling", "Upsampling", "ReLU",
@@ -261,8 +261,7 @@ class Model:
         worse at sigma 25-50; docs/quality.md); a copy of the input is made for it.
         """
         if unclipped:
-            limit = torch.finfo(test_input.dtype).max if test_input.is_floating_point() else 255
-            check_images(test_input, "Model.predict: test_input", value_range=(-limit, limit))
+            check_finite(test_input, "Model.predict: test_input")
             test_input = test_input.clamp(0, 255)
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")

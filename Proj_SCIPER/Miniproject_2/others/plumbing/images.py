@@ -53,6 +53,14 @@ def check_pairs(train_input, train_target, multiple, what):
                          f"{tuple(train_target.shape)} differ in shape")
 
 
+def check_finite(x, what):
+    """A tensor without NaN or infinities (any values otherwise); anything else raises naming it."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{what}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.is_floating_point() and not bool(x.isfinite().all()):
+        raise ValueError(f"{what}: values must be finite, got NaN or infinity")
+
+
 def to_unit(x, device, dtype):
     """0-255 images -> a new channels-last tensor in [0, 1] on ``device`` (input untouched)."""
     n, c, h, w = x.shape
