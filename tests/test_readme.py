@@ -138,3 +138,17 @@ def test_the_quality_pages_standard_sets_table_is_the_benchmarks_files():
     assert f"python benchmarks/standard_sets.py --markdown {' '.join(files)}" in page
     table = standard_sets.markdown([json.loads((ROOT / name).read_text()) for name in files])
     assert table in page
+
+
+def test_the_quality_pages_noise_level_tables_are_the_benchmarks_file():
+    """Every row of docs/quality.md's per-noise-level tables is quality.py --markdown's, as
+    printed from results/quality.json."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    printed = quality.markdown(json.loads((ROOT / "results" / "quality.json").read_text())["sigmas"])
+    rows = [line for line in printed.splitlines() if line.startswith(("| ", "On the pictures"))]
+    page = (ROOT / "docs" / "quality.md").read_text()
+    assert len(rows) > 100 and [row for row in rows if row not in page] == []
