@@ -16,8 +16,9 @@ what a file does to the noise):
 
 PSNR per picture against the clean picture (peak 255; the output clipped to 0-255, not
 rounded), then the mean over the set, as the papers report it. Models: ``deep`` (the committed
-deep model), ``camera`` (the committed camera model) or a checkpoint of ``n2n train``; default
-both committed ones. BM3D (``bm3d_rgb`` told the true sigma) runs on the first ``--bm3d``
+deep model), ``camera`` (the committed camera model), ``auto`` (``n2n denoise``'s default: the
+camera model, or the deep one where the noise is white) or a checkpoint of ``n2n train``;
+default the deep and the camera model. BM3D (``bm3d_rgb`` told the true sigma) runs on the first ``--bm3d``
 pictures of each set, in each protocol (about 10 s a picture here), with each model's mean on
 those same pictures beside it.
 """
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 
 from Miniproject_2.model import CAMERA_CHECKPOINT, Model  # noqa: E402
 from n2n_nograd.baselines import bm3d  # noqa: E402
+from n2n_nograd.route import Router  # noqa: E402
 
 SETS = ("cbsd68", "kodak24", "mcmaster")
 SIGMAS = (15, 25, 50)
@@ -71,7 +73,9 @@ def psnr(picture: torch.Tensor, clean: torch.Tensor) -> float:
     return float(10 * torch.log10(255 ** 2 / mse))
 
 
-def load_model(name: str, precision: str) -> Model:
+def load_model(name: str, precision: str):
+    if name == "auto":
+        return Router(load_model("camera", precision), load_model("deep", precision))
     model = Model(arch="deep", precision=precision)
     if name == "deep":
         model.load_pretrained_model()
@@ -118,7 +122,7 @@ def main():
                         help="print the table of these runs' files and stop")
     parser.add_argument("--sets", type=Path, help="folder holding cbsd68/, kodak24/, mcmaster/")
     parser.add_argument("--checkpoint", action="append",
-                        help="deep, camera or a checkpoint (repeatable; default: deep and camera)")
+                        help="deep, camera, auto or a checkpoint (repeatable; default: deep and camera)")
     parser.add_argument("--bm3d", type=int, default=5, metavar="N", help="BM3D on the first N pictures of each set")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--json", type=Path, default=ROOT / "results/standard_sets.json")
