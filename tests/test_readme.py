@@ -152,3 +152,14 @@ def test_the_quality_pages_noise_level_tables_are_the_benchmarks_file():
     rows = [line for line in printed.splitlines() if line.startswith(("| ", "On the pictures"))]
     page = (ROOT / "docs" / "quality.md").read_text()
     assert len(rows) > 100 and [row for row in rows if row not in page] == []
+
+
+def test_the_real_noise_pages_ablation_table_is_the_benchmarks_file():
+    """docs/real-noise.md's ablation table is camera_ablation.py's, from results/camera_ablation.json."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location("camera_ablation", ROOT / "benchmarks" / "camera_ablation.py")
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    table = ablation.markdown(json.loads((ROOT / "results" / "camera_ablation.json").read_text()))
+    assert table in (ROOT / "docs" / "real-noise.md").read_text()
