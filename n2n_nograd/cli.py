@@ -575,10 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="install the pinned photo collections (training, unseen-source test)",
         description=_wrap("Download Debian's wallpaper packages (without installing them), check "
                           "each photograph's SHA-256 and copy it to OUT/train/PACKAGE/ (more "
-                          "training photos: lomiri-wallpapers-16.04 and -20.04) or "
+                          "training photos: lomiri-wallpapers-16.04 and -20.04), OUT/train2/PACKAGE/ "
+                          "(the camera model's third round: plasma-workspace-wallpapers) or "
                           "OUT/unseen/PACKAGE/ (a source used only for testing: the nature photos "
                           "of mate-backgrounds).  Needs apt-get and dpkg-deb, no root rights; "
-                          "about 75 MB to download."))
+                          "about 170 MB to download."))
     photos.add_argument("--out", metavar="DIR", default="photos", help="output folder (default: photos)")
     photos.set_defaults(handler=cmd_photos)
 
