@@ -244,7 +244,7 @@ def steal_share(start, end):
 def layer_times(network, batch, rounds):
     """Median forward and backward milliseconds of each of our layers in a training step."""
     mine, _ = make_pair(network)
-    layers = mine.net.modules
+    layers = mine.net.layers
     x = to_unit(images(batch, 32, 2), "cpu", torch.float32)
     times = [([], []) for _ in layers]
     for _ in range(rounds + 1):  # the first round warms up (plans, scratch memory)
@@ -269,13 +269,7 @@ def layer_type_times(network, batch, rounds):
     mine, _ = make_pair(network)
     size = train_crop(network)
     x, target = (to_unit(images(batch, size, seed), "cpu", torch.float32) for seed in (2, 3))
-    modules, spent = [], {}
-
-    def walk(module):
-        modules.append(module)
-        for _, child in module.children():
-            walk(child)
-    walk(mine.net)
+    modules, spent = mine.net.modules(), {}
     for module in modules:
         for name in ("forward", "backward"):
             def timed_call(argument, method=getattr(module, name), key=(id(module), name)):

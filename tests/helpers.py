@@ -197,12 +197,9 @@ def check_bf16_against_autograd(module, x, depth=1, layout="channels_last", grad
     ``sum |a| |b|``. Returns the largest ratio of an error to its bound (at most 1)."""
     module.to(dtype=torch.float32)
     # Every convolution, the one reading the picture too (set_precision keeps it in float32).
-    stack = [module]
-    while stack:
-        current = stack.pop()
+    for current in module.modules():
         if hasattr(current, "compute_dtype"):
             current.compute_dtype = torch.bfloat16
-        stack.extend(child for _, child in current.children())
     module.zero_grad()
     x = x.to(torch.float32)
     y = module.forward(as_layout(x, layout))

@@ -551,3 +551,10 @@ def test_gradients_of_two_batches_add_up():
         reference(x).backward(grad_output)
     for (name, p), (_, grad) in zip(reference.named_parameters(), net.param()):
         torch.testing.assert_close(grad, p.grad, **TOLERANCE, msg=name)
+
+
+def test_modules_lists_every_module_parents_first():
+    inner = Sequential(Conv2d(3, 4, 3), ReLU())
+    outer = Sequential(inner, Sigmoid())
+    assert [type(m).__name__ for m in outer.modules()] == ["Sequential", "Sequential", "Conv2d", "ReLU", "Sigmoid"]
+    assert outer.modules()[2] is inner[0] and outer.layers == [inner, outer[1]]

@@ -121,13 +121,7 @@ def test_bf16_training_tracks_fp32():
 
 
 def _convolutions(net):
-    found, stack = [], [net]
-    while stack:
-        module = stack.pop()
-        if hasattr(module, "compute_dtype"):
-            found.append(module)
-        stack.extend(child for _, child in module.children())
-    return found
+    return [module for module in net.modules() if hasattr(module, "compute_dtype")]
 
 
 @pytest.mark.parametrize("arch", ["simple", "deep"])

@@ -38,10 +38,7 @@ def set_precision(module, precision):
     ``precision`` (``"fp32"`` or ``"bf16"``), but those reading the picture
     (:data:`PICTURE_CHANNELS`), which stay in the input's dtype; returns ``module``."""
     compute = COMPUTE_DTYPES[precision]
-    stack = [module]
-    while stack:
-        current = stack.pop()
+    for current in module.modules():
         if hasattr(current, "compute_dtype"):
             current.compute_dtype = None if current.in_channels <= PICTURE_CHANNELS else compute
-        stack.extend(child for _, child in current.children())
     return module

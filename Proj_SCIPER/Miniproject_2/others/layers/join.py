@@ -47,7 +47,7 @@ class ConcatJoin(Sequential):
 
     def forward(self, x):
         x = check_input(self, x, None)
-        conv, body = self.modules[1], self.modules[0].inner[:-1]
+        conv, body = self.layers[1], self.layers[0].inner[:-1]
         low = x
         for module in body:
             low = module.forward(low)
@@ -66,16 +66,16 @@ class ConcatJoin(Sequential):
         # y is fresh, channels-last memory: the sum stays in the layout the next layer reads.
         y.add_(y_x)
         self._save(_like=x.new_empty(0), _shape=y.shape, _caches=(x_cache, low_cache))
-        for module in self.modules[2:]:
+        for module in self.layers[2:]:
             y = module.forward(y)
         return y
 
     def backward(self, grad_output):
-        for module in reversed(self.modules[2:]):
+        for module in reversed(self.layers[2:]):
             grad_output = module.backward(grad_output)
         like, shape, (x_cache, low_cache) = self._saved("_like", "_shape", "_caches")
         grad_output = check_grad_output(self, grad_output, shape, like)
-        conv, body = self.modules[1], self.modules[0].inner[:-1]
+        conv, body = self.layers[1], self.layers[0].inner[:-1]
         grad_x, grad_weight_x, grad_bias = convolution_backward(grad_output, x_cache)
         grad_low, grad_weight_low, _ = upsampled_convolution_backward(grad_output, low_cache)
         conv._accumulate(torch.cat([grad_weight_x, grad_weight_low], 1), grad_bias)

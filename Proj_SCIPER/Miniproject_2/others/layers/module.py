@@ -56,6 +56,13 @@ class Module:
         """Direct sub-modules as ``(name, module)`` pairs."""
         return []
 
+    def modules(self):
+        """This module and every module below it, parents before their children (as torch's)."""
+        found = [self]
+        for _, child in self.children():
+            found.extend(child.modules())
+        return found
+
     def named_parameters(self, prefix=""):
         """``(qualified_name, Parameter)`` for every parameter, names as in torch's state_dict."""
         out = [(prefix + name, parameter) for name, parameter in self._parameters.items()]

@@ -14,23 +14,23 @@ class Sequential(Module):
         for i, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}, not a Module")
-        self.modules = list(modules)
+        self.layers = list(modules)
 
     def children(self):
-        return [(str(i), m) for i, m in enumerate(self.modules)]
+        return [(str(i), m) for i, m in enumerate(self.layers)]
 
     def __getitem__(self, index):
-        return self.modules[index]
+        return self.layers[index]
 
     def __len__(self):
-        return len(self.modules)
+        return len(self.layers)
 
     def forward(self, x):
-        for module in self.modules:
+        for module in self.layers:
             x = module.forward(x)
         return x
 
     def backward(self, grad_output):
-        for module in reversed(self.modules):
+        for module in reversed(self.layers):
             grad_output = module.backward(grad_output)
         return grad_output
