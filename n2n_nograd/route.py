@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from Miniproject_2.others.denoisers.shrinkage import CORRELATED, channel_correlation, neighbour_correlation
+from Miniproject_2.others.denoisers.shrinkage import CORRELATED, residual_correlations
 
 #: Correlation of the residual between channels from which the noise counts as not white.
 CHANNELS = 0.6
@@ -31,7 +31,8 @@ def white_noise(noisy: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
     """Per picture (bool, (N,)): whether the residual ``noisy - denoised`` looks like white noise
     (below :data:`~Miniproject_2.others.denoisers.shrinkage.CORRELATED` between neighbours and
     :data:`CHANNELS` between channels)."""
-    return (neighbour_correlation(noisy, denoised) < CORRELATED) & (channel_correlation(noisy, denoised) < CHANNELS)
+    neighbours, channels = residual_correlations(noisy, denoised)
+    return (neighbours < CORRELATED) & (channels < CHANNELS)
 
 
 class Router:

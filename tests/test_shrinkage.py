@@ -249,3 +249,6 @@ def test_the_residual_of_white_noise_is_nearly_uncorrelated():
     clean = torch.full((4, 3, 48, 48), 90.0)
     noisy = clean + _noise(clean.shape, 5.0, seed=3)
     assert shrinkage.neighbour_correlation(noisy, clean).abs().max() < 0.1
+    neighbours, channels = shrinkage.residual_correlations(noisy, clean)
+    assert torch.equal(neighbours, shrinkage.neighbour_correlation(noisy, clean)), "one sample for both"
+    assert channels.abs().max() < 0.1

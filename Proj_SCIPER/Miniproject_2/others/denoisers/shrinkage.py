@@ -194,17 +194,20 @@ def neighbour_correlation(noisy, denoised):
     return _correlation(residual, right)
 
 
-def channel_correlation(noisy, denoised):
-    """Per picture, the mean over the three pairs of channels of the correlation of their
-    residuals ``noisy - denoised``, over the flattest pixels (see :func:`_flat_samples`): near 0
-    for noise drawn independently in each channel, 1 for a grey picture's.
+def residual_correlations(noisy, denoised):
+    """Per picture, from one sample of the flattest pixels (see :func:`_flat_samples`), the
+    residual's correlation with its right neighbour's (:func:`neighbour_correlation`) and the
+    mean over the three pairs of channels of their residuals' correlation: both near 0 for
+    noise drawn independently at each pixel and in each channel; the second 1 for a grey
+    picture's.
 
     Shape:
         - noisy, denoised: :math:`(N, 3, H, W)`, values on the 0-255 scale
-        - Output: :math:`(N,)`
+        - Output: ``(neighbour, channels)``, each :math:`(N,)`
     """
-    residual, _, _ = _flat_samples(noisy, denoised)
-    return sum(_correlation(residual[:, a:a + 1], residual[:, b:b + 1]) for a, b in ((0, 1), (1, 2), (0, 2))) / 3
+    residual, _, right = _flat_samples(noisy, denoised, neighbour=True)
+    channels = sum(_correlation(residual[:, a:a + 1], residual[:, b:b + 1]) for a, b in ((0, 1), (1, 2), (0, 2))) / 3
+    return _correlation(residual, right), channels
 
 
 def _correlation(residual, right):
