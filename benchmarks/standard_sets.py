@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 
 from Miniproject_2.model import CAMERA_CHECKPOINT, Model  # noqa: E402
 from n2n_nograd.baselines import bm3d  # noqa: E402
+from n2n_nograd.psnr import psnr_per_image  # noqa: E402
 from n2n_nograd.route import Router  # noqa: E402
 
 SETS = ("cbsd68", "kodak24", "mcmaster")
@@ -69,8 +70,8 @@ def noisy(clean: torch.Tensor, sigma: float, index: int, protocol: str) -> torch
 
 
 def psnr(picture: torch.Tensor, clean: torch.Tensor) -> float:
-    mse = ((picture.double() - clean.double()) ** 2).mean()
-    return float(10 * torch.log10(255 ** 2 / mse))
+    """PSNR (peak 255) of one (1, 3, H, W) picture, in float64."""
+    return psnr_per_image(picture.double() / 255, clean.double() / 255).item()
 
 
 def load_model(name: str, precision: str):

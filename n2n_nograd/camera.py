@@ -294,11 +294,11 @@ def target_bias(clean: torch.Tensor, cameras: Cameras, generator: torch.Generato
     sums = {key: torch.zeros(len(BRIGHTNESS_BANDS) + 1, dtype=torch.float64)
             for key in ("full", "full_rounded", "first_order")}
     counts = torch.zeros(len(BRIGHTNESS_BANDS) + 1, dtype=torch.float64)
+    edges = [-math.inf, *(high for _, high in BRIGHTNESS_BANDS[:-1]), math.inf]
     for _ in range(draws):
         pair = camera_pair(clean, cameras, generator)
         errors = {"full": pair.noisy - pair.clean, "full_rounded": pair.noisy.round() - pair.clean,
                   "first_order": pair.target - pair.clean}
-        edges = [-math.inf, *(high for _, high in BRIGHTNESS_BANDS[:-1]), math.inf]
         masks = [torch.ones_like(pair.clean, dtype=torch.bool)] + [
             (pair.clean >= low) & (pair.clean < high) for low, high in zip(edges, edges[1:])]
         for i, mask in enumerate(masks):

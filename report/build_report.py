@@ -542,8 +542,9 @@ def real_noise(doc, inputs):
     deep = inputs.real_baselines["denoisers"][REAL_DEEP]
     nl_means = inputs.real_baselines["denoisers"][BASELINES["nl_means"][0]]
     bm3d_run = inputs.real_baselines["denoisers"][REAL_BM3D]
-    on_bm3d = [camera["rows"]["psnr"][camera["pictures"].index(name)] - camera["rows"]["input_psnr"][
-        camera["pictures"].index(name)] for name in bm3d_run["pictures"]]
+    gains = dict(zip(camera["pictures"], (out - noisy for out, noisy in zip(camera["rows"]["psnr"],
+                                                                            camera["rows"]["input_psnr"]))))
+    on_bm3d = [gains[name] for name in bm3d_run["pictures"]]
     overall = camera["overall"]
     doc.paragraph(
         f"On real high-ISO photographs (PolyU: {overall['n']} crops of 512×512 from five cameras, the ground "
