@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
 from n2n_nograd.baselines import BASELINES, BM3D_LABEL, classical  # noqa: E402
-from n2n_nograd.cli import _load_model  # noqa: E402
+from n2n_nograd.cli import load_model  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, input_psnr, load_clean, load_pairs  # noqa: E402
 from n2n_nograd.denoise import predict_batches, validation_psnr  # noqa: E402
 from n2n_nograd.evaluation import HEADER, SIGMAS, sweep  # noqa: E402
@@ -66,7 +66,7 @@ NL_MEANS = BASELINES["nl_means"][0]
 
 
 def trained_row(name, impl, run_dir, checkpoint, model_name, noisy, clean, results_dir):
-    model = _load_model(impl, None if checkpoint is None else run_dir / checkpoint, "cpu", model_name)
+    model = load_model(impl, None if checkpoint is None else run_dir / checkpoint, "cpu", model_name)
     started = time.perf_counter()
     score = validation_psnr(model, noisy, clean)
     predict_seconds = time.perf_counter() - started
@@ -116,7 +116,7 @@ def sweeps(args):
     denoisers = {}
     models = {}
     for name, impl, model_name in SWEPT:
-        model = models[impl, model_name] = _load_model(impl, None, "cpu", model_name)
+        model = models[impl, model_name] = load_model(impl, None, "cpu", model_name)
         denoisers[name] = lambda noisy, sigma, model=model: predict_batches(model, noisy)
     name, impl, model_name, ensemble = ENSEMBLE
     denoisers[name] = lambda noisy, sigma: predict_batches(models[impl, model_name], noisy, ensemble=ensemble)

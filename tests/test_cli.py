@@ -328,7 +328,7 @@ def test_denoise_with_an_ensemble_is_the_mean_of_the_turned_pictures(capsys, tra
     assert run(capsys, "denoise", source, plain, "--checkpoint", checkpoint)[0] == 0
     status, text, _ = run(capsys, "denoise", source, turned, "--checkpoint", checkpoint, "--ensemble", "8")
     assert status == 0 and "mean over 8 flips/rotations" in text
-    model = cli._load_model("nograd", checkpoint, "cpu", "required")
+    model = cli.load_model("nograd", checkpoint, "cpu", "required")
     picture = denoise.read_picture(source)
     expected = model.predict(picture, ensemble=8).round().to(torch.uint8)
     assert torch.equal(denoise.read_picture(turned), expected)
@@ -628,7 +628,7 @@ def test_denoise_over_its_input_only_when_asked_and_atomically(capsys, tmp_path,
 def test_the_camera_model_is_in_the_default_and_ours_only(capsys, tmp_path):
     source = tmp_path / "in.png"
     Image.effect_noise((16, 12), 20).convert("RGB").save(source)
-    model = cli._load_model("nograd", None, "cpu", "camera")
+    model = cli.load_model("nograd", None, "cpu", "camera")
     assert model.config["arch"] == "deep"
     status, _, err = run(capsys, "denoise", source, tmp_path / "o.png", "--impl", "torch")
     assert status == 2 and "--model deep" in err

@@ -48,7 +48,7 @@ def test_the_router_sends_white_noise_to_the_white_noise_model_only():
 
 
 def test_auto_loads_both_committed_models_and_a_checkpoint_alone(tmp_path):
-    router = cli._load_model("nograd", None, "cpu", "auto")
+    router = cli.load_model("nograd", None, "cpu", "auto")
     assert isinstance(router, route.Router) and router.camera is not router.white
     router.white.save_model(tmp_path / "w.pkl")
-    assert not isinstance(cli._load_model("nograd", str(tmp_path / "w.pkl"), "cpu", "auto"), route.Router)
+    assert not isinstance(cli.load_model("nograd", str(tmp_path / "w.pkl"), "cpu", "auto"), route.Router)
