@@ -128,6 +128,23 @@ def test_max_pool_2x2_tiles_are_torch_bit_for_bit(size, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_pool_2x2_tiles_under_inference_give_the_same_values_and_keep_nothing(layout):
+    """Under ``inference()`` the tiles' tournament skips which pixel won (backward's only);
+    the values are the same, and a backward afterwards fails as after no forward at all."""
+    from Miniproject_2.others.layers.module import inference
+    torch.manual_seed(0)
+    kinds = torch.tensor([1.0, 2.0, 0.0, float("nan"), float("-inf"), float("inf")])
+    x = as_layout(kinds[torch.randint(0, len(kinds), (2, 3, 7, 9))], layout)
+    pool = MaxPool2d(2)
+    kept = pool.forward(x)
+    with inference():
+        fast = pool.forward(x)
+    torch.testing.assert_close(fast, kept, equal_nan=True, rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        pool.backward(torch.ones(kept.shape))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("module, size", [
     (MaxPool2d(5), (5, 5)), (MaxPool2d((3, 4)), (3, 4)), (MaxPool2d(4, padding=2), (1, 1)),
     (AvgPool2d(5), (5, 5)), (AvgPool2d((3, 4)), (3, 4)), (AvgPool2d(3, padding=1, count_include_pad=False), (1, 1)),

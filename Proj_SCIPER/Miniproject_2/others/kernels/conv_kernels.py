@@ -27,6 +27,11 @@ Inputs and outputs are channels-last inside (see :mod:`.layout`).
 with bfloat16, each product's operands are rounded to it and each block's result, summed
 in float32 by the matrix kernel, is rounded to it once; everything else (the bias, the sums
 of blocks and of col2im, the output) stays in the weight's dtype.
+
+``then``, a function or ``None``, is applied in place to the output as it is made: to each
+block of rows of the im2col order while the block is still in cache, to the whole output in
+the other orders. An activation that follows the convolution runs this way
+(``Sequential`` arranges it), which saves a pass over memory and an output-sized allocation.
 """
 import collections
 import math
@@ -115,23 +120,27 @@ def _lowered(tensor, compute):
     return tensor if compute is None else tensor.to(compute)
 
 
-def _im2col_forward(window, matrix, x, bias, compute=None):
+def _im2col_forward(window, matrix, x, bias, compute=None, then=None):
     """Convolution of ``(N, H, W, C_in)`` ``x`` over ``window``: im2col, then a product, block
-    by block. Returns the contiguous ``(N, oh, ow, C_out)`` output, in ``matrix``'s dtype."""
+    by block, ``then`` applied to each. Returns the contiguous ``(N, oh, ow, C_out)`` output,
+    in ``matrix``'s dtype."""
     c_out = matrix.shape[1]
     out = matrix.new_empty((x.shape[0] * window.out_size[0] * window.out_size[1], c_out))
     low = _lowered(matrix, compute)
     for positions, cols in window.im2col_blocks(x, _block_numbers(x, compute), compute):
+        block = out[positions]
         if compute is not None:
-            block = out[positions].copy_(cols @ low)
+            block.copy_(cols @ low)
             if bias is not None:
                 block.add_(bias)
         elif bias is None:
             # beta=0: the fresh memory's contents are ignored, NaN included.
-            out[positions].addmm_(cols, matrix, beta=0)
+            block.addmm_(cols, matrix, beta=0)
         else:
             # The bias starts the accumulation, as in torch's addmm.
-            out[positions].copy_(bias.expand(cols.shape[0], c_out)).addmm_(cols, matrix)
+            block.copy_(bias.expand(cols.shape[0], c_out)).addmm_(cols, matrix)
+        if then is not None:
+            then(block)
     return out.view(x.shape[0], *window.out_size, c_out)
 
 
@@ -190,7 +199,6 @@ def _multiply_first_backward(window, matrix, x, grad, compute=None):
     return grad_matrix, grad_x.view(n, *window.out_size, c_in)
 
 
-_FORWARD = {"im2col": _im2col_forward, "multiply_first": _multiply_first_forward}
 _BACKWARD = {"im2col": _im2col_backward, "multiply_first": _multiply_first_backward}
 
 
@@ -257,11 +265,17 @@ def _cache(x, matrix, bias, window, transposed, algorithm, compute, reference=Fa
     return ConvCache(x, matrix, window, transposed, orders, bias is not None, compute)
 
 
-def _forward(cache, bias):
-    """The channels-last output of the forward pass ``cache`` describes, in its forward order."""
+def _forward(cache, bias, then=None):
+    """The channels-last output of the forward pass ``cache`` describes, in its forward order,
+    with ``then`` applied."""
     order = cache.algorithm[0]
     window, matrix = _operands(cache.window, cache.matrix, cache.transposed, order)
-    return _FORWARD[order](window, matrix, nhwc(cache.x), bias, cache.compute)
+    if order == "im2col":
+        return _im2col_forward(window, matrix, nhwc(cache.x), bias, cache.compute, then)
+    out = _multiply_first_forward(window, matrix, nhwc(cache.x), bias, cache.compute)
+    if then is not None:
+        then(out)
+    return out
 
 
 # -- channels-last kernels --------------------------------------------------------------------------
@@ -325,9 +339,10 @@ def _reference_conv2d(x, weight, bias, window):
     return out.view(n, o, *window.out_size)
 
 
-def convolution(x, weight, bias, window, transposed=False, algorithm="auto", compute=None):
+def convolution(x, weight, bias, window, transposed=False, algorithm="auto", compute=None, then=None):
     """:func:`convolution_nhwc` with torch's layouts: ``weight`` as the layer holds it, the
-    output NCHW-shaped (a view of a channels-last tensor, except from the reference below).
+    output NCHW-shaped (a view of a channels-last tensor, except from the reference below),
+    ``then`` applied to it (see the module's documentation).
 
     A convolution of an input that is not channels-last runs :func:`_reference_conv2d`
     in the im2col order (always with ``"auto"``, in the input's own dtype), so it is
@@ -337,9 +352,12 @@ def convolution(x, weight, bias, window, transposed=False, algorithm="auto", com
     cache = _cache(x, weight_to_matrix(weight, transposed), bias, window, transposed, algorithm, compute,
                    reference)
     if reference and cache.algorithm[0] == "im2col":
-        return _reference_conv2d(x, weight, bias, window), cache
+        out = _reference_conv2d(x, weight, bias, window)
+        if then is not None:
+            then(out)
+        return out, cache
     # Contiguous, so the next layer reads it without a copy (col2im's may be a cropped view).
-    return nchw(_forward(cache, bias).contiguous()), cache
+    return nchw(_forward(cache, bias, then).contiguous()), cache
 
 
 def convolution_backward(grad_output, cache):

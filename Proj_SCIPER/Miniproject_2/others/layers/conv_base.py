@@ -60,9 +60,15 @@ class ConvBase(Module):
         raise NotImplementedError(f"{type(self).__name__} does not implement _window")
 
     def forward(self, x):
+        return self.forward_then(x, None)
+
+    def forward_then(self, x, then):
+        """``forward(x)`` with ``then`` (a function or ``None``) applied in place to the output
+        as it is made: an activation that follows the layer, run on each block of the output
+        while it is in cache (:mod:`..kernels.conv_kernels`; ``Sequential`` arranges it)."""
         x = check_input(self, x, self.in_channels)
         out, cache = convolution(x, self.weight, self.bias, self._window(x), self._transposed, self.algorithm,
-                                 self.compute_dtype)
+                                 self.compute_dtype, then)
         self._save(_x=x, _cache=cache)
         return out
 

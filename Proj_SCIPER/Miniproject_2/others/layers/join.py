@@ -4,7 +4,7 @@ import torch
 from ..plumbing.args import check_grad_output, check_input
 from .conv2d import Conv2d
 from ..kernels.conv_kernels import convolution, convolution_backward
-from .sequential import Sequential
+from .sequential import Sequential, in_place, run_chain
 from .skip import SkipConcat
 from .upsampling import NearestUpsampling, kept_plan, upsampled_convolution, upsampled_convolution_backward
 
@@ -48,9 +48,7 @@ class ConcatJoin(Sequential):
     def forward(self, x):
         x = check_input(self, x, None)
         conv, body = self.layers[1], self.layers[0].inner[:-1]
-        low = x
-        for module in body:
-            low = module.forward(low)
+        low = run_chain(body, x)
         c = x.shape[1]
         if low.dim() != 4 or low.shape[0] != x.shape[0] or c + low.shape[1] != conv.in_channels:
             raise ValueError(f"{type(self).__name__}: the input {tuple(x.shape)} and the branch's "
@@ -66,9 +64,13 @@ class ConcatJoin(Sequential):
         # y is fresh, channels-last memory: the sum stays in the layout the next layer reads.
         y.add_(y_x)
         self._save(_like=x.new_empty(0), _shape=y.shape, _caches=(x_cache, low_cache))
-        for module in self.layers[2:]:
-            y = module.forward(y)
-        return y
+        rest = self.layers[2:]
+        if rest and in_place(rest[0]):
+            # The activation after the convolution runs in place on its fresh output, as run_chain does.
+            rest[0].activate_(y)
+            rest[0].adopt(y)
+            rest = rest[1:]
+        return run_chain(rest, y)
 
     def backward(self, grad_output):
         for module in reversed(self.layers[2:]):

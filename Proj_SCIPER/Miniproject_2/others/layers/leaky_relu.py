@@ -47,6 +47,20 @@ class LeakyReLU(Module):
         self._save(_sign_of_x=x)
         return x.where(x > 0, x * self.negative_slope)
 
+    # -- run in place on the output of the layer before (see Sequential) --------------------
+    def fusable(self):
+        """Whether :meth:`activate_` can stand in for forward: with the common slopes, whose
+        backward needs only the output."""
+        return self._common()
+
+    def activate_(self, x):
+        """Forward's ``max(x, slope * x)`` in place on ``x``, which nothing else holds."""
+        x.clamp_(min=x.mul(self.negative_slope))
+
+    def adopt(self, y):
+        """Keep for backward the output ``y`` that :meth:`activate_` made, as forward would."""
+        self._save(_sign_of_x=y)
+
     def backward(self, grad_output):
         positive = self._saved("_sign_of_x")
         grad_output = check_grad_output(self, grad_output, positive.shape, positive)

@@ -3,6 +3,7 @@ import torch
 
 from ..plumbing.args import check_grad_output, check_input, only, pair
 from ..kernels.layout import is_channels_last, new_nchw
+from .module import in_inference
 from .pool_base import PoolBase
 
 
@@ -93,6 +94,10 @@ class MaxPool2d(PoolBase):
         either, so a zero's sign can differ from torch's); the three comparisons say which
         pixel it came from: the lower row, and the right column of the winning row."""
         top_left, top_right, bottom_left, bottom_right = self._quarters(x)
+        if in_inference():
+            # Which pixel won is for backward only; the values are the same.
+            self._save(_index=None, _in_shape=None, _like=None, _channels_last=None)
+            return top_left.maximum(top_right).maximum(bottom_left.maximum(bottom_right))
         right_in_top, right_in_bottom = _later_wins(top_left, top_right), _later_wins(bottom_left, bottom_right)
         top, bottom = top_left.maximum(top_right), bottom_left.maximum(bottom_right)
         lower = _later_wins(top, bottom)

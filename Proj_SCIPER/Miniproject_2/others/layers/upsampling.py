@@ -234,10 +234,14 @@ class Upsampling(ConvBase):
         self._register_kernel((out_channels, in_channels, *self.kernel_size),
                               in_channels * self.kernel_size[0] * self.kernel_size[1], bias, device, dtype)
 
-    def forward(self, x):
+    def forward_then(self, x, then):
+        """``forward(x)`` with ``then`` (a function or ``None``) applied in place to the whole
+        output (see :meth:`.ConvBase.forward_then`)."""
         x = check_input(self, x, self.in_channels)
         plan = kept_plan(self._plans, x, self.scale_factor, self.kernel_size, self.padding, self.dilation, repr(self))
         out, cache = upsampled_convolution(x, self.weight, self.bias, plan, self.algorithm, self.compute_dtype)
+        if then is not None:
+            then(out)
         self._save(_x=x, _cache=cache)
         return out
 
