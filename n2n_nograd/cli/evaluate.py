@@ -54,9 +54,14 @@ def cmd_evaluate(args) -> int:
             print(f"{label:<46}{db:6.2f} dB   gain {db - noisy_db:+.2f} dB   {seconds:.1f} s")
             results["baselines"][name] = {"label": label, "psnr": db, "gain_db": db - noisy_db,
                                           "seconds": seconds}
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"numbers written to {args.json}")
+    return _written(results, args.json)
+
+
+def _written(results: dict, path: str | None) -> int:
+    """Write ``results`` to ``path`` as JSON when one is given; the command's exit status."""
+    if path:
+        Path(path).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"numbers written to {path}")
     return 0
 
 
@@ -88,10 +93,7 @@ def _evaluate_sweep(args, device) -> int:
         print(HEADER)
         rows = sweep(denoisers, clean, args.sigmas or SIGMAS, subsets=subsets, log=print)
         results["sets"][str(path)] = {"n": len(clean), "rows": rows}
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"numbers written to {args.json}")
-    return 0
+    return _written(results, args.json)
 
 
 def _evaluate_real(args, device) -> int:
@@ -126,10 +128,7 @@ def _evaluate_real(args, device) -> int:
     print(f"{args.real}: {len(pairs)} pairs of a real noisy picture and its ground truth"
           f"{ensemble_note(args.ensemble)}")
     results = evaluate(pairs, denoisers, bm3d_pictures=args.bm3d or 0, log=print)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"numbers written to {args.json}")
-    return 0
+    return _written(results, args.json)
 
 
 def add_parser(commands) -> None:
