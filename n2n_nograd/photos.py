@@ -12,8 +12,8 @@ Roles, kept apart by source (package), never by crop:
 ``train``   photos added to the training side by ``n2n data --train-photos``:
             every photograph of lomiri-wallpapers-16.04 (13) and of
             lomiri-wallpapers-20.04 (1), by many photographers.
-``train2``  photos added to the training side of the camera model's third
-            round (``n2n data --train-photos photos/train2``), after the deep
+``train2``  photos added to the training side of the camera model's second
+            step (``n2n data --train-photos photos/train2``), after the deep
             model was trained: the 11 photographs of plasma-workspace-wallpapers
             (KDE's wallpapers; its paintings and vector art left out).
 ``unseen``  photos used by nothing but ``n2n testset``: the 12 nature

@@ -552,7 +552,8 @@ def real_noise(doc, inputs):
         f"{signed(deep['overall']['gain'])} dB. The camera model is the deep model fine-tuned on pairs drawn "
         f"through a camera's pipeline from the training photos (un-processing to raw, shot and read noise on a "
         f"Bayer mosaic, demosaicing, colour, the transfer curve, the camera's noise reduction, JPEG), mixed with "
-        f"white noise: it gains **{signed(overall['gain'])} dB** (Table {doc.tables + 1}). BM3D told the best "
+        f"white noise, in two steps whose weights are then averaged (WiSE-FT): it gains "
+        f"**{signed(overall['gain'])} dB** (Table {doc.tables + 1}). BM3D told the best "
         f"fixed level (chosen on the other half) gains {signed(bm3d_run['overall']['gain'])} dB on the "
         f"{bm3d_run['overall']['n']} pictures it ran on, where the camera model gains "
         f"{signed(sum(on_bm3d) / len(on_bm3d))} dB: real noise is not solved yet.")

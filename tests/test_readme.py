@@ -154,6 +154,17 @@ def test_the_quality_pages_noise_level_tables_are_the_benchmarks_file():
     assert len(rows) > 100 and [row for row in rows if row not in page] == []
 
 
+def test_the_real_noise_pages_tables_are_the_results_files():
+    """docs/real-noise.md's other tables are real_noise_tables.py's, from the files in results/."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("real_noise_tables", ROOT / "benchmarks" / "real_noise_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    page = (ROOT / "docs" / "real-noise.md").read_text()
+    for name, table in tables.TABLES.items():
+        assert table(ROOT / "results") in page, f"the {name} table differs from results/"
+
+
 def test_the_real_noise_pages_ablation_table_is_the_benchmarks_file():
     """docs/real-noise.md's ablation table is camera_ablation.py's, from results/camera_ablation.json."""
     import importlib.util

@@ -78,7 +78,7 @@ def add_parser(commands) -> None:
         description=wrap("Download Debian's wallpaper packages (without installing them), check "
                           "each photograph's SHA-256 and copy it to OUT/train/PACKAGE/ (more "
                           "training photos: lomiri-wallpapers-16.04 and -20.04), OUT/train2/PACKAGE/ "
-                          "(the camera model's third round: plasma-workspace-wallpapers) or "
+                          "(the camera model's second training step: plasma-workspace-wallpapers) or "
                           "OUT/unseen/PACKAGE/ (a source used only for testing: the nature photos "
                           "of mate-backgrounds).  Needs apt-get and dpkg-deb, no root rights; "
                           "about 170 MB to download."))

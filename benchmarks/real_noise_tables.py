@@ -1,0 +1,128 @@
+"""The tables of docs/real-noise.md, from the JSON files that the commands beside them write.
+
+    python benchmarks/real_noise_tables.py [--results results]   # prints the five tables
+
+Real camera noise per camera (``results/real_noise/polyu_camera.json`` and
+``polyu_baselines.json``), the strength settings (``polyu_camera.json`` and
+``polyu_camera_ensemble8.json``), JPEG'd and grey pictures (``results/camera_noise.json``),
+``predict`` with and without its blend and colour check on real noise (the same file),
+and white noise on the unseen pictures (``results/quality.json``'s deep model,
+``real_noise/camera_white.json``, ``real_noise/auto_white.json``). A test checks that the
+page holds each table as printed here.
+"""
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMERA = "nograd committed camera"
+DEEP = "nograd committed deep"
+NLM = "non-local means (scikit-image, blind sigma)"
+OURS_DEEP = "ours, deep (bestmodel_deep.pkl)"
+
+
+def _read(results: Path, name: str) -> dict:
+    return json.loads((results / name).read_text())
+
+
+def _gain(numbers: dict) -> str:
+    return f"{numbers['psnr']:.2f} ({numbers['gain']:+.2f})"
+
+
+def polyu(results: Path) -> str:
+    """Per camera: input, deep model, camera model (made worse, worst gain, colour shift), non-local means."""
+    camera = _read(results, "real_noise/polyu_camera.json")["denoisers"][CAMERA]
+    baselines = _read(results, "real_noise/polyu_baselines.json")["denoisers"]
+    lines = ["| camera | pictures | input | deep model | camera model | made worse | worst gain | colour shift | "
+             "non-local means |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in ["all", *camera["per_camera"]]:
+        pick = (lambda entry: entry["overall"]) if name == "all" else (lambda entry: entry["per_camera"][name])
+        ours, deep, nlm = pick(camera), pick(baselines[DEEP]), pick(baselines[NLM])
+        lines.append(f"| {name} | {ours['n']} | {ours['input_psnr']:.2f} | {_gain(deep)} | **{_gain(ours)}** | "
+                     f"{100 * ours['worse']:.0f}% | {ours['worst_gain']:+.2f} | {ours['colour_shift']:.2f} | "
+                     f"{_gain(nlm)} |")
+    return "\n".join(lines)
+
+
+def strength(results: Path) -> str:
+    """The camera model's PolyU gain at the default, at strength 0.7 and with the mean over 8 flips/rotations."""
+    runs = _read(results, "real_noise/polyu_camera.json")["denoisers"]
+    ensemble = next(iter(_read(results, "real_noise/polyu_camera_ensemble8.json")["denoisers"].values()))
+    rows = [("1 (default)", runs[CAMERA]), ("0.7", runs[f"{CAMERA[:31]} strength 0.7"]),
+            ("1, mean over 8 flips/rotations (bf16)", ensemble)]
+    lines = ["| strength | PolyU gain | made worse | worst gain |", "| ---: | ---: | ---: | ---: |"]
+    lines += [f"| {label} | {entry['overall']['gain']:+.2f} | {100 * entry['overall']['worse']:.0f}% | "
+              f"{entry['overall']['worst_gain']:+.2f} |" for label, entry in rows]
+    return "\n".join(lines)
+
+
+def synthetic(results: Path) -> str:
+    """White noise saved as PNG, as JPEG with 4:2:0 colour, and on grey pictures: input, deep, camera."""
+    rows = _read(results, "camera_noise.json")["synthetic"]
+    cases = list(dict.fromkeys(row["case"] for row in rows))
+    deep, camera = "committed", next(key for key in rows[0]["psnr"] if key != "committed")
+    lines = ["| noise | σ | input | deep model | camera model |", "| --- | ---: | ---: | ---: | ---: |"]
+    for case in cases:
+        picked = [row for row in rows if row["case"] == case]
+        column = (lambda values: " / ".join(f"{v:.2f}" for v in values))
+        bold = "" if case == "png" else "**"
+        sigmas = " / ".join(f"{row['sigma']:g}" for row in picked)
+        lines.append(f"| {case.replace('png', 'PNG').replace('jpeg', 'JPEG')} | {sigmas} | "
+                     f"{column(row['input_psnr'] for row in picked)} | {column(row['psnr'][deep] for row in picked)} | "
+                     f"{bold}{column(row['psnr'][camera] for row in picked)}{bold} |")
+    return "\n".join(lines)
+
+
+def predict_modes(results: Path) -> str:
+    """``predict`` as it is, and without its blend toward the input or its colour check, on real noise."""
+    noise = _read(results, "camera_noise.json")
+    rows = noise["real"]
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    modes = list(dict.fromkeys(row["predict"] for row in rows))
+    gains = {(row["model"], row["predict"]): row for row in rows}
+    first = rows[0]
+    lines = [f"| `predict` ({first['n']} PolyU pictures spread over the set, input {first['input_psnr']:.2f} dB) | "
+             "deep model | camera model |", "| --- | ---: | ---: |"]
+    for mode in modes:
+        cells = []
+        for model in models:
+            row = gains[model, mode]
+            worse = f" ({100 * row['worse']:.0f}% made worse)" if row["worse"] else ""
+            cells.append(f"{row['gain']:+.2f}{worse}, colour shift {row['colour_shift']:.2f}")
+        lines.append(f"| {mode} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def white(results: Path) -> str:
+    """White noise on the unseen pictures: the deep model, the camera model and the default (auto)."""
+    quality = _read(results, "quality.json")["sigmas"]
+    camera = _read(results, "real_noise/camera_white.json")["sets"]
+    auto = _read(results, "real_noise/auto_white.json")["sets"]
+    lines = ["| set | σ | deep model | camera model | difference | made worse (deep / camera) | auto, the default |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for key, path in (("unseen", "data/unseen"), ("unseen_large", "data/unseen128")):
+        label = f"{quality[key]['size'].replace('x', '×')} ({quality[key]['n']:,})"
+        deep = {row["sigma"]: row for row in quality[key]["rows"] if row["denoiser"] == OURS_DEEP}
+        ours = {row["sigma"]: row for row in camera[path]["rows"]}
+        default = {row["sigma"]: row for row in auto[path]["rows"]}
+        for sigma in sorted(ours):
+            d, c, a = deep[sigma], ours[sigma], default[sigma]
+            lines.append(f"| {label} | {sigma:g} | {d['psnr']:.2f} | {c['psnr']:.2f} | {c['psnr'] - d['psnr']:+.2f} | "
+                         f"{100 * d['worse']:.1f}% / {100 * c['worse']:.1f}% | {a['psnr']:.2f} "
+                         f"({100 * a['worse']:.1f}% worse) |")
+    return "\n".join(lines)
+
+
+TABLES = {"polyu": polyu, "strength": strength, "synthetic": synthetic, "predict_modes": predict_modes,
+          "white": white}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "results", help="the results folder (default: results)")
+    args = parser.parse_args()
+    print("\n\n".join(table(args.results) for table in TABLES.values()))
+
+
+if __name__ == "__main__":
+    main()
