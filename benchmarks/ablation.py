@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 sys.path.insert(0, str(ROOT))
 
 from Miniproject_2.model import Model  # noqa: E402
-from n2n_nograd.data import TRAIN_FILE, VAL_FILE, input_psnr, load_pairs  # noqa: E402
+from n2n_nograd.data import TRAIN_FILE, VAL_FILE, load_pairs  # noqa: E402
+from n2n_nograd.noise import input_psnr  # noqa: E402
 from n2n_nograd.denoise import validation_psnr  # noqa: E402
 
 #: The configuration the ablation started from (the committed one until it chose the

@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 from Miniproject_2.model import Model  # noqa: E402
 from n2n_nograd.data import load_clean  # noqa: E402
-from n2n_nograd.denoise import predict_batches  # noqa: E402
 from n2n_nograd.psnr import psnr  # noqa: E402
 from n2n_nograd.real import find_pairs, load_pair, measure, pixel_shuffled, summary  # noqa: E402
 

@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from n2n_nograd.baselines import BASELINES, BM3D_LABEL, classical  # noqa: E402
 from n2n_nograd.cli import load_model  # noqa: E402
-from n2n_nograd.data import INFO_FILE, VAL_FILE, input_psnr, load_clean, load_pairs  # noqa: E402
+from n2n_nograd.data import INFO_FILE, VAL_FILE, load_clean, load_pairs  # noqa: E402
+from n2n_nograd.noise import input_psnr  # noqa: E402
 from n2n_nograd.denoise import predict_batches, validation_psnr  # noqa: E402
 from n2n_nograd.evaluation import HEADER, SIGMAS, sweep  # noqa: E402
 from n2n_nograd.plots import METRICS_FILE, RUN_FILE, read_metrics  # noqa: E402

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 from Miniproject_2.model import Model  # noqa: E402
 from Miniproject_2.others.denoisers import shrinkage  # noqa: E402
 from n2n_nograd.baselines import nl_means  # noqa: E402
-from n2n_nograd.data import load_clean, noisy_version  # noqa: E402
+from n2n_nograd.data import load_clean  # noqa: E402
+from n2n_nograd.noise import noisy_version  # noqa: E402
 from n2n_nograd.evaluation import scores  # noqa: E402
 
 #: (alpha, beta) of the noise's variance: light, moderate and heavy shot noise, then Gaussian.

@@ -77,7 +77,7 @@ sys.path.insert(0, str(ROOT))
 from Miniproject_1 import model as twin  # noqa: E402
 from Miniproject_2 import model as ours  # noqa: E402
 from Miniproject_2.others.plumbing.images import to_unit  # noqa: E402
-from n2n_nograd.data import add_noise  # noqa: E402
+from n2n_nograd.noise import add_noise  # noqa: E402
 from n2n_nograd.device import resolve_device  # noqa: E402
 
 NETWORKS = {

@@ -33,7 +33,7 @@ from typing import Callable
 
 import torch
 
-from .data import noisy_version
+from .noise import noisy_version
 from .psnr import psnr_per_image
 
 SIGMAS = (5.0, 15.0, 25.0, 35.0, 50.0)

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data import PHOTO_SUFFIXES
+from .crops import PHOTO_SUFFIXES
 from .denoise import read_picture
 from .psnr import psnr_per_image
 

@@ -48,8 +48,8 @@ import torch
 from Miniproject_2.others.plumbing.checkpoint import remove_temporaries, write_atomic
 
 from . import plots
-from .data import (INFO_FILE, TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, fresh_pairs, input_psnr, load_clean,
-                   load_pairs, noiseless_note)
+from .data import INFO_FILE, TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, load_clean, load_pairs
+from .noise import fresh_pairs, input_psnr, noiseless_note
 from .denoise import predict_batches, validation_psnr
 
 CHECKPOINT = "checkpoint.pkl"

@@ -675,10 +675,10 @@ def noise_levels(doc, sigmas, key):
               rows,
               f"PSNR (dB) per noise level σ on {captions.get(key, key)}, {count(result['n'])} pictures"
               + (f" of {result['size']}" if "size" in result else "") + ", noise "
-              f"added to the clean pictures: ours with the required network (bestmodel.pkl) and the deep one "
-              f"(bestmodel_deep.pkl; ×8: its mean over the 8 flips/rotations of each picture, predict's "
-              f"ensemble=8), the deep torch.nn twin (bestmodel_deep.pth), non-local means (blind) and "
-              f"BM3D (told σ"
+              "added to the clean pictures: ours with the required network (bestmodel.pkl) and the deep one "
+              "(bestmodel_deep.pkl; ×8: its mean over the 8 flips/rotations of each picture, predict's "
+              "ensemble=8), the deep torch.nn twin (bestmodel_deep.pth), non-local means (blind) and "
+              "BM3D (told σ"
               + (f"; on the first {subset} pictures, next to the deep model on the same pictures)" if subset else ")")
               + ". Worse: share of pictures below their noisy input; colour: mean |shift| of the "
               "per-channel means, 0–255 levels (in brackets: the noise's own) (`python benchmarks/quality.py`).",

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from n2n_nograd import camera, data
+from n2n_nograd.noise import fresh_pairs
 from helpers import smooth_pictures
 
 
@@ -175,10 +176,10 @@ def test_mixture_pairs(noise):
 
 def test_fresh_pairs_with_camera_noise_depend_on_seed_and_epoch_only():
     clean = smooth_pictures(10, 3, 16, 16)
-    a = data.fresh_pairs(clean, (0, 50), True, seed=1, epoch=2, device="cpu", noise="mixture")
-    b = data.fresh_pairs(clean, (0, 50), True, seed=1, epoch=2, device="cpu", noise="mixture")
+    a = fresh_pairs(clean, (0, 50), True, seed=1, epoch=2, device="cpu", noise="mixture")
+    b = fresh_pairs(clean, (0, 50), True, seed=1, epoch=2, device="cpu", noise="mixture")
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    assert not torch.equal(a[0], data.fresh_pairs(clean, (0, 50), True, 1, 3, "cpu", "mixture")[0])
+    assert not torch.equal(a[0], fresh_pairs(clean, (0, 50), True, 1, 3, "cpu", "mixture")[0])
 
 
 def test_build_with_camera_noise(tmp_path):

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from helpers import message_lines
-from n2n_nograd import cli, data, denoise, evaluation
+from n2n_nograd import cli, data, denoise, evaluation, noise
 from n2n_nograd.baselines import missing_requirement
 
 Model = pytest.importorskip("Miniproject_2.model").Model
@@ -541,12 +541,12 @@ def test_time_limit_stops_after_the_epoch_past_it(capsys, fresh, tmp_path, fake_
 
 def test_fresh_pairs_depend_on_seed_and_epoch_only(fresh):
     clean = data.load_clean(fresh / data.TRAIN_CLEAN_FILE)
-    a, b = data.fresh_pairs(clean, (0, 50), True, seed=0, epoch=3, device="cpu")
-    again = data.fresh_pairs(clean, (0, 50), True, seed=0, epoch=3, device="cpu")
+    a, b = noise.fresh_pairs(clean, (0, 50), True, seed=0, epoch=3, device="cpu")
+    again = noise.fresh_pairs(clean, (0, 50), True, seed=0, epoch=3, device="cpu")
     assert torch.equal(a, again[0]) and torch.equal(b, again[1])
     assert a.dtype == torch.uint8 and b.dtype == torch.float32 and (b < 0).any() == (b.min() < 0)
-    assert not torch.equal(a, data.fresh_pairs(clean, (0, 50), True, seed=0, epoch=4, device="cpu")[0])
-    quiet, _ = data.fresh_pairs(clean, (0, 0), True, seed=0, epoch=1, device="cpu")
+    assert not torch.equal(a, noise.fresh_pairs(clean, (0, 50), True, seed=0, epoch=4, device="cpu")[0])
+    quiet, _ = noise.fresh_pairs(clean, (0, 0), True, seed=0, epoch=1, device="cpu")
     assert torch.equal(quiet, clean), "sigma 0 leaves the pictures as they are"
 
 

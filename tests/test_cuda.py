@@ -16,7 +16,7 @@ from Miniproject_2.others import (MSE, AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, 
 from Miniproject_2.others.denoisers.network import build_denoiser
 from Miniproject_2.others.layers.skip import Residual, SkipConcat
 from Miniproject_2.others.denoisers.unet import build_unet
-from n2n_nograd.data import fresh_pairs
+from n2n_nograd.noise import fresh_pairs
 from Miniproject_2.others.kernels.scratch import empty_cache, scratch
 
 pytestmark = [pytest.mark.cuda,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from n2n_nograd import data
+from n2n_nograd import crops, data, noise
 from n2n_nograd.psnr import psnr, psnr_per_image
 
 
@@ -114,12 +114,12 @@ def test_psnr_rejects_misuse():
 
 def test_noise_is_rounded_clipped_gaussian():
     clean = torch.full((200, 3, 16, 16), 128, dtype=torch.uint8)
-    noisy = data.add_noise(clean, 20.0, torch.Generator().manual_seed(0))
+    noisy = noise.add_noise(clean, 20.0, torch.Generator().manual_seed(0))
     assert noisy.dtype == torch.uint8
     diff = noisy.float() - 128
     assert abs(diff.mean().item()) < 0.2
     assert diff.std().item() == pytest.approx(20.0, rel=0.02)
-    dark = data.add_noise(torch.zeros(10, 3, 8, 8, dtype=torch.uint8), 20.0,
+    dark = noise.add_noise(torch.zeros(10, 3, 8, 8, dtype=torch.uint8), 20.0,
                           torch.Generator().manual_seed(0))
     assert (dark == 0).float().mean().item() == pytest.approx(0.5 + 0.5 * 0.0199, abs=0.05)
 
@@ -127,8 +127,8 @@ def test_noise_is_rounded_clipped_gaussian():
 def test_calibration_hits_the_target():
     clean = _pictures(n=50, size=16)
     z = torch.randn(clean.shape, generator=torch.Generator().manual_seed(3))
-    sigma = data.calibrate_sigma(clean, z, target=25.0)
-    assert data.input_psnr(data.noisy_version(clean, sigma, z), clean) == pytest.approx(25.0, abs=0.01)
+    sigma = noise.calibrate_sigma(clean, z, target=25.0)
+    assert noise.input_psnr(noise.noisy_version(clean, sigma, z), clean) == pytest.approx(25.0, abs=0.01)
 
 
 # --- builder with the bundled photos -------------------------------------
@@ -153,7 +153,7 @@ def test_build_writes_course_format(bundled):
 def test_build_calibrates_to_course_psnr(bundled):
     out, report = bundled
     noisy, clean = data.load_pairs(out / data.VAL_FILE, "val")
-    measured = data.input_psnr(noisy, clean)
+    measured = noise.input_psnr(noisy, clean)
     assert measured == pytest.approx(report.val_input_psnr, abs=1e-4)
     assert abs(measured - 20.7) <= 0.3
     assert 15 < report.sigma < 35
@@ -237,17 +237,17 @@ def test_own_photos_are_split_by_photo(tmp_path):
     assert {_colour_of(c) for c in clean} <= val_colours
     a, b = data.load_pairs(tmp_path / "out" / data.TRAIN_FILE, "train")
     assert {_nearest(_colour_of(x)) for x in torch.cat([a, b])} <= train_colours
-    assert abs(data.input_psnr(noisy, clean) - 20.7) <= 0.3
+    assert abs(noise.input_psnr(noisy, clean) - 20.7) <= 0.3
 
 
 def test_photo_split_depends_only_on_names(tmp_path):
     photos = _photo_folder(tmp_path)
-    train, val = data.split_photos(photos, tmp_path)
+    train, val = crops.split_photos(photos, tmp_path)
     assert len(val) == round(len(photos) / 5) and not set(train) & set(val)
-    assert data.split_photos(list(reversed(photos)), tmp_path) == (train, val)
+    assert crops.split_photos(list(reversed(photos)), tmp_path) == (train, val)
     extra = tmp_path / "extra.png"
     Image.new("RGB", (64, 64)).save(extra)
-    train2, val2 = data.split_photos(photos + [extra], tmp_path)
+    train2, val2 = crops.split_photos(photos + [extra], tmp_path)
     assert set(train) <= set(train2) | {extra} and set(val) <= set(val2) | {extra}
     assert set(train) & set(val2) == set() and set(val) & set(train2) == set()
 
@@ -270,7 +270,7 @@ def test_broken_photo_is_named(tmp_path):
 
 def test_sixteen_bit_grey_is_rescaled():
     grey = Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16))
-    assert data.to_rgb(grey).getpixel((0, 0)) == (255, 255, 255)
+    assert crops.to_rgb(grey).getpixel((0, 0)) == (255, 255, 255)
 
 
 # --- training options: more photos, noise levels, colours ------------------
@@ -284,7 +284,7 @@ def test_sigma_range_gives_each_pair_its_own_level(tmp_path):
     assert report.train_sigma_range == [5.0, 45.0]
     # Validation keeps the calibrated course noise.
     noisy, clean = data.load_pairs(tmp_path / data.VAL_FILE, "val")
-    assert abs(data.input_psnr(noisy, clean) - 20.7) <= 0.3
+    assert abs(noise.input_psnr(noisy, clean) - 20.7) <= 0.3
 
 
 def test_validation_set_does_not_depend_on_training_options(tmp_path, bundled):
@@ -320,24 +320,24 @@ def test_unclipped_targets_keep_zero_mean_noise(tmp_path):
 
 def test_channel_permutation_keeps_each_picture_and_varies_orders():
     clean = torch.stack([torch.stack([torch.full((4, 4), v, dtype=torch.uint8) for v in (10, 20, 30)])] * 600)
-    out = data.augment_colours(clean, ["channels"], torch.Generator().manual_seed(0))
+    out = noise.augment_colours(clean, ["channels"], torch.Generator().manual_seed(0))
     orders = {tuple(int(v) for v in p[:, 0, 0]) for p in out}
     assert len(orders) == 6 and all(sorted(o) == [10, 20, 30] for o in orders)
 
 
 def test_gain_darkens_by_at_most_the_lowest_gain():
     clean = torch.full((500, 3, 2, 2), 200, dtype=torch.uint8)
-    out = data.augment_colours(clean, ["gain"], torch.Generator().manual_seed(0)).float()
-    assert out.max() <= 200 and out.min() >= round(200 * data.GAIN_LOW)
+    out = noise.augment_colours(clean, ["gain"], torch.Generator().manual_seed(0)).float()
+    assert out.max() <= 200 and out.min() >= round(200 * noise.GAIN_LOW)
     assert out.mean((2, 3)).std() > 10  # channels move independently
 
 
 def test_exposure_brightens_without_clipping_and_darkens():
     clean = torch.stack([torch.full((3, 2, 2), 100, dtype=torch.uint8), torch.full((3, 2, 2), 250, dtype=torch.uint8)] * 300)
-    out = data.augment_colours(clean, ["exposure"], torch.Generator().manual_seed(0)).float()
+    out = noise.augment_colours(clean, ["exposure"], torch.Generator().manual_seed(0)).float()
     dim, bright = out[0::2], out[1::2]
-    assert dim.max() > 150 and dim.min() < 70 and dim.max() <= round(100 / data.GAIN_LOW)
-    assert bright.max() <= 255 and bright.min() >= round(250 * data.GAIN_LOW)
+    assert dim.max() > 150 and dim.min() < 70 and dim.max() <= round(100 / noise.GAIN_LOW)
+    assert bright.max() <= 255 and bright.min() >= round(250 * noise.GAIN_LOW)
 
 
 def test_unknown_augmentation_is_refused(tmp_path):
@@ -397,7 +397,7 @@ def test_near_duplicate_photos_are_left_out(tmp_path):
 def test_a_set_with_noiseless_pictures_says_why_its_input_psnr_is_infinite():
     clean = torch.randint(0, 256, (5, 3, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     noisy = (clean.int() + 3).clamp(0, 255).to(torch.uint8)
-    assert data.noiseless_note(noisy, clean) == ""
+    assert noise.noiseless_note(noisy, clean) == ""
     noisy[1], noisy[3] = clean[1], clean[3]
-    assert data.input_psnr(noisy, clean) == float("inf")
-    assert "2 of 5 pictures carry no noise" in data.noiseless_note(noisy, clean)
+    assert noise.input_psnr(noisy, clean) == float("inf")
+    assert "2 of 5 pictures carry no noise" in noise.noiseless_note(noisy, clean)

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from helpers import LAYOUTS, bf16_bound, check_bf16_against_autograd, report
 from Miniproject_2.model import Model

@@ -14,7 +14,8 @@ from .common import (IMPLEMENTATIONS, MODELS, CliError, Formatter, add_device_op
 
 def cmd_evaluate(args) -> int:
     from ..baselines import BASELINES, missing_requirement
-    from ..data import VAL_FILE, input_psnr, load_pairs, noiseless_note
+    from ..data import VAL_FILE, load_pairs
+    from ..noise import input_psnr, noiseless_note
     from ..denoise import validation_psnr
     from ..psnr import psnr
 
