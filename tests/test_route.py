@@ -52,3 +52,24 @@ def test_auto_loads_both_committed_models_and_a_checkpoint_alone(tmp_path):
     assert isinstance(router, route.Router) and router.camera is not router.white
     router.white.save_model(tmp_path / "w.pkl")
     assert not isinstance(cli.load_model("nograd", str(tmp_path / "w.pkl"), "cpu", "auto"), route.Router)
+
+
+def test_a_large_picture_is_judged_on_its_centre_then_denoised_by_one_model():
+    """Past PROBE pixels a side, the camera model sees only the central square to judge the
+    noise, and the whole picture goes through the one model chosen."""
+    h, w, p = route.PROBE + 40, route.PROBE + 48, route.PROBE
+    clean = smooth_pictures(1, 3, h, w).double()
+    centre = clean[:, :, 20:20 + p, 24:24 + p].float()
+    g = torch.Generator().manual_seed(0)
+    kinds = {"white": torch.randn(clean.shape, generator=g, dtype=torch.float64) * 8,
+             "grey": torch.randn((1, 1, h, w), generator=g, dtype=torch.float64).expand(-1, 3, -1, -1) * 8}
+    for kind, noise in kinds.items():
+        camera_model = Stub(lambda x: centre if x.shape[-1] == p else clean.float())
+        white_model = Stub(lambda x: torch.full_like(x, 7.0, dtype=torch.float32))
+        out = route.Router(camera_model, white_model).predict((clean + noise).float(), ensemble=2)
+        if kind == "white":
+            assert camera_model.calls == [(1, 1, 1.0, False)] and white_model.calls == [(1, 2, 1.0, False)]
+            assert (out == 7).all()
+        else:
+            assert camera_model.calls == [(1, 1, 1.0, False), (1, 2, 1.0, False)] and white_model.calls == []
+            assert torch.equal(out, clean.float())
