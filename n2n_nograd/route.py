@@ -49,19 +49,21 @@ class Router:
         self.config = camera.config
 
     def predict(self, test_input, out=None, ensemble=1, progress=False, strength=1.0, unclipped=False):
-        noisy = test_input.clamp(0, 255) if unclipped else test_input
         h, w = test_input.shape[-2:]
-        if h <= PROBE and w <= PROBE:
-            out = self.camera.predict(test_input, out, ensemble, progress, strength, unclipped)
-            for i in white_noise(noisy, out).nonzero().flatten().tolist():
-                self.white.predict(test_input[i:i + 1], out[i:i + 1], ensemble, progress, strength, unclipped)
-            return out
-        top, left = max(0, (h - PROBE) // 2), max(0, (w - PROBE) // 2)
-        probe = (Ellipsis, slice(top, top + PROBE), slice(left, left + PROBE))
-        white = white_noise(noisy[probe], self.camera.predict(test_input[probe], unclipped=unclipped)).tolist()
-        if out is None:
-            out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
+        whole = h <= PROBE and w <= PROBE
+        if whole:
+            # The camera model's output is the answer for every picture it keeps.
+            region = test_input
+            judged = out = self.camera.predict(test_input, out, ensemble, progress, strength, unclipped)
+        else:
+            top, left = max(0, (h - PROBE) // 2), max(0, (w - PROBE) // 2)
+            region = test_input[..., top:top + PROBE, left:left + PROBE]
+            judged = self.camera.predict(region, unclipped=unclipped)
+            if out is None:
+                out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
+        white = white_noise(region.clamp(0, 255) if unclipped else region, judged).tolist()
         for i, is_white in enumerate(white):
-            model = self.white if is_white else self.camera
-            model.predict(test_input[i:i + 1], out[i:i + 1], ensemble, progress, strength, unclipped)
+            if is_white or not whole:
+                model = self.white if is_white else self.camera
+                model.predict(test_input[i:i + 1], out[i:i + 1], ensemble, progress, strength, unclipped)
         return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import IMPLEMENTATIONS, CliError, Formatter, model_class_for, wrap
+from .common import CliError, Formatter, add_impl_option, model_class_for, wrap
 
 
 def cmd_average(args) -> int:
@@ -17,7 +17,7 @@ def cmd_average(args) -> int:
     weights = None if args.weights is None else [float(w) for w in args.weights.split(",")]
     model = average_checkpoints(model_class_for(args.impl), args.checkpoints, weights)
     model.save_model(args.out)
-    shares = ", ".join(f"{w:g}" for w in (weights or [1 / len(args.checkpoints)] * len(args.checkpoints)))
+    shares = "equal weights" if weights is None else ", ".join(f"{w:g}" for w in weights)
     print(f"wrote {args.out}: the weights of {', '.join(args.checkpoints)} averaged ({shares})")
     return 0
 
@@ -35,7 +35,6 @@ def add_parser(commands) -> None:
     average.add_argument("--out", required=True, metavar="PATH", help="the checkpoint to write")
     average.add_argument("--weights", metavar="W,W,...",
                          help="one weight a checkpoint, at least 0, summing to 1 (default: equal)")
-    average.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
-                         help="which implementation wrote the checkpoints (default: nograd)")
+    add_impl_option(average)
     average.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
     average.set_defaults(handler=cmd_average)

@@ -191,6 +191,11 @@ def warn(command: str):
     return lambda line: print(f"n2n {command}: note: {line}", file=sys.stderr)
 
 
+def add_impl_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
+                        help="implementation that wrote the checkpoint (default: nograd)")
+
+
 def add_ensemble_option(parser: argparse.ArgumentParser) -> None:
     from Miniproject_2.others.denoisers.ensemble import ENSEMBLES
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ..device import resolve_device, resolve_precision
-from .common import (EXIT_ERROR, IMPLEMENTATIONS, MODELS, CliError, Formatter, add_device_option,
+from .common import (EXIT_ERROR, MODELS, CliError, Formatter, add_device_option, add_impl_option,
                      add_ensemble_option, add_precision_option, ensemble_note, jpeg_quality, load_model,
                      strength_value, warn, wrap)
 
@@ -171,8 +171,7 @@ def add_parser(commands) -> None:
                          help="how much to smooth, 0 to 4: 1 is the model's own judgement (default), "
                               "below 1 keeps part of the grain (0: the input), above 1 smooths more "
                               "(twice the time)")
-    denoise.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
-                         help="implementation that wrote the checkpoint (default: nograd)")
+    add_impl_option(denoise)
     add_device_option(denoise)
     add_precision_option(denoise)
     add_ensemble_option(denoise)

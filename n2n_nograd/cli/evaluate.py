@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..device import resolve_device, resolve_precision
-from .common import (IMPLEMENTATIONS, MODELS, CliError, Formatter, add_device_option, add_ensemble_option,
+from .common import (MODELS, CliError, Formatter, add_device_option, add_ensemble_option, add_impl_option,
                      add_precision_option, ensemble_note, load_model, positive_int, sigma_list, strength_list, warn,
                      wrap)
 
@@ -148,8 +148,7 @@ def add_parser(commands) -> None:
                                "network (default), deep, the blind U-Net, camera, the U-Net "
                                "fine-tuned on a camera's noise, or auto, the camera model or the "
                                "deep one where a picture's noise is white")
-    evaluate.add_argument("--impl", choices=sorted(IMPLEMENTATIONS), default="nograd",
-                          help="implementation that wrote the checkpoint (default: nograd)")
+    add_impl_option(evaluate)
     add_device_option(evaluate)
     add_precision_option(evaluate)
     evaluate.add_argument("--sigmas", type=sigma_list, metavar="S,S,...", nargs="?", const=(),

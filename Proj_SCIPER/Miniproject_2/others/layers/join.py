@@ -4,7 +4,7 @@ import torch
 from ..plumbing.args import check_grad_output, check_input
 from .conv2d import Conv2d
 from ..kernels.conv_kernels import convolution, convolution_backward
-from .sequential import Sequential, in_place, run_chain
+from .sequential import Sequential, run_chain
 from .skip import SkipConcat
 from .upsampling import NearestUpsampling, kept_plan, upsampled_convolution, upsampled_convolution_backward
 
@@ -64,13 +64,7 @@ class ConcatJoin(Sequential):
         # y is fresh, channels-last memory: the sum stays in the layout the next layer reads.
         y.add_(y_x)
         self._save(_like=x.new_empty(0), _shape=y.shape, _caches=(x_cache, low_cache))
-        rest = self.layers[2:]
-        if rest and in_place(rest[0]):
-            # The activation after the convolution runs in place on its fresh output, as run_chain does.
-            rest[0].activate_(y)
-            rest[0].adopt(y)
-            rest = rest[1:]
-        return run_chain(rest, y)
+        return run_chain(self.layers[2:], y, fresh=True)
 
     def backward(self, grad_output):
         for module in reversed(self.layers[2:]):
