@@ -15,7 +15,9 @@
    quality tables' protocol), the same pictures saved as JPEG at quality 95 and 75 with 4:2:0
    chroma (what cameras and Pillow write by default), and grey pictures (luma in three
    channels, the same noise in each; the clean picture is the grey one). PSNR of the input and
-   of each model's output against the clean picture.
+   of each model's output against the clean picture, and for JPEG of the clean picture through
+   the same JPEG without noise: what the file keeps, which a denoiser passes only by undoing
+   JPEG's own loss.
 2. With ``--real DIR`` (pairs as ``n2n evaluate --real`` reads them; the first ``--real-n``,
    spread over the set): each model's ``predict`` as it is, with the blend toward the input
    (``others/denoisers/shrinkage.py``) run whatever the correlation of neighbouring residuals (as before
@@ -106,7 +108,9 @@ def main():
         for case, make in CASES.items():
             noisy, truth = make(clean, sigma)
             target = truth.float() / 255
+            kept, _ = make(clean, 0.0)
             row = {"case": case, "sigma": sigma, "input_psnr": psnr(noisy.float() / 255, target),
+                   "noiseless_psnr": None if torch.equal(kept, truth) else psnr(kept.float() / 255, target),
                    "psnr": {name: psnr(predict_batches(model, noisy) / 255, target) for name, model in models.items()}}
             results["synthetic"].append(row)
             print(f"{case:<16}{sigma:>6g}{row['input_psnr']:>8.2f}"

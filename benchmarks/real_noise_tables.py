@@ -12,6 +12,7 @@ page holds each table as printed here.
 """
 import argparse
 import json
+import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,20 +57,31 @@ def strength(results: Path) -> str:
     return "\n".join(lines)
 
 
+def _added(*psnrs: float) -> float:
+    """The PSNR of the sum of errors of the given PSNRs (independent errors add their squares)."""
+    return -10 * math.log10(sum(10 ** (-value / 10) for value in psnrs))
+
+
 def synthetic(results: Path) -> str:
-    """White noise saved as PNG, as JPEG with 4:2:0 colour, and on grey pictures: input, deep, camera."""
+    """White noise saved as PNG, as JPEG with 4:2:0 colour, and on grey pictures: input, deep, camera;
+    for JPEG, the clean picture through the same JPEG, and the PNG output's error added to that loss."""
     rows = _read(results, "camera_noise.json")["synthetic"]
     cases = list(dict.fromkeys(row["case"] for row in rows))
     deep, camera = "committed", next(key for key in rows[0]["psnr"] if key != "committed")
-    lines = ["| noise | σ | input | deep model | camera model |", "| --- | ---: | ---: | ---: | ---: |"]
+    png = {row["sigma"]: row["psnr"][deep] for row in rows if row["case"] == "png"}
+    lines = ["| noise | σ | input | deep model | camera model | the file without noise | "
+             "PNG output's error plus the file's loss |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for case in cases:
         picked = [row for row in rows if row["case"] == case]
         column = (lambda values: " / ".join(f"{v:.2f}" for v in values))
         bold = "" if case == "png" else "**"
         sigmas = " / ".join(f"{row['sigma']:g}" for row in picked)
+        kept = picked[0]["noiseless_psnr"]
+        file_cells = ("- | -" if kept is None else
+                      f"{kept:.2f} | {column(_added(png[row['sigma']], kept) for row in picked)}")
         lines.append(f"| {case.replace('png', 'PNG').replace('jpeg', 'JPEG')} | {sigmas} | "
                      f"{column(row['input_psnr'] for row in picked)} | {column(row['psnr'][deep] for row in picked)} | "
-                     f"{bold}{column(row['psnr'][camera] for row in picked)}{bold} |")
+                     f"{bold}{column(row['psnr'][camera] for row in picked)}{bold} | {file_cells} |")
     return "\n".join(lines)
 
 
