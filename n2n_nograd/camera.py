@@ -343,18 +343,63 @@ JPEG_QUALITY, JPEG_420_SHARE = (70, 98), 0.7
 NOISE_KINDS = ("gaussian", "camera", "mixture", "mixture-lossless")
 
 
+@dataclass(frozen=True)
+class CameraSettings:
+    """What ``n2n data --shot-range/--soften`` change in the camera pictures of a mixture
+    (``build.json`` keeps them as ``camera``).
+
+    ``shot_range``: the range of the shot noise (:data:`SHOT_RANGE`; the read noise follows
+    it). ``soften``: a range of Gaussian blur sigmas (pixels), one drawn a picture, that
+    soften a clean camera picture before the camera sees it, or None. Photos made small for a
+    screen, as the training photos are, hold several times the finest detail that a camera's
+    full-resolution picture holds (the luma's detail finer than a blur of one pixel against
+    that finer than four, ``benchmarks/fine_detail.py``); a network that learnt such detail
+    keeps a camera's fine noise as if it were detail.
+    """
+
+    shot_range: tuple = SHOT_RANGE
+    soften: tuple | None = None
+
+    def __post_init__(self):
+        lo, hi = (float(v) for v in self.shot_range)
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"--shot-range must satisfy 0 < LO <= HI <= 1, got {lo:g} {hi:g}")
+        object.__setattr__(self, "shot_range", (lo, hi))
+        if self.soften is not None:
+            lo, hi = (float(v) for v in self.soften)
+            if not 0 <= lo <= hi <= MAX_SOFTEN:
+                raise ValueError(f"--soften must satisfy 0 <= LO <= HI <= {MAX_SOFTEN:g} (pixels), got {lo:g} {hi:g}")
+            object.__setattr__(self, "soften", (lo, hi))
+
+    def describe(self) -> str:
+        lo, hi = self.shot_range
+        soften = f", softened by a blur of {self.soften[0]:g}-{self.soften[1]:g} px" if self.soften else ""
+        return f"camera shot noise {lo:g}-{hi:g}{soften}"
+
+    @classmethod
+    def from_json(cls, record: dict | None) -> "CameraSettings":
+        """The settings ``build.json`` recorded; the defaults for a folder built before they existed."""
+        return cls(**record) if record else cls()
+
+
+#: The largest softening blur sigma (pixels) that CameraSettings take.
+MAX_SOFTEN = 5.0
+
+
 def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator,
                   unclipped_targets: bool = True, noise: str = "mixture",
+                  settings: CameraSettings = CameraSettings(),
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Noise2Noise pairs of uint8 pictures under ``noise``: "mixture" mixes camera, Gaussian
     and grey noise (:data:`MIXTURE`), "camera" is camera noise alone; either way a share
     of the inputs goes through JPEG (:data:`JPEG_SHARE`, by kind), but for
     "mixture-lossless", the mixture without JPEG.
 
-    ``sigma`` (N,) is the Gaussian level of the Gaussian and grey pictures. Returns the
-    uint8 input (clipped, rounded, JPEG'd for a share), the float target (unclipped where
-    ``unclipped_targets``) and the noiseless reference (float 0-255: the camera pipeline's
-    own for camera pictures, the grey picture for grey ones).
+    ``sigma`` (N,) is the Gaussian level of the Gaussian and grey pictures; ``settings``
+    the camera pictures' (:class:`CameraSettings`). Returns the uint8 input (clipped,
+    rounded, JPEG'd for a share), the float target (unclipped where ``unclipped_targets``)
+    and the noiseless reference (float 0-255: the camera pipeline's own for camera pictures,
+    softened if asked, the grey picture for grey ones).
     """
     n = len(clean)
     choice = torch.rand(n, generator=generator)
@@ -381,7 +426,12 @@ def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Gen
         target[index] = picture + level * b
     camera = kind == 1
     if camera.any():
-        pair = camera_pair(clean[camera], draw_cameras(int(camera.sum()), generator), generator)
+        count, picture = int(camera.sum()), clean[camera]
+        if settings.soften is not None:
+            lo, hi = settings.soften
+            picture = gaussian_blur(picture.double(), torch.rand(count, generator=generator, dtype=torch.float64)
+                                    * (hi - lo) + lo)
+        pair = camera_pair(picture, draw_cameras(count, generator, settings.shot_range), generator)
         noisy[camera], target[camera], reference[camera] = pair.noisy, pair.target, pair.clean
     if not unclipped_targets:
         target.clamp_(0, 255).round_()

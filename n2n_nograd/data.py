@@ -29,7 +29,7 @@ import torch
 
 from Miniproject_2.others.plumbing.checkpoint import save_tensors
 
-from .camera import NOISE_KINDS, mixture_pairs
+from .camera import NOISE_KINDS, CameraSettings, mixture_pairs
 from .crops import (bundled_photo_dir, bundled_split, clean_pictures, drop_near_duplicates, find_photos,
                     split_photos, usable_photos)
 from .noise import (TARGET_PSNR, add_noise, augment_colours, calibrate_sigma, check_augment, check_sigma_range,
@@ -145,20 +145,23 @@ class BuildReport:
     unclipped_targets: bool = False
     fresh_noise: bool = False
     train_noise: str = "gaussian"
+    camera: dict | None = None
     noise_model: str = "noisy = clip(round(clean + sigma * N(0,1)), 0, 255) on the 0-255 scale"
 
 
 def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int = 32,
           seed: int = 0, target_psnr: float = TARGET_PSNR, extra_train=(), sigma_range=None,
           augment=(), unclipped_targets: bool = False, fresh_noise: bool = False,
-          noise: str = "gaussian", log: Callable[[str], None] = lambda message: None) -> BuildReport:
+          noise: str = "gaussian", camera: CameraSettings | None = None,
+          log: Callable[[str], None] = lambda message: None) -> BuildReport:
     """Write ``train_data.pkl`` (``train_clean.pkl`` with ``fresh_noise``), ``val_data.pkl``
     and ``build.json`` into ``out``.
 
     ``photos`` is a folder of the user's photos, or None for the bundled ones;
     ``extra_train`` folders add training photos; ``sigma_range``, ``augment``,
     ``unclipped_targets``, ``fresh_noise`` and ``noise`` are described in :mod:`.noise`; the photos in
-    :mod:`.crops`.
+    :mod:`.crops`; ``camera``, the camera pictures' settings of a noise other than "gaussian", in
+    :class:`.camera.CameraSettings` (None: the defaults).
     """
     if n_train < 1 or n_val < 1:
         raise ValueError("--n-train and --n-val must be at least 1")
@@ -171,6 +174,9 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         raise ValueError(f"unknown noise {noise!r}; known: {', '.join(NOISE_KINDS)}")
     if noise != "gaussian" and not fresh_noise:
         raise ValueError(f"--noise {noise} needs --fresh-noise: its pairs are drawn each epoch")
+    if noise == "gaussian" and camera is not None:
+        raise ValueError("--shot-range and --soften set camera noise: they need --noise camera or a mixture")
+    camera = camera or CameraSettings()
     augment = check_augment(augment)
     started = time.perf_counter()
     if photos is None:
@@ -208,7 +214,7 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
     else:
         generator = _torch_generator(val_noise_seed)
         val_sigma = torch.rand(n_val, generator=generator).mul_(sigma_range[1] - sigma_range[0]).add_(sigma_range[0])
-        val_noisy, _, reference = mixture_pairs(val_clean, val_sigma, generator, True, noise)
+        val_noisy, _, reference = mixture_pairs(val_clean, val_sigma, generator, True, noise, camera)
         val_clean = reference.round().clamp(0, 255).to(torch.uint8)
     val_psnr = input_psnr(val_noisy, val_clean)
     if noise == "gaussian":
@@ -222,8 +228,9 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         log(f"colour augmentation of the training pictures: {', '.join(augment)}")
     out = Path(out)
     if fresh_noise:
+        camera_note = "" if noise == "gaussian" else f"; {camera.describe()}"
         log(f"training noise: {noise}, drawn afresh each epoch by n2n train, sigma per picture uniformly "
-            f"in [{sigma_range[0]:g}, {sigma_range[1]:g}]")
+            f"in [{sigma_range[0]:g}, {sigma_range[1]:g}]{camera_note}")
         out.mkdir(parents=True, exist_ok=True)
         save_tensors(train_clean, out / TRAIN_CLEAN_FILE)
     else:
@@ -245,7 +252,8 @@ def build(out, photos=None, n_train: int = 50_000, n_val: int = 1_000, size: int
         train_photos=[str(p) for p in train_photos], val_photos=[str(p) for p in val_photos],
         skipped_photos=[str(p) for p in skipped], duplicate_photos=duplicates,
         train_sigma_range=list(sigma_range) if sigma_range else None, augment=augment,
-        unclipped_targets=unclipped_targets, fresh_noise=fresh_noise, train_noise=noise)
+        unclipped_targets=unclipped_targets, fresh_noise=fresh_noise, train_noise=noise,
+        camera=None if noise == "gaussian" else asdict(camera))
     (out / INFO_FILE).write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report
 

@@ -58,7 +58,7 @@ import math
 import numpy as np
 import torch
 
-from .camera import mixture_pairs
+from .camera import CameraSettings, mixture_pairs
 from .psnr import psnr
 
 #: Input PSNR (dB) of the course's validation set, which the calibrated sigma reproduces.
@@ -99,14 +99,16 @@ def add_noise(clean: torch.Tensor, sigma, generator: torch.Generator, clip: bool
 
 
 def fresh_pairs(clean: torch.Tensor, sigma_range, unclipped_targets: bool, seed: int, epoch: int,
-                device, noise: str = "gaussian") -> tuple[torch.Tensor, torch.Tensor]:
+                device, noise: str = "gaussian", settings: CameraSettings = CameraSettings(),
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Epoch ``epoch``'s Noise2Noise pairs of the clean uint8 pictures, on ``device``.
 
     Each picture gets its own sigma, uniform in ``sigma_range``, shared by its two
     independent draws; the input is clipped uint8, the target float (unclipped values if
     ``unclipped_targets``, else clipped). The draws depend only on ``seed``, ``epoch`` and
     the device's random generator. ``noise`` "camera" or "mixture" draws the pairs of
-    :func:`camera.mixture_pairs` instead, on the CPU (JPEG is Pillow's).
+    :func:`camera.mixture_pairs` instead, with the camera pictures' ``settings``, on the CPU
+    (JPEG is Pillow's).
     """
     lo, hi = sigma_range
     state = np.random.SeedSequence([seed % 2 ** 64, epoch]).generate_state(1, np.uint64)[0]
@@ -114,7 +116,7 @@ def fresh_pairs(clean: torch.Tensor, sigma_range, unclipped_targets: bool, seed:
         generator = torch.Generator().manual_seed(int(state))
         sigma = torch.rand(len(clean), generator=generator).mul_(hi - lo).add_(lo)
         pairs = [mixture_pairs(clean[start:start + _NOISE_BLOCK].cpu(), sigma[start:start + _NOISE_BLOCK],
-                               generator, unclipped_targets, noise)[:2]
+                               generator, unclipped_targets, noise, settings)[:2]
                  for start in range(0, len(clean), _NOISE_BLOCK)]
         return tuple(torch.cat(part).to(device) for part in zip(*pairs))
     generator = torch.Generator(device=device).manual_seed(int(state))

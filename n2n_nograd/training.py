@@ -48,6 +48,7 @@ import torch
 from Miniproject_2.others.plumbing.checkpoint import remove_temporaries, write_atomic
 
 from . import plots
+from .camera import CameraSettings
 from .data import INFO_FILE, TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, load_clean, load_pairs
 from .noise import fresh_pairs, input_psnr, noiseless_note
 from .denoise import predict_batches, validation_psnr
@@ -112,6 +113,7 @@ class _Pairs:
                 build = json.loads((data_dir / INFO_FILE).read_text())
                 self.sigma_range, self.unclipped = build["train_sigma_range"], build["unclipped_targets"]
                 self.noise = build.get("train_noise", "gaussian")
+                self.camera = CameraSettings.from_json(build.get("camera"))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise RunError(f"{data_dir / INFO_FILE}: cannot read the noise levels of the fresh-noise "
                                f"data ({exc}); rebuild the folder with n2n data --fresh-noise") from exc
@@ -127,13 +129,16 @@ class _Pairs:
         if self.fixed is not None:
             return f"{self.count} pairs"
         lo, hi = self.sigma_range
-        kind = "fresh noise" if self.noise == "gaussian" else f"fresh {self.noise} noise"
-        return f"{self.count} pictures with {kind} each epoch (sigma {lo:g}-{hi:g})"
+        if self.noise == "gaussian":
+            return f"{self.count} pictures with fresh noise each epoch (sigma {lo:g}-{hi:g})"
+        return (f"{self.count} pictures with fresh {self.noise} noise each epoch (sigma {lo:g}-{hi:g}; "
+                f"{self.camera.describe()})")
 
     def epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.fixed is not None:
             return self.fixed
-        return fresh_pairs(self.clean, self.sigma_range, self.unclipped, self.seed, epoch, self.device, self.noise)
+        return fresh_pairs(self.clean, self.sigma_range, self.unclipped, self.seed, epoch, self.device, self.noise,
+                           self.camera)
 
 
 def _write_metrics(path: Path, records: list[dict]) -> None:

@@ -1,9 +1,13 @@
 """The camera noise pipeline: un-processing and processing, the sensor's noise, the targets."""
+import json
+from dataclasses import asdict
+
 import pytest
 import torch
 
 from n2n_nograd import camera, data
 from n2n_nograd.noise import fresh_pairs
+from n2n_nograd.training import _Pairs
 from helpers import smooth_pictures
 
 
@@ -209,3 +213,54 @@ def test_the_lossless_mixture_is_the_mixture_without_jpeg(monkeypatch):
     assert not calls and torch.equal(lossy[1], lossless[1]) and torch.equal(lossy[2], lossless[2])
     compressed = (lossy[0] != lossless[0]).flatten(1).any(1)
     assert 0 < compressed.sum() < 30
+
+
+@pytest.mark.parametrize("settings, match", [
+    (dict(shot_range=(0, 1e-3)), "--shot-range"), (dict(shot_range=(1e-2, 1e-3)), "--shot-range"),
+    (dict(soften=(-1, 1)), "--soften"), (dict(soften=(1, 0.5)), "--soften"),
+    (dict(soften=(0, camera.MAX_SOFTEN + 1)), "--soften")])
+def test_camera_settings_refuse_bad_ranges(settings, match):
+    with pytest.raises(ValueError, match=match):
+        camera.CameraSettings(**settings)
+
+
+def test_camera_settings_round_trip_through_json():
+    settings = camera.CameraSettings(shot_range=[1e-4, 2e-3], soften=[0.3, 1.2])
+    assert settings.shot_range == (1e-4, 2e-3) and settings.soften == (0.3, 1.2)
+    assert camera.CameraSettings.from_json(asdict(settings)) == settings
+    assert camera.CameraSettings.from_json(None) == camera.CameraSettings()
+
+
+def fine_detail(pictures):
+    """Mean squared difference of horizontal neighbours: the finest detail (and noise)."""
+    return (pictures[..., 1:] - pictures[..., :-1]).pow(2).mean()
+
+
+def test_soften_blurs_the_camera_pictures_and_shot_range_sets_their_noise():
+    clean = (torch.rand(12, 3, 24, 24, generator=torch.Generator().manual_seed(4)) * 255).to(torch.uint8)
+    sigma = torch.zeros(12)
+
+    def pairs(**settings):
+        return camera.mixture_pairs(clean, sigma, torch.Generator().manual_seed(5), True, "camera",
+                                    camera.CameraSettings(**settings))
+
+    sharp, soft = pairs(shot_range=(1e-4, 1e-4))[2], pairs(shot_range=(1e-4, 1e-4), soften=(1.5, 2))[2]
+    assert fine_detail(soft) < 0.2 * fine_detail(sharp), "the noiseless reference is the softened picture"
+    light, heavy = (pairs(shot_range=(shot, shot), soften=(2, 2)) for shot in (1e-4, 1e-2))
+    assert fine_detail(light[0].float() - light[2]) < fine_detail(heavy[0].float() - heavy[2]) / 4
+
+
+def test_build_records_the_camera_settings_and_training_draws_with_them(tmp_path):
+    settings = camera.CameraSettings(shot_range=(1e-4, 2e-3), soften=(0.3, 1.2))
+    data.build(tmp_path, n_train=8, n_val=4, size=16, seed=1, sigma_range=(0, 25),
+               unclipped_targets=True, fresh_noise=True, noise="mixture", camera=settings)
+    record = json.loads((tmp_path / data.INFO_FILE).read_text())
+    assert record["camera"] == {"shot_range": [1e-4, 2e-3], "soften": [0.3, 1.2]}
+    pairs = _Pairs(tmp_path, None, seed=3, device="cpu")
+    assert pairs.camera == settings and "softened by a blur of 0.3-1.2 px" in pairs.describe()
+    clean = data.load_clean(tmp_path / data.TRAIN_CLEAN_FILE)
+    expected = fresh_pairs(clean, (0, 25), True, 3, 1, "cpu", "mixture", settings)
+    assert all(torch.equal(a, b) for a, b in zip(pairs.epoch(1), expected))
+    with pytest.raises(ValueError, match="--soften"):
+        data.build(tmp_path / "g", n_train=4, n_val=2, size=16, sigma_range=(0, 25), fresh_noise=True,
+                   camera=settings)

@@ -37,13 +37,18 @@ def cmd_photos(args) -> int:
 
 
 def cmd_data(args) -> int:
+    from ..camera import CameraSettings
     from ..data import TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, build
 
+    camera = None
+    if args.shot_range is not None or args.soften is not None:
+        camera = CameraSettings(**{key: value for key, value in
+                                   (("shot_range", args.shot_range), ("soften", args.soften)) if value is not None})
     report = build(args.out, photos=args.photos, n_train=args.n_train, n_val=args.n_val,
                    size=args.size, seed=args.seed, extra_train=args.train_photos or (),
                    sigma_range=args.sigma_range, augment=args.augment or (),
                    unclipped_targets=args.unclipped_targets, fresh_noise=args.fresh_noise,
-                   noise=args.noise, log=print)
+                   noise=args.noise, camera=camera, log=print)
     _print_skipped(report, args.size)
     train_file = (f"{TRAIN_CLEAN_FILE} ({report.n_train} clean pictures)" if args.fresh_noise
                   else f"{TRAIN_FILE} ({report.n_train} noisy pairs)")
@@ -128,6 +133,16 @@ def add_parser(commands) -> None:
                            "sharpening, JPEG for 60%%; mixture: 45%% gaussian, 40%% camera, 15%% grey "
                            "pictures, JPEG for 30%% of the gaussian and grey ones and 60%% of the camera "
                            "ones; mixture-lossless: the same without JPEG. Validation gets the same")
+    data.add_argument("--shot-range", metavar=("LO", "HI"), nargs=2, type=float,
+                      help="with camera noise: the shot noise's range (variance per unit of raw "
+                           "signal on [0, 1], drawn log-uniformly; default: 0.0001 0.012), the read "
+                           "noise following it; a lower HI trains on light noise, as a camera's at "
+                           "low and middle ISO")
+    data.add_argument("--soften", metavar=("LO", "HI"), nargs=2, type=float,
+                      help="with camera noise: blur each clean camera picture by a Gaussian of a "
+                           "sigma drawn in [LO, HI] pixels before the camera sees it, as a camera's "
+                           "full-resolution picture is softer than a photo made small for a screen "
+                           "(default: none)")
     data.set_defaults(handler=cmd_data)
 
     testset = commands.add_parser(
