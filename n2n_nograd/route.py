@@ -3,7 +3,7 @@ picture's noise is white.
 
 The camera model (the deep model fine-tuned on a camera's noise as well as white noise) gives a
 camera's photo, a JPEG and a grey picture what the deep model cannot, but white Gaussian noise in
-a lossless file 0.3-1.2 dB less than the deep model (docs/real-noise.md). Which noise a picture
+a lossless file 0.2-0.8 dB less than the deep model (docs/real-noise.md). Which noise a picture
 carries shows in what the camera model takes away from it: on its flattest pixels, white noise
 leaves a residual nearly uncorrelated between neighbours and between channels; a camera's noise
 one correlated between neighbours (demosaicing, noise reduction), a JPEG's 4:2:0 colour and a
