@@ -343,6 +343,10 @@ JPEG_QUALITY, JPEG_420_SHARE = (70, 98), 0.7
 NOISE_KINDS = ("gaussian", "camera", "mixture", "mixture-lossless")
 
 
+#: The largest softening blur sigma (pixels) that CameraSettings take.
+MAX_SOFTEN = 5.0
+
+
 @dataclass(frozen=True)
 class CameraSettings:
     """What ``n2n data --shot-range/--soften`` change in the camera pictures of a mixture
@@ -380,10 +384,6 @@ class CameraSettings:
     def from_json(cls, record: dict | None) -> "CameraSettings":
         """The settings ``build.json`` recorded; the defaults for a folder built before they existed."""
         return cls(**record) if record else cls()
-
-
-#: The largest softening blur sigma (pixels) that CameraSettings take.
-MAX_SOFTEN = 5.0
 
 
 def mixture_pairs(clean: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator,

@@ -125,6 +125,20 @@ def test_data_command_with_own_photos(capsys, tmp_path):
     assert clean.shape == (10, 3, 16, 16)
 
 
+def test_data_command_takes_camera_settings(capsys, tmp_path):
+    camera = ("--noise", "mixture", "--fresh-noise", "--sigma-range", 0, 25, "--n-train", 8, "--n-val", 4,
+              "--size", 16)
+    status, out, _ = run(capsys, "data", "--out", tmp_path / "d", *camera, "--soften", 0.3, 1.2)
+    assert status == 0 and "camera shot noise 0.0001-0.012, softened by a blur of 0.3-1.2 px" in out
+    built = json.loads((tmp_path / "d" / data.INFO_FILE).read_text())
+    assert built["camera"] == {"shot_range": [1e-4, 0.012], "soften": [0.3, 1.2]}
+    status, _, err = run(capsys, "data", "--out", tmp_path / "e", *camera, "--shot-range", 0.01, 0.001)
+    assert status == 2 and "--shot-range" in err
+    assert_one_line_error(err)
+    status, _, err = run(capsys, "data", "--out", tmp_path / "f", "--soften", 1, 2)
+    assert status == 2 and "need --noise camera or a mixture" in err
+
+
 def test_data_command_reports_bad_photo_folder(capsys, tmp_path):
     status, _, err = run(capsys, "data", "--photos", tmp_path / "missing", "--out", tmp_path / "d")
     assert status == 2

@@ -37,13 +37,12 @@ def cmd_photos(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from ..camera import CameraSettings
+    from ..camera import SHOT_RANGE, CameraSettings
     from ..data import TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, build
 
     camera = None
     if args.shot_range is not None or args.soften is not None:
-        camera = CameraSettings(**{key: value for key, value in
-                                   (("shot_range", args.shot_range), ("soften", args.soften)) if value is not None})
+        camera = CameraSettings(args.shot_range or SHOT_RANGE, args.soften)
     report = build(args.out, photos=args.photos, n_train=args.n_train, n_val=args.n_val,
                    size=args.size, seed=args.seed, extra_train=args.train_photos or (),
                    sigma_range=args.sigma_range, augment=args.augment or (),
