@@ -104,13 +104,17 @@ def main():
         print(f"wrote {args.json}")
         return
     print(f"{'case':<16}{'sigma':>6}{'input':>8}" + "".join(f"{name[-24:]:>26}" for name in models))
+    # The same case without noise: what the file alone keeps (None where it keeps everything).
+    noiseless = {}
+    for case, make in CASES.items():
+        kept, truth = make(clean, 0.0)
+        noiseless[case] = None if torch.equal(kept, truth) else psnr(kept.float() / 255, truth.float() / 255)
     for sigma in SIGMAS:
         for case, make in CASES.items():
             noisy, truth = make(clean, sigma)
             target = truth.float() / 255
-            kept, _ = make(clean, 0.0)
             row = {"case": case, "sigma": sigma, "input_psnr": psnr(noisy.float() / 255, target),
-                   "noiseless_psnr": None if torch.equal(kept, truth) else psnr(kept.float() / 255, target),
+                   "noiseless_psnr": noiseless[case],
                    "psnr": {name: psnr(predict_batches(model, noisy) / 255, target) for name, model in models.items()}}
             results["synthetic"].append(row)
             print(f"{case:<16}{sigma:>6g}{row['input_psnr']:>8.2f}"

@@ -22,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 
-from n2n_nograd.camera import LUMA, gaussian_blur  # noqa: E402
+from n2n_nograd.camera import gaussian_blur, grey  # noqa: E402
 from n2n_nograd.crops import bundled_split, clean_pictures, find_photos  # noqa: E402
 from n2n_nograd.real import find_pairs, load_pair  # noqa: E402
 
@@ -33,7 +33,7 @@ TRAIN_PHOTOS = ("photos/train", "photos/train2")
 def fine_share(pictures: torch.Tensor) -> float:
     """The median over pictures (N, 3, H, W) of the luma's detail finer than one pixel's blur
     against that finer than four pixels'."""
-    luma = (pictures.double() * torch.tensor(LUMA, dtype=torch.float64).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    luma = grey(pictures)[:, :1]
     blur = {sigma: gaussian_blur(luma, torch.full((len(luma),), sigma, dtype=torch.float64)) for sigma in (1.0, 4.0)}
     share = (luma - blur[1.0]).pow(2).mean((1, 2, 3)) / (luma - blur[4.0]).pow(2).mean((1, 2, 3)).clamp(min=1e-12)
     return float(share.median())

@@ -13,7 +13,7 @@ Roles, kept apart by source (package), never by crop:
             every photograph of lomiri-wallpapers-16.04 (13) and of
             lomiri-wallpapers-20.04 (1), by many photographers.
 ``train2``  photos added to the training side of the camera model's second
-            step (``n2n data --train-photos photos/train2``), after the deep
+            and fourth steps (``n2n data --train-photos photos/train2``), after the deep
             model was trained: the 11 photographs of plasma-workspace-wallpapers
             (KDE's wallpapers; its paintings and vector art left out).
 ``unseen``  photos used by nothing but ``n2n testset``: the 12 nature

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..camera import NOISE_KINDS
+from ..camera import NOISE_KINDS, SHOT_RANGE, CameraSettings
 from .common import Formatter, positive_int, wrap
 
 NOISE_MODEL = """\
@@ -37,7 +37,6 @@ def cmd_photos(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from ..camera import SHOT_RANGE, CameraSettings
     from ..data import TRAIN_CLEAN_FILE, TRAIN_FILE, VAL_FILE, build
 
     camera = None
@@ -82,7 +81,7 @@ def add_parser(commands) -> None:
         description=wrap("Download Debian's wallpaper packages (without installing them), check "
                           "each photograph's SHA-256 and copy it to OUT/train/PACKAGE/ (more "
                           "training photos: lomiri-wallpapers-16.04 and -20.04), OUT/train2/PACKAGE/ "
-                          "(the camera model's second training step: plasma-workspace-wallpapers) or "
+                          "(the camera model's second and fourth training steps: plasma-workspace-wallpapers) or "
                           "OUT/unseen/PACKAGE/ (a source used only for testing: the nature photos "
                           "of mate-backgrounds).  Needs apt-get and dpkg-deb, no root rights; "
                           "about 170 MB to download."))
@@ -134,9 +133,9 @@ def add_parser(commands) -> None:
                            "ones; mixture-lossless: the same without JPEG. Validation gets the same")
     data.add_argument("--shot-range", metavar=("LO", "HI"), nargs=2, type=float,
                       help="with camera noise: the shot noise's range (variance per unit of raw "
-                           "signal on [0, 1], drawn log-uniformly; default: 0.0001 0.012), the read "
-                           "noise following it; a lower HI trains on light noise, as a camera's at "
-                           "low and middle ISO")
+                           "signal on [0, 1], drawn log-uniformly; default: "
+                           f"{SHOT_RANGE[0]:g} {SHOT_RANGE[1]:g}), the read noise following it; a "
+                           "lower HI trains on light noise, as a camera's at low and middle ISO")
     data.add_argument("--soften", metavar=("LO", "HI"), nargs=2, type=float,
                       help="with camera noise: blur each clean camera picture by a Gaussian of a "
                            "sigma drawn in [LO, HI] pixels before the camera sees it, as a camera's "
