@@ -3,8 +3,8 @@
     python benchmarks/real_noise_tables.py [--results results]   # prints the five tables
 
 Real camera noise per camera (``results/real_noise/polyu_camera.json`` and
-``polyu_baselines.json``), the strength settings (``polyu_camera.json`` and
-``polyu_camera_ensemble8.json``), JPEG'd and grey pictures (``results/camera_noise.json``),
+``polyu_baselines.json``), the strength settings (``polyu_camera.json``,
+``polyu_camera_strength_hi.json`` and ``polyu_camera_ensemble8.json``), JPEG'd and grey pictures (``results/camera_noise.json``),
 ``predict`` with and without its blend and colour check on real noise (the same file),
 and white noise on the unseen pictures (``results/quality.json``'s deep model,
 ``real_noise/camera_white.json``, ``real_noise/auto_white.json``). A test checks that the
@@ -46,10 +46,13 @@ def polyu(results: Path) -> str:
 
 
 def strength(results: Path) -> str:
-    """The camera model's PolyU gain at the default, at strength 0.7 and with the mean over 8 flips/rotations."""
+    """The camera model's PolyU gain at the default, at strengths 0.7, 1.15 and 1.3 and with the mean
+    over 8 flips/rotations."""
     runs = _read(results, "real_noise/polyu_camera.json")["denoisers"]
+    stronger = _read(results, "real_noise/polyu_camera_strength_hi.json")["denoisers"]
     ensemble = next(iter(_read(results, "real_noise/polyu_camera_ensemble8.json")["denoisers"].values()))
-    rows = [("1 (default)", runs[CAMERA]), ("0.7", runs[f"{CAMERA[:31]} strength 0.7"]),
+    rows = [("1 (default)", runs[CAMERA]), ("0.7", runs[f"{CAMERA} strength 0.7"]),
+            *((f"{level} (bf16)", stronger[f"{CAMERA} strength {level}"]) for level in ("1.15", "1.3")),
             ("1, mean over 8 flips/rotations (bf16)", ensemble)]
     lines = ["| strength | PolyU gain | made worse | worst gain |", "| ---: | ---: | ---: | ---: |"]
     lines += [f"| {label} | {entry['overall']['gain']:+.2f} | {100 * entry['overall']['worse']:.0f}% | "
