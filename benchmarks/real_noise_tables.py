@@ -4,11 +4,11 @@
 
 Real camera noise per camera (``results/real_noise/polyu_camera.json`` and
 ``polyu_baselines.json``), the strength settings (``polyu_camera.json``,
-``polyu_camera_strength_hi.json`` and ``polyu_camera_ensemble8.json``), JPEG'd and grey pictures (``results/camera_noise.json``),
-``predict`` with and without its blend and colour check on real noise (the same file),
-and white noise on the unseen pictures (``results/quality.json``'s deep model,
-``real_noise/camera_white.json``, ``real_noise/auto_white.json``). A test checks that the
-page holds each table as printed here.
+``polyu_camera_strength_hi.json`` and ``polyu_camera_ensemble8.json``), JPEG'd and grey
+pictures (``results/camera_noise.json``), ``predict`` with and without its blend and colour
+check on real noise (the same file), and white noise on the unseen pictures
+(``results/quality.json``'s deep model, ``real_noise/camera_white.json``,
+``real_noise/auto_white.json``). A test checks that the page holds each table as printed here.
 """
 import argparse
 import json
