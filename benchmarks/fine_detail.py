@@ -30,12 +30,17 @@ SIZE = 64
 TRAIN_PHOTOS = ("photos/train", "photos/train2")
 
 
+def blur(pictures: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Every picture (N, C, H, W) blurred by a Gaussian of ``sigma`` pixels."""
+    return gaussian_blur(pictures.double(), torch.full((len(pictures),), sigma, dtype=torch.float64))
+
+
 def fine_share(pictures: torch.Tensor) -> float:
     """The median over pictures (N, 3, H, W) of the luma's detail finer than one pixel's blur
     against that finer than four pixels'."""
-    luma = grey(pictures)[:, :1]
-    blur = {sigma: gaussian_blur(luma, torch.full((len(luma),), sigma, dtype=torch.float64)) for sigma in (1.0, 4.0)}
-    share = (luma - blur[1.0]).pow(2).mean((1, 2, 3)) / (luma - blur[4.0]).pow(2).mean((1, 2, 3)).clamp(min=1e-12)
+    luma = grey(pictures)[:, :1].double()
+    fine, coarse = ((luma - blur(luma, sigma)).pow(2).mean((1, 2, 3)) for sigma in (1.0, 4.0))
+    share = fine / coarse.clamp(min=1e-12)
     return float(share.median())
 
 
@@ -60,8 +65,7 @@ def main():
     rows = {f"{args.real.name} ground truths ({len(real)} tiles)": fine_share(real),
             f"training crops ({len(crops)})": fine_share(crops)}
     for sigma in args.soften:
-        rows[f"training crops softened by a blur of {sigma:g} px"] = fine_share(
-            gaussian_blur(crops.double(), torch.full((len(crops),), sigma, dtype=torch.float64)))
+        rows[f"training crops softened by a blur of {sigma:g} px"] = fine_share(blur(crops, sigma))
     for label, value in rows.items():
         print(f"{label:<55}{value:>7.3f}")
     args.json.write_text(json.dumps({"size": SIZE, "fine_share": rows}, indent=2) + "\n")

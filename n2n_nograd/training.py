@@ -129,10 +129,10 @@ class _Pairs:
         if self.fixed is not None:
             return f"{self.count} pairs"
         lo, hi = self.sigma_range
-        if self.noise == "gaussian":
-            return f"{self.count} pictures with fresh noise each epoch (sigma {lo:g}-{hi:g})"
-        return (f"{self.count} pictures with fresh {self.noise} noise each epoch (sigma {lo:g}-{hi:g}; "
-                f"{self.camera.describe()})")
+        gaussian = self.noise == "gaussian"
+        kind = "fresh noise" if gaussian else f"fresh {self.noise} noise"
+        camera = "" if gaussian else f"; {self.camera.describe()}"
+        return f"{self.count} pictures with {kind} each epoch (sigma {lo:g}-{hi:g}{camera})"
 
     def epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.fixed is not None:
