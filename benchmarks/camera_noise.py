@@ -1,8 +1,8 @@
 """Noise that is not white: JPEG'd and grey pictures, and real camera noise with and without
 ``predict``'s blend toward the input and its colour check.
 
-    python benchmarks/camera_noise.py [--checkpoint PATH ...] [--n 100] [--real DIR [--real-n 20]]
-                                      [--json PATH]      # default results/camera_noise.json
+    python benchmarks/camera_noise.py [--checkpoint PATH ...] [--strength S ...] [--n 100]
+                                      [--real DIR [--real-n 20]] [--json PATH]   # default results/camera_noise.json
     python benchmarks/camera_noise.py --bias-only        # part 0 alone -> results/camera_noise_bias.json
 
 0. The training targets' bias (``n2n_nograd/camera.py``): on the first ``--n`` unseen-source
@@ -17,7 +17,8 @@
    channels, the same noise in each; the clean picture is the grey one). PSNR of the input and
    of each model's output against the clean picture, and for JPEG of the clean picture through
    the same JPEG without noise: what the file keeps, which a denoiser passes only by undoing
-   JPEG's own loss.
+   JPEG's own loss. With ``--strength``, each model also at those strengths (``predict``'s
+   argument), as ``NAME strength S``.
 2. With ``--real DIR`` (pairs as ``n2n evaluate --real`` reads them; the first ``--real-n``,
    spread over the set): each model's ``predict`` as it is, with the blend toward the input
    (``others/denoisers/shrinkage.py``) run whatever the correlation of neighbouring residuals (as before
@@ -77,6 +78,8 @@ def load(checkpoint):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", action="append", help="a deep model (repeatable; default: committed)")
+    parser.add_argument("--strength", type=float, action="append", default=[],
+                        help="also each model at this strength in part 1 (repeatable)")
     parser.add_argument("--n", type=int, default=100, help="128x128 unseen pictures (default: 100)")
     parser.add_argument("--real", type=Path, help="a folder of real noisy pictures and their ground truth")
     parser.add_argument("--real-n", type=int, default=20, help="real pairs, spread over the set (default: 20)")
@@ -88,6 +91,8 @@ def main():
     args = parser.parse_args()
     args.json = args.json or ROOT / ("results/camera_noise_bias.json" if args.bias_only else "results/camera_noise.json")
     models = {name: load(name) for name in args.checkpoint or ["committed"]}
+    settings = {name: (model, 1.0) for name, model in models.items()}
+    settings.update({f"{name} strength {s:g}": (model, s) for s in args.strength for name, model in models.items()})
     results = {"n": args.n, "bias": [], "synthetic": [], "real": []}
     clean = load_clean(ROOT / "data/unseen128")[:args.n]
     print(f"{'shot':>8}  target bias (0-255 levels): {'full':>7}{'rounded':>9}{'first order':>13}")
@@ -103,7 +108,7 @@ def main():
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
         return
-    print(f"{'case':<16}{'sigma':>6}{'input':>8}" + "".join(f"{name[-24:]:>26}" for name in models))
+    print(f"{'case':<16}{'sigma':>6}{'input':>8}" + "".join(f"{name[-24:]:>26}" for name in settings))
     # The same case without noise: what the file alone keeps (None where it keeps everything).
     noiseless = {}
     for case, make in CASES.items():
@@ -115,10 +120,11 @@ def main():
             target = truth.float() / 255
             row = {"case": case, "sigma": sigma, "input_psnr": psnr(noisy.float() / 255, target),
                    "noiseless_psnr": noiseless[case],
-                   "psnr": {name: psnr(predict_batches(model, noisy) / 255, target) for name, model in models.items()}}
+                   "psnr": {name: psnr(predict_batches(model, noisy, strength=s) / 255, target)
+                            for name, (model, s) in settings.items()}}
             results["synthetic"].append(row)
             print(f"{case:<16}{sigma:>6g}{row['input_psnr']:>8.2f}"
-                  + "".join(f"{row['psnr'][name]:>26.2f}" for name in models), flush=True)
+                  + "".join(f"{row['psnr'][name]:>26.2f}" for name in settings), flush=True)
     if args.real:
         pairs = find_pairs(args.real)
         pairs = pairs[::max(1, len(pairs) // args.real_n)][:args.real_n]

@@ -1,10 +1,11 @@
 """The tables of docs/real-noise.md, from the JSON files that the commands beside them write.
 
-    python benchmarks/real_noise_tables.py [--results results]   # prints the five tables
+    python benchmarks/real_noise_tables.py [--results results]   # prints the six tables
 
 Real camera noise per camera (``results/real_noise/polyu_camera.json`` and
 ``polyu_baselines.json``), the strength settings (``polyu_camera.json``,
-``polyu_camera_strength_hi.json`` and ``polyu_camera_ensemble8.json``), JPEG'd and grey
+``polyu_camera_strength.json`` and ``polyu_camera_ensemble8.json``) and the same on white,
+JPEG'd and grey pictures (``real_noise/camera_noise_strength.json``), JPEG'd and grey
 pictures (``results/camera_noise.json``), ``predict`` with and without its blend and colour
 check on real noise (the same file), and white noise on the unseen pictures
 (``results/quality.json``'s deep model, ``real_noise/camera_white.json``,
@@ -45,18 +46,41 @@ def polyu(results: Path) -> str:
     return "\n".join(lines)
 
 
+def _halves(entry: dict) -> str:
+    """The mean gain on the pictures of even and of odd rank by name."""
+    rows = entry["rows"]
+    gains = [out - noisy for out, noisy in zip(rows["psnr"], rows["input_psnr"])]
+    return " / ".join(f"{sum(half) / len(half):+.2f}" for half in (gains[::2], gains[1::2]))
+
+
 def strength(results: Path) -> str:
-    """The camera model's PolyU gain at the default, at strengths 0.7, 1.15 and 1.3 and with the mean
-    over 8 flips/rotations."""
+    """The camera model's PolyU gain at the default, at strength 0.7, at strengths above 1 and with
+    the mean over 8 flips/rotations; each also on the two halves of the set."""
     runs = _read(results, "real_noise/polyu_camera.json")["denoisers"]
-    stronger = _read(results, "real_noise/polyu_camera_strength_hi.json")["denoisers"]
+    stronger = _read(results, "real_noise/polyu_camera_strength.json")["denoisers"]
     ensemble = next(iter(_read(results, "real_noise/polyu_camera_ensemble8.json")["denoisers"].values()))
+    above = [key.rsplit(" ", 1)[1] for key in stronger if key.startswith(f"{CAMERA} strength ")]
     rows = [("1 (default)", runs[CAMERA]), ("0.7", runs[f"{CAMERA} strength 0.7"]),
-            *((f"{level} (bf16)", stronger[f"{CAMERA} strength {level}"]) for level in ("1.15", "1.3")),
+            *((f"{level} (bf16)", stronger[f"{CAMERA} strength {level}"]) for level in above),
             ("1, mean over 8 flips/rotations (bf16)", ensemble)]
-    lines = ["| strength | PolyU gain | made worse | worst gain |", "| ---: | ---: | ---: | ---: |"]
-    lines += [f"| {label} | {entry['overall']['gain']:+.2f} | {100 * entry['overall']['worse']:.0f}% | "
+    lines = ["| strength | PolyU gain | even / odd half | made worse | worst gain |", "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {label} | {entry['overall']['gain']:+.2f} | {_halves(entry)} | {100 * entry['overall']['worse']:.0f}% | "
               f"{entry['overall']['worst_gain']:+.2f} |" for label, entry in rows]
+    return "\n".join(lines)
+
+
+def synthetic_strength(results: Path) -> str:
+    """The camera model at strength 1 and above on PNG, JPEG'd and grey pictures."""
+    rows = _read(results, "real_noise/camera_noise_strength.json")["synthetic"]
+    settings = list(rows[0]["psnr"])
+    labels = ["1" if " strength " not in key else key.rsplit(" ", 1)[1] for key in settings]
+    lines = ["| noise | σ | input | " + " | ".join(f"strength {label}" for label in labels) + " |",
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in labels) + " |"]
+    for row in rows:
+        best = max(row["psnr"].values())
+        cells = [(f"**{v:.2f}**" if v == best else f"{v:.2f}") for v in row["psnr"].values()]
+        lines.append(f"| {row['case'].replace('png', 'PNG').replace('jpeg', 'JPEG')} | {row['sigma']:g} | "
+                     f"{row['input_psnr']:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -128,8 +152,8 @@ def white(results: Path) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"polyu": polyu, "strength": strength, "synthetic": synthetic, "predict_modes": predict_modes,
-          "white": white}
+TABLES = {"polyu": polyu, "strength": strength, "synthetic_strength": synthetic_strength, "synthetic": synthetic,
+          "predict_modes": predict_modes, "white": white}
 
 
 def main():

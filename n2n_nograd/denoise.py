@@ -21,11 +21,12 @@ from .psnr import psnr
 GRADER_BATCH = 100
 
 
-def predict_batches(model, noisy: torch.Tensor, batch: int = GRADER_BATCH, ensemble: int = 1) -> torch.Tensor:
+def predict_batches(model, noisy: torch.Tensor, batch: int = GRADER_BATCH, ensemble: int = 1,
+                    strength: float = 1.0) -> torch.Tensor:
     """``model.predict`` over a (N, 3, H, W) set, a batch at a time; floats in [0, 255].
-    ``ensemble``: orientations averaged (``Model.predict``'s argument)."""
+    ``ensemble`` (orientations averaged) and ``strength``: ``Model.predict``'s arguments."""
     with torch.no_grad():
-        return torch.cat([model.predict(noisy[start:start + batch], ensemble=ensemble)
+        return torch.cat([model.predict(noisy[start:start + batch], ensemble=ensemble, strength=strength)
                           for start in range(0, len(noisy), batch)])
 
 

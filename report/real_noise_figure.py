@@ -1,7 +1,7 @@
 """A crop of a real noisy photo: noisy, each deep model, BM3D and the ground truth, for the README.
 
     python report/real_noise_figure.py --real DIR --name NAME [--crop TOP,LEFT,SIDE]
-        [--checkpoint deep --checkpoint camera --checkpoint PATH ...] [--bm3d-sigma S]
+        [--checkpoint deep --checkpoint camera --checkpoint PATH ...] [--strength S] [--bm3d-sigma S]
         [--out results/real_noise.png]
 
 DIR holds pairs as ``n2n evaluate --real`` reads them; NAME is one pair's name (PolyU's file
@@ -34,6 +34,7 @@ def main(argv=None):
     parser.add_argument("--checkpoint", action="append",
                         help="deep models to show: `deep` (the committed deep model), `camera` (the committed "
                              "camera model) or a checkpoint's path (default: deep and camera)")
+    parser.add_argument("--strength", type=float, help="also the camera model at this strength (predict's)")
     parser.add_argument("--bm3d-sigma", type=float, help="also BM3D at this level (0-255)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "real_noise.png")
     args = parser.parse_args(argv)
@@ -59,6 +60,10 @@ def main(argv=None):
             model.load_model(CAMERA_CHECKPOINT if checkpoint == "camera" else checkpoint)
         label = f"{checkpoint} model" if checkpoint in ("deep", "camera") else Path(checkpoint).stem
         cells.append(cell(label, model.predict(noisy)))
+    if args.strength:
+        model = Model(arch="deep")
+        model.load_model(CAMERA_CHECKPOINT)
+        cells.append(cell(f"camera, strength {args.strength:g}", model.predict(noisy, strength=args.strength)))
     if args.bm3d_sigma:
         cells.append(cell(f"BM3D σ {args.bm3d_sigma:g}", bm3d(noisy, args.bm3d_sigma)))
     cells.append(("ground truth", crop(clean)[0]))

@@ -108,6 +108,8 @@ def fake_inputs(root, builder):
     write_json(results / "real_noise" / "polyu_camera.json", real_run(builder.REAL_CAMERA))
     write_json(results / "real_noise" / "polyu_baselines.json",
                real_run(builder.REAL_DEEP, builder.BASELINES["nl_means"][0], builder.REAL_BM3D))
+    write_json(results / "real_noise" / "polyu_camera_strength.json",
+               real_run(f"{builder.REAL_CAMERA} strength {builder.REAL_STRENGTH:g}"))
     from PIL import Image
     Image.new("RGB", (80, 16), (120, 110, 100)).save(results / builder.REAL_NOISE_FIGURE)
     checkpoint = root / "model.pkl"
@@ -142,9 +144,9 @@ def test_missing_inputs_and_a_partial_ablation_are_listed_and_the_report_still_b
     count, missing = builder.build(results, tmp_path / "none", tmp_path / "none.pkl", out)
     partial = [line for line in missing if line.endswith("(partial)")]
     assert len(partial) == 1 and ": 1 of " in partial[0]
-    # speed, quality, the deep ablation, the two real-noise files and its figure, build.json, val_data.pkl,
+    # speed, quality, the deep ablation, the three real-noise files and its figure, build.json, val_data.pkl,
     # the checkpoint, the partial ablation
-    assert len(missing) == 10
+    assert len(missing) == 11
     assert pages(out) == count
 
 

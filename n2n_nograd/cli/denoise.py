@@ -170,7 +170,7 @@ def add_parser(commands) -> None:
     denoise.add_argument("--strength", type=strength_value, default=1.0, metavar="S",
                          help="how much to smooth, 0 to 4: 1 is the model's own judgement (default), "
                               "below 1 keeps part of the grain (0: the input), above 1 smooths more "
-                              "(twice the time)")
+                              "(2 to 2.5 suits a real high-ISO photo)")
     add_impl_option(denoise)
     add_device_option(denoise)
     add_precision_option(denoise)

@@ -4,11 +4,11 @@ The deep model is blind: it judges each picture's noise from the picture. ``stre
 the result away from that judgement, around ``s = 1`` (the blind result, ``y``):
 
 - ``s < 1`` keeps part of the noise (a photo's grain): ``x + s (y - x)``, ``s = 0`` the input;
-- ``s > 1`` smooths more: the picture is denoised again after its noise, as the first pass
-  saw it (``x - y``), was made ``s`` times as strong, ``denoise(y + s (x - y))``. The
-  network then judges the noise ``s`` times as strong, as FFDNet's noise-level map would
-  be told, and removes more (at twice the time).
+- ``s > 1`` smooths more: the weak coefficients of ``y``'s local cosine transform, where the
+  noise the network left lies, are shrunk by a threshold of ``s - 1`` times a multiple of the
+  noise level ``x - y`` shows (:mod:`.smoothing`).
 """
+from .smoothing import smooth_more
 
 #: The strengths ``predict`` takes.
 STRENGTH_RANGE = (0.0, 4.0)
@@ -28,8 +28,9 @@ def with_strength(predict, noisy, strength, out):
     blind = predict(noisy, None)
     x = noisy.to(blind.device, blind.dtype)
     if strength > 1:
-        return predict(x.sub(blind).mul_(strength).add_(blind).clamp_(0, 255), out)
-    result = blind.sub(x).mul_(strength).add_(x)
+        result = smooth_more(x, blind, strength)
+    else:
+        result = blind.sub(x).mul_(strength).add_(x)
     if not out.is_floating_point():
         result = result.round_().clamp_(0, 255)
     return out.copy_(result)
