@@ -4,7 +4,7 @@
 
 Real camera noise per camera (``results/real_noise/polyu_camera.json`` and
 ``polyu_baselines.json``), the strength settings (``polyu_camera.json``,
-``polyu_camera_strength.json`` and ``polyu_camera_ensemble8.json``) and the same on white,
+``polyu_camera_strength.json`` and ``polyu_camera_ensemble8_strength.json``) and the same on white,
 JPEG'd and grey pictures (``real_noise/camera_noise_strength.json``), JPEG'd and grey
 pictures (``results/camera_noise.json``), ``predict`` with and without its blend and colour
 check on real noise (the same file), and white noise on the unseen pictures
@@ -58,11 +58,11 @@ def strength(results: Path) -> str:
     the mean over 8 flips/rotations; each also on the two halves of the set."""
     runs = _read(results, "real_noise/polyu_camera.json")["denoisers"]
     stronger = _read(results, "real_noise/polyu_camera_strength.json")["denoisers"]
-    ensemble = next(iter(_read(results, "real_noise/polyu_camera_ensemble8.json")["denoisers"].values()))
-    above = [key.rsplit(" ", 1)[1] for key in stronger if key.startswith(f"{CAMERA} strength ")]
+    ensemble = _read(results, "real_noise/polyu_camera_ensemble8_strength.json")["denoisers"]
     rows = [("1 (default)", runs[CAMERA]), ("0.7", runs[f"{CAMERA} strength 0.7"]),
-            *((f"{level} (bf16)", stronger[f"{CAMERA} strength {level}"]) for level in above),
-            ("1, mean over 8 flips/rotations (bf16)", ensemble)]
+            *((f"{key.rsplit(' ', 1)[1]} (bf16)", entry) for key, entry in stronger.items() if key != CAMERA),
+            *((f"{'1' if key == CAMERA else key.rsplit(' ', 1)[1]}, mean over 8 flips/rotations (bf16)", entry)
+              for key, entry in ensemble.items())]
     lines = ["| strength | PolyU gain | even / odd half | made worse | worst gain |", "| ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {label} | {entry['overall']['gain']:+.2f} | {_halves(entry)} | {100 * entry['overall']['worse']:.0f}% | "
               f"{entry['overall']['worst_gain']:+.2f} |" for label, entry in rows]

@@ -58,14 +58,15 @@ def main(argv=None):
             model.load_pretrained_model()
         else:
             model.load_model(CAMERA_CHECKPOINT if checkpoint == "camera" else checkpoint)
-        label = f"{checkpoint} model" if checkpoint in ("deep", "camera") else Path(checkpoint).stem
+        # Short titles: six pictures share the page's width.
+        label = checkpoint if checkpoint in ("deep", "camera") else Path(checkpoint).stem
         cells.append(cell(label, model.predict(noisy)))
     if args.strength:
         model = Model(arch="deep")
         model.load_model(CAMERA_CHECKPOINT)
-        cells.append(cell(f"camera, strength {args.strength:g}", model.predict(noisy, strength=args.strength)))
+        cells.append(cell(f"strength {args.strength:g}", model.predict(noisy, strength=args.strength)))
     if args.bm3d_sigma:
-        cells.append(cell(f"BM3D σ {args.bm3d_sigma:g}", bm3d(noisy, args.bm3d_sigma)))
+        cells.append(cell(f"BM3D {args.bm3d_sigma:g}", bm3d(noisy, args.bm3d_sigma)))
     cells.append(("ground truth", crop(clean)[0]))
     draw = figures.noise_levels_photo([(pairs[args.name].camera, cells)])
     figures.save_alone(draw, (PAGE[0] - 1.4, 1.6), args.out)
