@@ -3,10 +3,10 @@
     python benchmarks/real_noise_tables.py [--results results]   # prints the six tables
 
 Real camera noise per camera (``results/real_noise/polyu_camera.json`` and
-``polyu_baselines.json``), the strength settings (``polyu_camera.json``,
-``polyu_camera_strength.json`` and ``polyu_camera_ensemble8_strength.json``) and the same on white,
-JPEG'd and grey pictures (``real_noise/camera_noise_strength.json``), JPEG'd and grey
-pictures (``results/camera_noise.json``), ``predict`` with and without its blend and colour
+``polyu_baselines.json``), the strength settings on PolyU (``polyu_camera.json``,
+``polyu_camera_strength.json`` and ``polyu_camera_ensemble8_strength.json``) and on white,
+JPEG'd and grey pictures (``real_noise/camera_noise_strength.json``), the deep and camera
+models on JPEG'd and grey pictures (``results/camera_noise.json``), ``predict`` with and without its blend and colour
 check on real noise (the same file), and white noise on the unseen pictures
 (``results/quality.json``'s deep model, ``real_noise/camera_white.json``,
 ``real_noise/auto_white.json``). A test checks that the page holds each table as printed here.
@@ -63,9 +63,11 @@ def strength(results: Path) -> str:
             *((f"{key.rsplit(' ', 1)[1]} (bf16)", entry) for key, entry in stronger.items() if key != CAMERA),
             *((f"{'1' if key == CAMERA else key.rsplit(' ', 1)[1]}, mean over 8 flips/rotations (bf16)", entry)
               for key, entry in ensemble.items())]
-    lines = ["| strength | PolyU gain | even / odd half | made worse | worst gain |", "| ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {label} | {entry['overall']['gain']:+.2f} | {_halves(entry)} | {100 * entry['overall']['worse']:.0f}% | "
-              f"{entry['overall']['worst_gain']:+.2f} |" for label, entry in rows]
+    lines = ["| strength | PolyU gain | even / odd half | made worse | worst gain |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {label} | {entry['overall']['gain']:+.2f} | {_halves(entry)} | "
+              f"{100 * entry['overall']['worse']:.0f}% | {entry['overall']['worst_gain']:+.2f} |"
+              for label, entry in rows]
     return "\n".join(lines)
 
 

@@ -537,12 +537,18 @@ def quality(doc, inputs):
         missing_note(doc, str(REAL_PHOTO), "n2n photos")
 
 
+def _gains(run):
+    """Picture name -> its gain over the noisy input, from a run of ``n2n evaluate --real``'s JSON."""
+    rows = run["rows"]
+    return dict(zip(run["pictures"], (out - noisy for out, noisy in zip(rows["psnr"], rows["input_psnr"]))))
+
+
 def _stronger(inputs, names):
     """The sentence on the camera model at :data:`REAL_STRENGTH` (empty without its run)."""
     run = (inputs.real_strength or {}).get("denoisers", {}).get(f"{REAL_CAMERA} strength {REAL_STRENGTH:g}")
     if run is None:
         return ""
-    gains = dict(zip(run["pictures"], (out - noisy for out, noisy in zip(run["rows"]["psnr"], run["rows"]["input_psnr"]))))
+    gains = _gains(run)
     on_bm3d = [gains[name] for name in names]
     return (f" Asked to smooth more (strength {REAL_STRENGTH:g}: the weak coefficients of the result's local cosine "
             f"transform shrunk, an empirical Wiener filter with the result as its pilot) it gains "
@@ -559,8 +565,7 @@ def real_noise(doc, inputs):
     deep = inputs.real_baselines["denoisers"][REAL_DEEP]
     nl_means = inputs.real_baselines["denoisers"][BASELINES["nl_means"][0]]
     bm3d_run = inputs.real_baselines["denoisers"][REAL_BM3D]
-    gains = dict(zip(camera["pictures"], (out - noisy for out, noisy in zip(camera["rows"]["psnr"],
-                                                                            camera["rows"]["input_psnr"]))))
+    gains = _gains(camera)
     on_bm3d_names = bm3d_run["pictures"]
     on_bm3d = [gains[name] for name in on_bm3d_names]
     overall = camera["overall"]
