@@ -607,6 +607,12 @@ def test_denoise_strength(capsys, tmp_path):
         cli.main(["denoise", str(source), str(tmp_path / "bad.png"), "--strength", "9"])
     assert exit_.value.code == 2 and "strength" in capsys.readouterr().err
     assert not (tmp_path / "bad.png").exists()
+    # Above 1 the default route's result is smoothed further: less left between neighbours.
+    for strength in (1, 2.5):
+        assert run(capsys, "denoise", source, tmp_path / f"s{strength}.png", "--strength", strength)[0] == 0
+    roughness = [denoise.read_picture(tmp_path / f"s{strength}.png").float().diff(dim=3).square().mean()
+                 for strength in (1, 2.5)]
+    assert roughness[1] < roughness[0]
 
 
 def test_denoise_checks_the_output_before_any_work(capsys, tmp_path, monkeypatch):
