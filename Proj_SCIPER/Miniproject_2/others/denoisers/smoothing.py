@@ -138,11 +138,12 @@ def smooth_more(noisy, blind, strength):
     come back as they are.
 
     Shape:
-        - noisy, blind: :math:`(N, 3, H, W)`, 0-255 (``blind`` floats)
+        - noisy, blind: :math:`(N, 3, H, W)`, 0-255 (``blind`` floats on ``noisy``'s device;
+          ``noisy`` any dtype: only a sample of its pixels is read, so no float copy is made)
         - Output: :math:`(N, 3, H, W)`, floats in [0, 255]
     """
     h, w = blind.shape[2:]
     if h < 3 or w < 3:
         return blind.clone()
-    levels = noise_level(noisy.to(blind.device, blind.dtype), blind)
+    levels = noise_level(noisy, blind)
     return shrink_coefficients(blind, levels.mul(SCALE * (strength - 1)))

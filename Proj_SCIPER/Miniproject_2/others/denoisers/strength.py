@@ -26,10 +26,10 @@ def with_strength(predict, noisy, strength, out):
     """``noisy`` denoised at ``strength`` (module docstring) into ``out``, which is returned;
     ``predict(images, out)`` is the blind denoiser (a model's ``predict`` at strength 1)."""
     blind = predict(noisy, None)
-    x = noisy.to(blind.device, blind.dtype)
     if strength > 1:
-        result = smooth_more(x, blind, strength)
+        result = smooth_more(noisy, blind, strength)
     else:
+        x = noisy.to(blind.device, blind.dtype)
         result = blind.sub(x).mul_(strength).add_(x)
     if not out.is_floating_point():
         result = result.round_().clamp_(0, 255)
