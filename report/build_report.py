@@ -537,10 +537,12 @@ def quality(doc, inputs):
         missing_note(doc, str(REAL_PHOTO), "n2n photos")
 
 
-def _gains(run):
-    """Picture name -> its gain over the noisy input, from a run of ``n2n evaluate --real``'s JSON."""
+def _mean_gain(run, names):
+    """The mean gain over the noisy input of the pictures ``names``, from a run of ``n2n evaluate
+    --real``'s JSON."""
     rows = run["rows"]
-    return dict(zip(run["pictures"], (out - noisy for out, noisy in zip(rows["psnr"], rows["input_psnr"]))))
+    gains = dict(zip(run["pictures"], (out - noisy for out, noisy in zip(rows["psnr"], rows["input_psnr"]))))
+    return sum(gains[name] for name in names) / len(names)
 
 
 def _stronger(inputs, names):
@@ -548,11 +550,9 @@ def _stronger(inputs, names):
     run = (inputs.real_strength or {}).get("denoisers", {}).get(f"{REAL_CAMERA} strength {REAL_STRENGTH:g}")
     if run is None:
         return ""
-    gains = _gains(run)
-    on_bm3d = [gains[name] for name in names]
     return (f" Asked to smooth more (strength {REAL_STRENGTH:g}: the weak coefficients of the result's local cosine "
             f"transform shrunk, an empirical Wiener filter with the result as its pilot) it gains "
-            f"{signed(run['overall']['gain'])} dB, {signed(sum(on_bm3d) / len(on_bm3d))} on BM3D's pictures.")
+            f"{signed(run['overall']['gain'])} dB, {signed(_mean_gain(run, names))} on BM3D's pictures.")
 
 
 def real_noise(doc, inputs):
@@ -565,9 +565,7 @@ def real_noise(doc, inputs):
     deep = inputs.real_baselines["denoisers"][REAL_DEEP]
     nl_means = inputs.real_baselines["denoisers"][BASELINES["nl_means"][0]]
     bm3d_run = inputs.real_baselines["denoisers"][REAL_BM3D]
-    gains = _gains(camera)
-    on_bm3d_names = bm3d_run["pictures"]
-    on_bm3d = [gains[name] for name in on_bm3d_names]
+    on_bm3d = bm3d_run["pictures"]
     overall = camera["overall"]
     doc.paragraph(
         f"On real high-ISO photographs (PolyU: {overall['n']} crops of 512×512 from five cameras, the ground "
@@ -580,7 +578,7 @@ def real_noise(doc, inputs):
         f"**{signed(overall['gain'])} dB** (Table {doc.tables + 1}). BM3D told the best "
         f"fixed level (chosen on the other half) gains {signed(bm3d_run['overall']['gain'])} dB on the "
         f"{bm3d_run['overall']['n']} pictures it ran on, where the camera model gains "
-        f"{signed(sum(on_bm3d) / len(on_bm3d))} dB: real noise is not solved yet." + _stronger(inputs, on_bm3d_names))
+        f"{signed(_mean_gain(camera, on_bm3d))} dB: real noise is not solved yet." + _stronger(inputs, on_bm3d))
     rows = []
     for name, numbers in [("all", overall), *camera["per_camera"].items()]:
         other = deep["overall"] if name == "all" else deep["per_camera"][name]
