@@ -29,6 +29,8 @@ def test_the_cosine_transform_is_orthonormal():
         assert torch.allclose(dct @ dct.t(), torch.eye(n, dtype=torch.float64), atol=1e-12)
         # Row 0 is the mean; row k has k sign changes.
         assert torch.allclose(dct[0], torch.full((n,), 1 / math.sqrt(n), dtype=torch.float64))
+        signs = dct.sign()
+        assert torch.equal((signs[:, 1:] != signs[:, :-1]).sum(1), torch.arange(n))
 
 
 def test_the_opponent_colours_are_an_orthonormal_change_of_basis():
