@@ -146,9 +146,11 @@ def format_row(label: str, camera: str, numbers: dict) -> str:
 
 
 def evaluate(pairs: list[RealPair], denoisers: dict[str, Denoiser], bm3d_pictures: int = 0,
-             log: Callable[[str], None] = print) -> dict:
+             log: Callable[[str], None] = print, bm3d_levels: tuple[float, ...] = BM3D_GRID) -> dict:
     """Every denoiser on every pair (BM3D's two rows on ``bm3d_pictures`` of them, spread evenly
-    over the sorted names, when not 0); prints the table and returns its numbers."""
+    over the sorted names, when not 0); prints the table and returns its numbers. ``bm3d_levels``:
+    the grid of BM3D's fixed level; a single level (one chosen beforehand, e.g. on another
+    subset) is the only BM3D row, run as it is and named after it."""
     pictures = [load_pair(pair) for pair in pairs]
     cameras = sorted({pair.camera for pair in pairs})
     results = {"pictures": [pair.name for pair in pairs], "cameras": [pair.camera for pair in pairs],
@@ -178,20 +180,27 @@ def evaluate(pairs: list[RealPair], denoisers: dict[str, Denoiser], bm3d_picture
         chosen = [pictures[i] for i in subset]
         chosen_names = [names[i] for i in subset]
 
+        if len(bm3d_levels) == 1:
+            level = bm3d_levels[0]
+            report(f"BM3D (sigma {level:g} for every picture)", measure(lambda noisy: bm3d(noisy, level), chosen),
+                   chosen_names)
+            results["bm3d_levels"] = dict.fromkeys(chosen_names, level)
+            return results
+
         def estimated(noisy):
             picture = noisy[0].permute(1, 2, 0).numpy().astype(np.float64) / 255
             return bm3d(noisy, 255 * float(np.mean(estimate_sigma(picture, channel_axis=-1))))
 
         report("BM3D (sigma estimated per picture)", measure(estimated, chosen), chosen_names)
-        grid = {level: measure(lambda noisy, level=level: bm3d(noisy, level), chosen) for level in BM3D_GRID}
-        rows = dict(grid[BM3D_GRID[0]])
-        rows["psnr"], levels = cross_fitted_level({level: grid[level]["psnr"] for level in BM3D_GRID})
+        grid = {level: measure(lambda noisy, level=level: bm3d(noisy, level), chosen) for level in bm3d_levels}
+        rows = dict(grid[bm3d_levels[0]])
+        rows["psnr"], levels = cross_fitted_level({level: grid[level]["psnr"] for level in bm3d_levels})
         rows["colour_shift"] = [grid[level]["colour_shift"][i] for i, level in enumerate(levels)]
         rows["seconds"] = [grid[level]["seconds"][i] for i, level in enumerate(levels)]
         report("BM3D (best fixed sigma, other half)", rows, chosen_names)
         results["bm3d_levels"] = {name: level for name, level in zip(chosen_names, levels)}
         log(f"BM3D's best fixed sigma: {sorted(set(levels))} (chosen on the other half of "
-            f"{len(subset)} pictures, grid {', '.join(f'{g:g}' for g in BM3D_GRID)})")
+            f"{len(subset)} pictures, grid {', '.join(f'{g:g}' for g in bm3d_levels)})")
     return results
 
 

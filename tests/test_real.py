@@ -86,6 +86,22 @@ def test_the_fixed_level_of_each_picture_is_chosen_on_the_other_half():
     assert levels == [2.0, 1.0, 2.0, 1.0] and psnr == [25, 20, 25, 20]
 
 
+
+@pytest.mark.parametrize("levels", [(18.0,), (1.0, 2.0)])
+def test_bm3d_rows_run_each_level_given(polyu, monkeypatch, levels):
+    calls = []
+    def fake_bm3d(noisy, sigma):
+        calls.append(sigma)
+        return noisy.float()
+    monkeypatch.setattr("n2n_nograd.baselines.bm3d", fake_bm3d)
+    results = real.evaluate(real.find_pairs(polyu), {}, bm3d_pictures=4, log=lambda line: None, bm3d_levels=levels)
+    if len(levels) == 1:
+        assert list(results["denoisers"]) == ["BM3D (sigma 18 for every picture)"] and calls == [18.0] * 4
+    else:
+        assert list(results["denoisers"]) == ["BM3D (sigma estimated per picture)", "BM3D (best fixed sigma, other half)"]
+        assert sorted(set(calls) - {1.0, 2.0}) and calls.count(1.0) == calls.count(2.0) == 4
+    assert set(results["bm3d_levels"].values()) <= set(levels) and len(results["bm3d_levels"]) == 4
+
 @pytest.mark.parametrize("factor", [2, 3])
 def test_pixel_shuffle_of_the_identity_is_the_identity(factor):
     picture = smooth_pictures(1, 3, 13, 17)
@@ -108,6 +124,14 @@ def test_evaluate_real_command(capsys, polyu, tmp_path):
     assert set(committed["per_camera"]) == {"CamA", "CamB"}
     assert committed["overall"]["gain"] > 0, "white noise of sigma 8: the committed deep model removes it"
     assert results["denoisers"]["nograd committed deep strength 0"]["overall"]["gain"] == 0
+
+
+def test_evaluate_real_with_bm3d_at_one_level(capsys, polyu, monkeypatch):
+    monkeypatch.setattr("n2n_nograd.baselines.bm3d_missing", lambda: None)
+    monkeypatch.setattr("n2n_nograd.baselines.bm3d", lambda noisy, sigma: noisy.float())
+    status = cli.main(["evaluate", "--real", str(polyu), "--model", "deep", "--bm3d", "2", "--bm3d-levels", "18"])
+    text = capsys.readouterr().out
+    assert status == 0 and "BM3D (sigma 18 for every picture)" in text and "estimated" not in text
 
 
 def test_evaluate_real_refuses_a_folder_without_pairs(capsys, tmp_path):

@@ -100,7 +100,7 @@ def _evaluate_sweep(args, device) -> int:
 def _evaluate_real(args, device) -> int:
     """``n2n evaluate --real DIR``: real noisy photos against their ground truth, per camera."""
     from ..baselines import BASELINES, bm3d_missing
-    from ..real import evaluate, find_pairs, pixel_shuffled
+    from ..real import BM3D_GRID, evaluate, find_pairs, pixel_shuffled
 
     if args.bm3d and bm3d_missing():
         raise CliError(bm3d_missing())
@@ -128,7 +128,8 @@ def _evaluate_real(args, device) -> int:
         denoisers.update({label: denoiser for label, denoiser in BASELINES.values()})
     print(f"{args.real}: {len(pairs)} pairs of a real noisy picture and its ground truth"
           f"{ensemble_note(args.ensemble)}")
-    results = evaluate(pairs, denoisers, bm3d_pictures=args.bm3d or 0, log=print)
+    results = evaluate(pairs, denoisers, bm3d_pictures=args.bm3d or 0, log=print,
+                       bm3d_levels=args.bm3d_levels or BM3D_GRID)
     return _written(results, args.json)
 
 
@@ -164,6 +165,9 @@ def add_parser(commands) -> None:
                                "BM3D with a level estimated per picture and with the best fixed level "
                                "(chosen on the other half), on N pictures spread over the set "
                                "(7 runs a picture, about 20 s each on 512x512)")
+    evaluate.add_argument("--bm3d-levels", type=sigma_list, metavar="S,S,...",
+                          help="with --real --bm3d: the levels from which BM3D's best fixed level is chosen "
+                               "(default: 5,8,11,14,18,24); a single level: BM3D at that level only")
     evaluate.add_argument("--real", metavar="DIR",
                           help="real noisy photos and their ground truth instead (PolyU's NAME_real.* "
                                "/ NAME_mean.*, or noisy/NAME.* and clean/NAME.*): whole pictures, "
