@@ -20,10 +20,13 @@
    JPEG's own loss. With ``--strength``, each model also at those strengths (``predict``'s
    argument), as ``NAME strength S``.
 2. With ``--real DIR`` (pairs as ``n2n evaluate --real`` reads them; the first ``--real-n``,
-   spread over the set): each model's ``predict`` as it is, with the blend toward the input
-   (``others/denoisers/shrinkage.py``) run whatever the correlation of neighbouring residuals (as before
-   its gate), without the blend, and without the blend and the colour check
-   (``others/denoisers/clipping.py``): both assume white, clipped Gaussian noise.
+   spread over the set): each model's ``predict`` as it is, without the check that gives back
+   detail taken for noise where the noise is correlated (``others/denoisers/detail.py``), with
+   the blend toward the input (``others/denoisers/shrinkage.py``) run whatever the correlation
+   of neighbouring residuals (as before its gate, and without the detail check), without the
+   blend (nor the detail check), and without those and the colour check
+   (``others/denoisers/clipping.py``): the blend and the colour check assume white, clipped
+   Gaussian noise.
 
 Each model is the committed deep one (``committed``) or a checkpoint of ``n2n train``.
 """
@@ -132,6 +135,7 @@ def main():
         results["real_pictures"] = [pair.name for pair in pairs]
         off = lambda *args, **kwargs: None  # noqa: E731
         switches = {"as is": {},
+                    "no detail check": {"Miniproject_2.others.denoisers.shrinkage.give_back_detail": off},
                     "blend, no neighbour gate": {"Miniproject_2.others.denoisers.shrinkage.CORRELATED": math.inf},
                     "no blend": {"Miniproject_2.model.shrinkage.shrink_to_input": off},
                     "no blend, no colour check": {"Miniproject_2.model.shrinkage.shrink_to_input": off,

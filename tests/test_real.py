@@ -98,7 +98,8 @@ def test_bm3d_rows_run_each_level_given(polyu, monkeypatch, levels):
     if len(levels) == 1:
         assert list(results["denoisers"]) == ["BM3D (sigma 18 for every picture)"] and calls == [18.0] * 4
     else:
-        assert list(results["denoisers"]) == ["BM3D (sigma estimated per picture)", "BM3D (best fixed sigma, other half)"]
+        assert list(results["denoisers"]) == ["BM3D (sigma estimated per picture)",
+                                              "BM3D (best fixed sigma, other half)"]
         assert sorted(set(calls) - {1.0, 2.0}) and calls.count(1.0) == calls.count(2.0) == 4
     assert set(results["bm3d_levels"].values()) <= set(levels) and len(results["bm3d_levels"]) == 4
 

@@ -268,8 +268,9 @@ class Model:
 
         Memory is bounded as in Miniproject_2 (large pictures go in tiles); ``out``,
         ``ensemble`` (the mean over flips and rotations), ``progress`` and ``strength`` work the same way;
-        the deep model's output is blended toward lightly noisy inputs and its colours are
-        set right the same way (Miniproject_2's ``others/denoisers/shrinkage.py`` and ``others/denoisers/clipping.py``).
+        the deep model's output is blended toward lightly noisy inputs (given back its detail
+        under correlated noise) and its colours are set right the same way (Miniproject_2's
+        ``others/denoisers/shrinkage.py``, ``others/denoisers/detail.py`` and ``others/denoisers/clipping.py``).
         """
         check_images(test_input, "Model.predict: test_input")
         check_ensemble(ensemble, "Model.predict")

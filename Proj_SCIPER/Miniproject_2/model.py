@@ -247,7 +247,9 @@ class Model:
         of each picture (:mod:`.others.denoisers.ensemble`): better pictures for ``ensemble`` times
         the time. The deep model then blends each lightly noisy picture back toward its
         input as far as an estimate of its error says
-        (:func:`.others.denoisers.shrinkage.shrink_to_input`), and shifts each picture's channels so
+        (:func:`.others.denoisers.shrinkage.shrink_to_input`) or, where the noise is correlated
+        from pixel to pixel (a camera's), gives back what it took for noise where the residual
+        stands far above the noise level (:mod:`.others.denoisers.detail`), and shifts each picture's channels so
         that its colour agrees with the noisy picture's under the clipped noise model
         (:func:`.others.denoisers.clipping.match_colour`).
         ``out``, a tensor of the input's shape, receives the result instead (rounded if it
@@ -276,7 +278,7 @@ class Model:
                                     ensemble, self.dtype, progress)
         denoise(test_input, out)
         if self.config["arch"] == "deep":
-            # The blind U-Net may take fine texture for light noise (others/denoisers/shrinkage.py),
+            # The blind U-Net may take fine texture for noise (others/denoisers/shrinkage.py, detail.py),
             # and undoes the clipping of noise at 0 and 255 only roughly; its colours are
             # set right against the noise model (others/denoisers/clipping.py).
             shrinkage.shrink_to_input(test_input, out, denoise)

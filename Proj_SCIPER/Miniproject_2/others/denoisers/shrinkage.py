@@ -46,7 +46,9 @@ residual, on its flattest pixels, correlates with its right neighbour's by
 :data:`CORRELATED` or more is left as the denoiser gave it: white noise leaves there a
 residual that is nearly uncorrelated (the 99.5th percentile over the validation crops was
 0.46 at sigma 3 and 0.31 at sigma 5 with an early checkpoint of the camera model), demosaiced
-noise one correlated by about a half.
+noise one correlated by about a half. Such a picture gets a local check instead, which
+gives back where the residual stands far above the noise level what the denoiser took
+for noise (:mod:`.detail`).
 
 The measure needs flat parts, and texture that the denoiser flattens can pass for flat:
 where such texture covers much of a picture, the level is measured high and the picture
@@ -56,6 +58,7 @@ import math
 
 import torch
 
+from .detail import give_back_detail
 from .tiles import picture_batches, store
 
 #: Noise level (0-255 scale) from which a picture is left as the denoiser gave it.
@@ -252,7 +255,8 @@ def shrink_to_input(noisy, out, denoise):
     ``denoise(images, into)`` must write the same denoiser's output for ``images`` (floats
     on the 0-255 scale) into ``into`` (float, ``out``'s device); it runs once more, on the
     pictures whose noise level is measured below :data:`GATE` and whose residual is not
-    correlated between neighbours (:data:`CORRELATED`) only. ``out`` may be an
+    correlated between neighbours (:data:`CORRELATED`) only; the correlated ones get
+    :func:`.detail.give_back_detail`. ``out`` may be an
     integer tensor (its result is rounded). Pictures go in batches of
     :func:`~.tiles.picture_batches`; beyond what ``denoise`` needs, a batch takes two float
     copies of its pictures (the probed input and the output for it). Pictures narrower
@@ -270,7 +274,9 @@ def shrink_to_input(noisy, out, denoise):
         # One choice of the flattest pixels serves both measures.
         residual, brightness, right = _flat_samples(x, part, neighbour=True)
         level = _level(*_variance_line(residual, brightness, None), part)
-        low = ((level < GATE) & (_correlation(residual, right) < CORRELATED)).nonzero().flatten()
+        correlated = _correlation(residual, right) >= CORRELATED
+        give_back_detail(x, part, level.masked_fill(~correlated, 0))
+        low = ((level < GATE) & ~correlated).nonzero().flatten()
         if low.numel() == 0:
             continue
         every = low.numel() == stop - start
