@@ -2,7 +2,7 @@
 
     python report/real_noise_figure.py --real DIR --name NAME [--crop TOP,LEFT,SIDE]
         [--checkpoint deep --checkpoint camera --checkpoint PATH ...] [--strength S] [--bm3d-sigma S]
-        [--out results/real_noise.png]
+        [--without-detail] [--out results/real_noise.png]
 
 DIR holds pairs as ``n2n evaluate --real`` reads them; NAME is one pair's name (PolyU's file
 name without ``_real.JPG``). Each model denoises the whole picture; the crop is cut from the
@@ -11,6 +11,7 @@ results, and each title gives the crop's PSNR against the ground truth.
 import argparse
 import sys
 from pathlib import Path
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -36,6 +37,8 @@ def main(argv=None):
                              "camera model) or a checkpoint's path (default: deep and camera)")
     parser.add_argument("--strength", type=float, help="also the camera model at this strength (predict's)")
     parser.add_argument("--bm3d-sigma", type=float, help="also BM3D at this level (0-255)")
+    parser.add_argument("--without-detail", action="store_true",
+                        help="also the camera model without predict's detail check (others/denoisers/detail.py)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "real_noise.png")
     args = parser.parse_args(argv)
     pairs = {pair.name: pair for pair in find_pairs(args.real)}
@@ -52,6 +55,11 @@ def main(argv=None):
         return f"{title} {score:.1f} dB", crop(picture)[0]
 
     cells = [cell("noisy", noisy)]
+    if args.without_detail:
+        model = Model(arch="deep")
+        model.load_model(CAMERA_CHECKPOINT)
+        with mock.patch("Miniproject_2.others.denoisers.shrinkage.give_back_detail", lambda noisy, out, levels: out):
+            cells.append(cell("camera, no detail check", model.predict(noisy)))
     for checkpoint in args.checkpoint or ["deep", "camera"]:
         model = Model(arch="deep")
         if checkpoint == "deep":
