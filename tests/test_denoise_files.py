@@ -261,7 +261,10 @@ def test_eight_bit_pictures_are_not_deep(tmp_path):
 #: A child ``n2n denoise`` (the network replaced by 255 - x) that stops at write step ``point``
 #: of ``write_atomic``, says READY on stdout and waits there for the parent's signal.
 _CHILD = r'''
-import os, sys, time
+import os, signal, sys, time
+# A job started in the background by a non-interactive shell inherits SIGINT ignored: Ctrl-C's
+# own handler is put back, as an interactive run has it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path[:0] = [{root!r}, {root!r} + "/Proj_SCIPER"]
 from Miniproject_2.model import Model
 from n2n_nograd import cli
