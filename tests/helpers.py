@@ -262,6 +262,18 @@ def box_denoiser(width):
     return denoise
 
 
+def gaussian_noise(shape, sigma, seed=0):
+    """White Gaussian noise of standard deviation ``sigma``, the same for the same ``seed``."""
+    return sigma * torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def blurred_noise(shape, sigma, seed=0):
+    """Noise correlated over a few pixels, as a camera leaves it: white noise blurred by a
+    5 x 5 box, scaled back to ``sigma``."""
+    blurred = F.avg_pool2d(gaussian_noise(shape, 1.0, seed), 5, stride=1, padding=2, count_include_pad=False)
+    return blurred * (sigma / blurred.std())
+
+
 def _forward_at(module, x, params):
     for (tensor, _), value in zip(module.param(), params):
         tensor.copy_(value)

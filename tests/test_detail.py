@@ -5,12 +5,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from helpers import box_denoiser
+from helpers import blurred_noise, box_denoiser, gaussian_noise
 from Miniproject_2.others.denoisers import detail, shrinkage
-
-
-def _noise(shape, sigma, seed=0):
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * sigma
 
 
 def _expected(noisy, out, levels):
@@ -27,7 +23,7 @@ def _expected(noisy, out, levels):
        seed=st.integers(0, 2 ** 16))
 def test_any_size_gets_the_rule_over_windows_cut_at_the_edges(n, h, w, level, seed):
     noisy = torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 255
-    out = (noisy + _noise(noisy.shape, 30, seed)).clamp(0, 255)
+    out = (noisy + gaussian_noise(noisy.shape, 30, seed)).clamp(0, 255)
     levels = torch.full((n,), level)
     expected = _expected(noisy, out, levels).float()
     assert torch.allclose(detail.give_back_detail(noisy, out.clone(), levels), expected, atol=1e-3)
@@ -35,7 +31,7 @@ def test_any_size_gets_the_rule_over_windows_cut_at_the_edges(n, h, w, level, se
 
 def test_bands_of_rows_give_what_one_pass_gives(monkeypatch):
     noisy = torch.rand(1, 3, 150, 37, generator=torch.Generator().manual_seed(1)) * 255
-    out = (noisy + _noise(noisy.shape, 30)).clamp(0, 255)
+    out = (noisy + gaussian_noise(noisy.shape, 30)).clamp(0, 255)
     whole = detail.give_back_detail(noisy, out.clone(), torch.tensor([5.0]))
     monkeypatch.setattr(detail, "BAND", detail.WINDOW // 2 + 1)
     assert torch.allclose(detail.give_back_detail(noisy, out.clone(), torch.tensor([5.0])), whole, atol=1e-4)
@@ -44,7 +40,7 @@ def test_bands_of_rows_give_what_one_pass_gives(monkeypatch):
 def test_a_residual_of_noise_alone_changes_nothing():
     # The denoiser gave the clean picture back: its residual is the noise, at the level given.
     clean = torch.full((2, 3, 48, 48), 120.0)
-    noisy = clean + _noise(clean.shape, 4.0)
+    noisy = clean + gaussian_noise(clean.shape, 4.0)
     out = clean.clone()
     assert torch.equal(detail.give_back_detail(noisy, out, torch.tensor([4.0, 4.0])), clean)
 
@@ -60,7 +56,7 @@ def test_a_mesh_taken_for_noise_comes_back_and_the_flat_part_stays():
     i, j = torch.arange(64).view(-1, 1), torch.arange(64).view(1, -1)
     clean = (100.0 + 40.0 * ((i + j) % 3 == 0).float()).expand(1, 3, 64, 64).clone()
     clean[..., :, :32] = 100.0
-    noisy = clean + _noise(clean.shape, 2.0)
+    noisy = clean + gaussian_noise(clean.shape, 2.0)
     flattened = torch.full_like(clean, 100.0 + 40.0 / 3)
     flattened[..., :, :32] = 100.0
     out = detail.give_back_detail(noisy, flattened.clone(), torch.tensor([2.0]))
@@ -77,17 +73,11 @@ def test_an_integer_output_is_rounded():
     assert torch.equal(detail.give_back_detail(noisy, out, torch.tensor([2.0])), expected)
 
 
-def _blurred_noise(shape, sigma, seed=0):
-    white = _noise(shape, 1.0, seed)
-    blurred = F.avg_pool2d(white, 5, stride=1, padding=2, count_include_pad=False)
-    return blurred * (sigma / blurred.std())
-
-
 @pytest.mark.parametrize("correlated", [True, False])
 def test_shrink_to_input_checks_the_detail_of_correlated_noise_only(correlated, monkeypatch):
     clean = torch.full((1, 3, 64, 64), 110.0)
     # A 5 x 5 blur of white noise and a 9 x 9 box: the residual's neighbours correlate by about 0.7.
-    noise = _blurred_noise(clean.shape, 3.0) if correlated else _noise(clean.shape, 30.0)
+    noise = blurred_noise(clean.shape, 3.0) if correlated else gaussian_noise(clean.shape, 30.0)
     noisy = clean + noise
     raw = box_denoiser(9)(noisy, torch.empty(noisy.shape))
     seen = []

@@ -5,13 +5,9 @@ import math
 import pytest
 import torch
 
-from helpers import box_denoiser
+from helpers import box_denoiser, gaussian_noise
 from Miniproject_2.model import Model
 from Miniproject_2.others.denoisers import shrinkage, tiles
-
-
-def _noise(shape, sigma, seed=0):
-    return sigma * torch.randn(shape, generator=torch.Generator().manual_seed(seed))
 
 
 def _divergence(noisy, denoise):
@@ -51,7 +47,7 @@ def test_the_noise_level_of_a_local_average_is_found(sigma, width):
     # A flat picture through a box filter: the residual keeps 1 - 1/width**2 of the noise's
     # variance, which the divergence measures and puts back.
     clean = torch.full((2, 3, 96, 96), 128.0)
-    noisy = clean + _noise(clean.shape, sigma)
+    noisy = clean + gaussian_noise(clean.shape, sigma)
     y, divergence = _divergence(noisy, box_denoiser(width))
     found = shrinkage.noise_level(noisy, y, divergence) / shrinkage.CALIBRATION
     assert found.shape == (2,)
@@ -66,7 +62,7 @@ def test_the_level_is_measured_where_the_picture_is_flat():
     # as noise.
     clean = torch.full((1, 3, 64, 64), 100.0)
     clean[..., 32:, :] += 40.0 * (torch.arange(64) % 2).float()
-    noisy = clean + _noise(clean.shape, 3.0)
+    noisy = clean + gaussian_noise(clean.shape, 3.0)
     y, divergence = _divergence(noisy, box_denoiser(3))
     found = shrinkage.noise_level(noisy, y, divergence) / shrinkage.CALIBRATION
     assert found.item() == pytest.approx(3.0, rel=0.1)
@@ -80,7 +76,7 @@ def test_a_texture_the_denoiser_wipes_out_comes_back():
     i, j = torch.arange(64).view(-1, 1), torch.arange(64).view(1, -1)
     clean = (100.0 + 30.0 * ((i + 2 * j) % 5 == 0).float()).expand(2, 3, 64, 64).clone()
     clean[..., :32, :] = 100.0
-    noisy = (clean + _noise(clean.shape, 2.0)).round()
+    noisy = (clean + gaussian_noise(clean.shape, 2.0)).round()
     denoise = box_denoiser(3)
     raw = denoise(noisy, torch.empty(noisy.shape))
     out = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
@@ -103,7 +99,7 @@ def test_a_good_denoiser_is_kept_at_low_noise(sigma):
     # gain away (SURE puts the weight near 1).
     x = torch.linspace(0, 1, 64)
     clean = (60 + 80 * x.view(-1, 1) * x.view(1, -1)).expand(2, 3, 64, 64).clone()
-    noisy = clean + _noise(clean.shape, sigma, seed=1)
+    noisy = clean + gaussian_noise(clean.shape, sigma, seed=1)
     denoise = box_denoiser(5)
     raw = denoise(noisy, torch.empty(noisy.shape))
     out = shrinkage.shrink_to_input(noisy, raw.clone(), denoise)
@@ -112,7 +108,7 @@ def test_a_good_denoiser_is_kept_at_low_noise(sigma):
 
 def test_heavy_noise_is_left_alone_without_a_second_pass():
     clean = torch.full((3, 3, 40, 40), 128.0)
-    noisy = clean + _noise(clean.shape, 25.0)
+    noisy = clean + gaussian_noise(clean.shape, 25.0)
     box, calls = box_denoiser(5), []
 
     def denoise(images, into):
@@ -126,7 +122,7 @@ def test_heavy_noise_is_left_alone_without_a_second_pass():
 
 def test_only_the_lightly_noisy_pictures_are_run_again_and_chunks_agree(monkeypatch):
     clean = torch.full((4, 3, 32, 32), 120.0)
-    noisy = clean + torch.stack([_noise(clean.shape[1:], s, seed=k) for k, s in enumerate([2.0, 30.0, 4.0, 40.0])])
+    noisy = clean + torch.stack([gaussian_noise(clean.shape[1:], s, seed=k) for k, s in enumerate([2.0, 30.0, 4.0, 40.0])])
     box, calls = box_denoiser(3), []
 
     def denoise(images, into):
@@ -146,7 +142,7 @@ def test_a_tall_picture_gets_the_weight_stein_gives_and_its_input_is_left_alone(
     i, j = torch.arange(2 * shrinkage.PERIOD + 37).view(-1, 1), torch.arange(40).view(1, -1)
     clean = (90.0 + 30.0 * ((i + 2 * j) % 5 == 0).float()).expand(1, 3, -1, -1).clone()
     clean[..., :20] = 90.0
-    noisy = clean + _noise(clean.shape, 3.0)
+    noisy = clean + gaussian_noise(clean.shape, 3.0)
     kept = noisy.clone()
     denoise = box_denoiser(3)
     y, divergence = _divergence(noisy, denoise)
@@ -160,7 +156,7 @@ def test_a_tall_picture_gets_the_weight_stein_gives_and_its_input_is_left_alone(
 
 def test_an_integer_output_is_rounded_in_place():
     clean = torch.full((2, 3, 32, 32), 50.0)
-    noisy = (clean + _noise(clean.shape, 3.0)).round().clamp(0, 255).to(torch.uint8)
+    noisy = (clean + gaussian_noise(clean.shape, 3.0)).round().clamp(0, 255).to(torch.uint8)
     denoise = box_denoiser(3)
     raw = denoise(noisy, torch.empty(noisy.shape))
     out = raw.round().to(torch.uint8)
@@ -175,7 +171,7 @@ def test_the_deep_model_gives_back_a_fine_texture_at_low_noise():
     # away, and its picture is further from the clean one than the noisy input was.
     i, j = torch.arange(32).view(-1, 1), torch.arange(32).view(1, -1)
     clean = (100.0 + 20.0 * ((i + 2 * j) % 5 == 0).float()).expand(4, 3, 32, 32).clone()
-    noisy = (clean + _noise(clean.shape, 5.0)).round().clamp(0, 255)
+    noisy = (clean + gaussian_noise(clean.shape, 5.0)).round().clamp(0, 255)
     deep = Model(arch="deep")
     deep.load_pretrained_model()
     assert _mse(deep._denoise(noisy), clean) > _mse(noisy, clean)
@@ -186,7 +182,7 @@ def _shot_noise_picture(alpha, beta, seed=0):
     """Flat bands from dark to bright under noise of variance ``alpha v + beta``."""
     levels = torch.tensor([20.0, 60.0, 110.0, 160.0, 220.0]).repeat_interleave(24)
     clean = levels.view(1, 1, 1, -1).expand(2, 3, 96, -1).clone()
-    return clean, clean + (alpha * clean + beta).sqrt() * _noise(clean.shape, 1.0, seed)
+    return clean, clean + (alpha * clean + beta).sqrt() * gaussian_noise(clean.shape, 1.0, seed)
 
 
 def test_shot_noise_is_measured_as_a_line_in_brightness():
@@ -230,8 +226,8 @@ def test_noise_correlated_between_neighbours_is_left_to_the_denoiser():
     half their noise) is not what Stein's estimate assumes: such pictures keep the denoiser's
     output without a second pass; white noise of the same level gets its blend."""
     clean = torch.full((2, 3, 64, 64), 120.0)
-    white = _noise(clean.shape, 6.0, seed=1)
-    correlated = torch.nn.functional.avg_pool2d(_noise((2, 3, 65, 65), 12.0, seed=2), 2, 1)
+    white = gaussian_noise(clean.shape, 6.0, seed=1)
+    correlated = torch.nn.functional.avg_pool2d(gaussian_noise((2, 3, 65, 65), 12.0, seed=2), 2, 1)
     box = box_denoiser(9)
     for noise, kept in ((white, False), (correlated, True)):
         noisy = clean + noise
@@ -247,7 +243,7 @@ def test_noise_correlated_between_neighbours_is_left_to_the_denoiser():
 
 def test_the_residual_of_white_noise_is_nearly_uncorrelated():
     clean = torch.full((4, 3, 48, 48), 90.0)
-    noisy = clean + _noise(clean.shape, 5.0, seed=3)
+    noisy = clean + gaussian_noise(clean.shape, 5.0, seed=3)
     assert shrinkage.neighbour_correlation(noisy, clean).abs().max() < 0.1
     neighbours, channels = shrinkage.residual_correlations(noisy, clean)
     assert torch.equal(neighbours, shrinkage.neighbour_correlation(noisy, clean)), "one sample for both"

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from helpers import blurred_noise
 from Miniproject_2.model import Model
 from Miniproject_2.others.denoisers import smoothing
 from Miniproject_2.others.denoisers.shrinkage import noise_level
@@ -13,14 +14,6 @@ from Miniproject_2.others.denoisers.shrinkage import noise_level
 
 def _pictures(n, h, w, seed=0):
     return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 255
-
-
-def _blurred_noise(shape, sigma, seed=0):
-    """Noise correlated over a few pixels, as a camera leaves it: white noise blurred by a
-    5 x 5 box, scaled back to ``sigma``."""
-    white = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-    blurred = torch.nn.functional.avg_pool2d(white, 5, stride=1, padding=2, count_include_pad=False)
-    return blurred * (sigma / blurred.std())
 
 
 def test_the_cosine_transform_is_orthonormal():
@@ -100,7 +93,7 @@ def test_each_picture_takes_its_own_threshold():
 def test_weak_coarse_noise_goes_and_a_strong_edge_stays():
     clean = torch.full((1, 3, 96, 96), 60.0)
     clean[..., 48:] = 190.0
-    noisy = (clean + _blurred_noise(clean.shape, 3.0)).clamp(0, 255)
+    noisy = (clean + blurred_noise(clean.shape, 3.0)).clamp(0, 255)
     out = smoothing.shrink_coefficients(noisy, torch.tensor([12.0]))
     error = lambda x: (x - clean).square().mean().item()  # noqa: E731
     assert error(out) < 0.5 * error(noisy)
@@ -115,8 +108,8 @@ def test_the_channels_must_be_three():
 
 def test_smooth_more_scales_the_threshold_by_strength_above_one_and_the_measured_level():
     clean = _pictures(1, 64, 64, seed=1)
-    noisy = clean + _blurred_noise(clean.shape, 4.0, seed=2)
-    blind = (clean + _blurred_noise(clean.shape, 1.5, seed=3)).clamp(0, 255)
+    noisy = clean + blurred_noise(clean.shape, 4.0, seed=2)
+    blind = (clean + blurred_noise(clean.shape, 1.5, seed=3)).clamp(0, 255)
     level = noise_level(noisy, blind)
     expected = smoothing.shrink_coefficients(blind, level * (smoothing.SCALE * 1.5))
     assert torch.equal(smoothing.smooth_more(noisy, blind, 2.5), expected)
