@@ -7,7 +7,7 @@ import torch
 from Miniproject_1 import model as mp1
 from Miniproject_2 import model as mp2
 from Miniproject_2.others.denoisers.prediction import LABELS
-from Miniproject_2.others.denoisers.smoothing import smooth_more
+from Miniproject_2.others.denoisers.strength import smooth_more
 from Miniproject_2.others.plumbing import progress
 from Miniproject_2.others.plumbing.progress import Progress
 

@@ -1,4 +1,4 @@
-"""Smoothing beyond the blind result: the weak cosine-transform coefficients of the denoised
+"""Smoothing beyond the blind result, its first stage: the weak cosine-transform coefficients of the denoised
 picture shrunk (``Miniproject_2/others/denoisers/smoothing.py``), ``predict``'s ``strength > 1``."""
 import math
 
@@ -7,9 +7,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from helpers import blurred_noise
-from Miniproject_2.model import Model
 from Miniproject_2.others.denoisers import smoothing
-from Miniproject_2.others.denoisers.shrinkage import noise_level
 
 
 def _pictures(n, h, w, seed=0):
@@ -27,7 +25,7 @@ def test_the_cosine_transform_is_orthonormal():
 
 
 def test_the_opponent_colours_are_an_orthonormal_change_of_basis():
-    matrix = smoothing._opponent(torch.empty(0, dtype=torch.float64))
+    matrix = smoothing.opponent_matrix(torch.empty(0, dtype=torch.float64))
     assert torch.allclose(matrix @ matrix.t(), torch.eye(3, dtype=torch.float64), atol=1e-12)
 
 
@@ -104,25 +102,3 @@ def test_weak_coarse_noise_goes_and_a_strong_edge_stays():
 def test_the_channels_must_be_three():
     with pytest.raises(ValueError, match="3 channels, got 1"):
         smoothing.shrink_coefficients(torch.zeros(1, 1, 8, 8), torch.ones(1))
-
-
-def test_smooth_more_scales_the_threshold_by_strength_above_one_and_the_measured_level():
-    clean = _pictures(1, 64, 64, seed=1)
-    noisy = clean + blurred_noise(clean.shape, 4.0, seed=2)
-    blind = (clean + blurred_noise(clean.shape, 1.5, seed=3)).clamp(0, 255)
-    level = noise_level(noisy, blind)
-    expected = smoothing.shrink_coefficients(blind, level * (smoothing.SCALE * 1.5))
-    assert torch.equal(smoothing.smooth_more(noisy, blind, 2.5), expected)
-    tiny = _pictures(1, 2, 9)
-    assert torch.equal(smoothing.smooth_more(tiny, tiny, 3.0), tiny)
-
-
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
-def test_predict_above_strength_one_smooths_its_blind_result(dtype):
-    model = Model(arch="deep", channels=(4, 4))
-    noisy = _pictures(2, 24, 40, seed=4).round().to(dtype)
-    blind = model.predict(noisy)
-    expected = smoothing.smooth_more(noisy.float(), blind, 2.0)
-    assert torch.allclose(model.predict(noisy, strength=2), expected, atol=1e-4)
-    rounded = model.predict(noisy, out=torch.empty_like(noisy), strength=2)
-    assert (rounded.float() - expected).abs().max() <= 0.5 + 1e-4

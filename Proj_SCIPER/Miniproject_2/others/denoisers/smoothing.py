@@ -24,8 +24,6 @@ import math
 import torch
 from torch.nn.functional import fold, unfold
 
-from .shrinkage import noise_level
-
 #: Side of the blocks, in pixels.
 BLOCK = 32
 #: Pixels between neighbouring blocks: every pixel lies in ``(BLOCK / STEP)^2`` of them. A step
@@ -43,7 +41,7 @@ BAND = 64
 OPPONENT = ((1.0, 1.0, 1.0), (1.0, 0.0, -1.0), (1.0, -2.0, 1.0))
 
 
-def _opponent(like):
+def opponent_matrix(like):
     """The orthonormal 3 x 3 opponent transform, in ``like``'s dtype and device."""
     matrix = torch.empty(3, 3, dtype=like.dtype, device=like.device)
     for i, row in enumerate(OPPONENT):
@@ -93,7 +91,7 @@ def shrink_coefficients(pictures, thresholds):
     # Past the last pixel, the blocks' grid is completed to a whole number of steps.
     rows = _mirror(h, pad, pad + (-(h + 2 * pad - BLOCK)) % STEP, pictures.device)
     cols = _mirror(w, pad, pad + (-(w + 2 * pad - BLOCK)) % STEP, pictures.device)
-    opponent, dct = _opponent(pictures), dct_matrix(BLOCK, pictures)
+    opponent, dct = opponent_matrix(pictures), dct_matrix(BLOCK, pictures)
     for i in range(n):
         t = float(thresholds[i])
         if t <= 0:
@@ -129,21 +127,3 @@ def _shrink_band(band, levels, dct):
     estimate = estimate.permute(0, 2, 3, 1).reshape(1, 3 * BLOCK * BLOCK, -1)
     weights = weight.view(3, 1, -1).expand(3, BLOCK * BLOCK, -1).reshape(1, 3 * BLOCK * BLOCK, -1)
     return fold(estimate, size, BLOCK, stride=STEP)[0] / fold(weights, size, BLOCK, stride=STEP)[0]
-
-
-def smooth_more(noisy, blind, strength):
-    """The blind result ``blind`` of ``noisy`` smoothed for ``strength`` above 1: the
-    threshold of each picture is ``(strength - 1)`` :data:`SCALE` times its noise level as
-    ``noisy - blind`` shows it. Pictures of fewer than 3 pixels a side show no level and
-    come back as they are.
-
-    Shape:
-        - noisy, blind: :math:`(N, 3, H, W)`, 0-255 (``blind`` floats on ``noisy``'s device;
-          ``noisy`` any dtype: only a sample of its pixels is read, so no float copy is made)
-        - Output: :math:`(N, 3, H, W)`, floats in [0, 255]
-    """
-    h, w = blind.shape[2:]
-    if h < 3 or w < 3:
-        return blind.clone()
-    levels = noise_level(noisy, blind)
-    return shrink_coefficients(blind, levels.mul(SCALE * (strength - 1)))

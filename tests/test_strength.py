@@ -1,0 +1,51 @@
+"""``predict(x, strength=s)`` above 1 (``Miniproject_2/others/denoisers/strength.py``): the blind
+result's coefficients shrunk, then a collaborative Wiener filter of the input with it as pilot."""
+import pytest
+import torch
+
+from helpers import blurred_noise
+from Miniproject_2.model import Model
+from Miniproject_2.others.denoisers import strength
+from Miniproject_2.others.denoisers.collaborative import collaborative_wiener
+from Miniproject_2.others.denoisers.shrinkage import noise_level
+from Miniproject_2.others.denoisers.smoothing import SCALE, shrink_coefficients
+
+
+def _pictures(n, h, w, seed=0):
+    return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 255
+
+
+def test_both_stages_scale_with_strength_above_one_and_the_measured_level():
+    clean = _pictures(1, 64, 64, seed=1)
+    noisy = clean + blurred_noise(clean.shape, 4.0, seed=2)
+    blind = (clean + blurred_noise(clean.shape, 1.5, seed=3)).clamp(0, 255)
+    level = noise_level(noisy, blind)
+    pilot = shrink_coefficients(blind, level * (SCALE * 1.5))
+    expected = collaborative_wiener(noisy, pilot, level * (strength.WIENER * 1.5))
+    assert torch.equal(strength.smooth_more(noisy, blind, 2.5), expected)
+    # Below 2, part of the way from the first stage to the filter.
+    pilot = shrink_coefficients(blind, level * (SCALE * 0.25))
+    filtered = collaborative_wiener(noisy, pilot, level * (strength.WIENER * 0.25))
+    assert torch.allclose(strength.smooth_more(noisy, blind, 1.25), pilot + 0.25 * (filtered - pilot), atol=1e-4)
+    tiny = _pictures(1, 2, 9)
+    assert torch.equal(strength.smooth_more(tiny, tiny, 3.0), tiny)
+
+
+def test_a_little_more_smoothing_takes_the_noise_a_blind_result_left_off():
+    clean = torch.full((1, 3, 64, 64), 128.0)
+    clean[..., 20:44, 20:44] = 60.0
+    noisy = clean + blurred_noise(clean.shape, 6.0, seed=4)
+    blind = (clean + blurred_noise(clean.shape, 2.0, seed=5)).clamp(0, 255)
+    error = (strength.smooth_more(noisy, blind, 1.5) - clean).square().mean()
+    assert error < 0.75 * (blind - clean).square().mean()
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_predict_above_strength_one_smooths_its_blind_result(dtype):
+    model = Model(arch="deep", channels=(4, 4))
+    noisy = _pictures(2, 24, 40, seed=4).round().to(dtype)
+    blind = model.predict(noisy)
+    expected = strength.smooth_more(noisy.float(), blind, 2.0)
+    assert torch.allclose(model.predict(noisy, strength=2), expected, atol=1e-4)
+    rounded = model.predict(noisy, out=torch.empty_like(noisy), strength=2)
+    assert (rounded.float() - expected).abs().max() <= 0.5 + 1e-4
