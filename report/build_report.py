@@ -63,7 +63,7 @@ REAL_NOISE_FIGURE = "real_noise.png"
 REAL_DEEP, REAL_CAMERA = "nograd committed deep", "nograd committed camera"
 REAL_BM3D = "BM3D (best fixed sigma, other half)"
 #: The strength above 1 that the report quotes on real noise (docs/real-noise.md: what suits a real photo).
-REAL_STRENGTH = 2.5
+REAL_STRENGTH = 2
 #: benchmarks/quality.py's run folder for the committed model's training run, and the deep one's.
 COMMITTED_RUN = "best"
 DEEP_RUN = "deep"
@@ -554,7 +554,8 @@ def _stronger(inputs, names):
     if run is None:
         return ""
     return (f" Asked to smooth more (strength {REAL_STRENGTH:g}: the weak coefficients of the result's local cosine "
-            f"transform shrunk, an empirical Wiener filter with the result as its pilot) it gains "
+            f"transform shrunk, then that picture the pilot of BM3D's second stage, a collaborative Wiener filter of "
+            f"the noisy picture over stacks of similar blocks, written in the framework's operations) it gains "
             f"{signed(run['overall']['gain'])} dB, {signed(_mean_gain(run, names))} on BM3D's pictures.")
 
 
