@@ -110,15 +110,15 @@ def collaborative_wiener(noisy, pilot, levels):
     return out
 
 
-def _match(luma, rows, cols):
-    """For reference blocks at ``rows`` x ``cols`` of ``luma`` (H, W), the top rows and left
-    columns of the :data:`GROUP` blocks within :data:`RADIUS` most like each (itself first, the
-    nearest next), each ``(GROUP, len(rows) * len(cols))``."""
-    h, w = luma.shape
+def _match(padded, rows, cols):
+    """For reference blocks at ``rows`` x ``cols`` of a luma (H, W) given with :data:`RADIUS`
+    zeros around it (``padded``), the top rows and left columns of the :data:`GROUP` blocks
+    within :data:`RADIUS` most like each (itself first, the nearest next), each
+    ``(GROUP, len(rows) * len(cols))``."""
+    h, w = padded.shape[0] - 2 * RADIUS, padded.shape[1] - 2 * RADIUS
+    luma = padded[RADIUS:RADIUS + h, RADIUS:RADIUS + w]
     side = 2 * RADIUS + 1
     offsets = torch.arange(-RADIUS, RADIUS + 1, device=luma.device)
-    padded = luma.new_zeros(h + 2 * RADIUS, w + 2 * RADIUS)
-    padded[RADIUS:RADIUS + h, RADIUS:RADIUS + w] = luma
     top, bottom = int(rows[0]), int(rows[-1]) + BLOCK
     reference = luma[top:bottom].unsqueeze(1)
     distance = luma.new_empty(len(rows), side, side, len(cols))
@@ -155,8 +155,11 @@ def _filter(x, p, rows, cols, level, tools):
     pixels = (torch.arange(BLOCK, device=x.device).view(BLOCK, 1) * w +
               torch.arange(BLOCK, device=x.device).view(1, BLOCK)).view(1, 1, area)
     band = max(1, REFERENCES // len(cols))
+    # The luma with the search's reach of zeros around it, once for every batch of references.
+    padded = p.new_zeros(h + 2 * RADIUS, w + 2 * RADIUS)
+    padded[RADIUS:RADIUS + h, RADIUS:RADIUS + w] = p[0]
     for start in range(0, len(rows), band):
-        down, across = _match(p[0], rows[start:start + band], cols)
+        down, across = _match(padded, rows[start:start + band], cols)
         # (channels, stack, reference, pixel): the transform across the stack is then one
         # product per channel.
         blocks = every_block[:, down, across].view(6, GROUP, -1, area)
