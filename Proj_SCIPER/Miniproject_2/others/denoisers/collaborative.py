@@ -38,9 +38,11 @@ GROUP = 32
 KAISER_BETA = 2.0
 #: The least a stack's scales squared are taken to sum to, in its weight's ``1 / sum``.
 KEPT = 1e-3
-#: Reference blocks filtered at once (whole rows of them, at least one): bounds the stacks held
-#: in memory (about 100 MB).
-REFERENCES = 2048
+#: Reference blocks filtered at once (part of a row of them, or whole rows): bounds the stacks
+#: held in memory (about 13 MB). Small batches are faster too: the allocator reuses their memory,
+#: where batches of 2048 (100 MB) took fresh pages from the system each time (on a 512x512 PolyU
+#: picture 1.2-1.4 s of system time against 0.1-0.3 s, 6.8-7.5 s/MP against 3.4-4.1).
+REFERENCES = 256
 #: Output rows computed at once.
 STRIP = 256
 
@@ -114,20 +116,20 @@ def _match(padded, rows, cols):
     """For reference blocks at ``rows`` x ``cols`` of a luma (H, W) given with :data:`RADIUS`
     zeros around it (``padded``), the top rows and left columns of the :data:`GROUP` blocks
     within :data:`RADIUS` most like each (itself first, the nearest next), each
-    ``(GROUP, len(rows) * len(cols))``."""
+    ``(GROUP, len(rows) * len(cols))``. Only the columns those blocks can reach are read."""
     h, w = padded.shape[0] - 2 * RADIUS, padded.shape[1] - 2 * RADIUS
-    luma = padded[RADIUS:RADIUS + h, RADIUS:RADIUS + w]
     side = 2 * RADIUS + 1
-    offsets = torch.arange(-RADIUS, RADIUS + 1, device=luma.device)
+    offsets = torch.arange(-RADIUS, RADIUS + 1, device=padded.device)
     top, bottom = int(rows[0]), int(rows[-1]) + BLOCK
-    reference = luma[top:bottom].unsqueeze(1)
-    distance = luma.new_empty(len(rows), side, side, len(cols))
+    left, right = int(cols[0]), int(cols[-1]) + BLOCK
+    reference = padded[RADIUS + top:RADIUS + bottom, RADIUS + left:RADIUS + right].unsqueeze(1)
+    distance = padded.new_empty(len(rows), side, side, len(cols))
     for j, dy in enumerate(offsets.tolist()):
         # Every horizontal offset at once: (rows of the band, offsets, columns).
-        shifted = padded[top + dy + RADIUS:bottom + dy + RADIUS].unfold(1, w, 1)
+        shifted = padded[top + dy + RADIUS:bottom + dy + RADIUS, left:right + 2 * RADIUS].unfold(1, right - left, 1)
         squares = (reference - shifted).square_()
         squares = squares.unfold(0, BLOCK, 1).index_select(0, rows - top).sum(-1)
-        distance[:, j] = squares.unfold(2, BLOCK, 1).index_select(2, cols).sum(-1)
+        distance[:, j] = squares.unfold(2, BLOCK, 1).index_select(2, cols - left).sum(-1)
     down = rows.view(-1, 1) + offsets.view(1, -1)
     across = cols.view(-1, 1) + offsets.view(1, -1)
     inside = ((down >= 0) & (down <= h - BLOCK)).view(-1, side, 1, 1) & \
@@ -154,12 +156,15 @@ def _filter(x, p, rows, cols, level, tools):
     sums = both.new_zeros(6, h * w)
     pixels = (torch.arange(BLOCK, device=x.device).view(BLOCK, 1) * w +
               torch.arange(BLOCK, device=x.device).view(1, BLOCK)).view(1, 1, area)
-    band = max(1, REFERENCES // len(cols))
+    chunk = min(len(cols), REFERENCES)
+    band = max(1, REFERENCES // chunk)
     # The luma with the search's reach of zeros around it, once for every batch of references.
     padded = p.new_zeros(h + 2 * RADIUS, w + 2 * RADIUS)
     padded[RADIUS:RADIUS + h, RADIUS:RADIUS + w] = p[0]
-    for start in range(0, len(rows), band):
-        down, across = _match(padded, rows[start:start + band], cols)
+    batches = [(rows[r:r + band], cols[c:c + chunk]) for r in range(0, len(rows), band)
+               for c in range(0, len(cols), chunk)]
+    for batch_rows, batch_cols in batches:
+        down, across = _match(padded, batch_rows, batch_cols)
         # (channels, stack, reference, pixel): the transform across the stack is then one
         # product per channel.
         blocks = every_block[:, down, across].view(6, GROUP, -1, area)
