@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "Proj_SCIPER"))
 
 from Miniproject_2.model import Model  # noqa: E402
 from n2n_nograd.camera import draw_cameras, grey, jpeg, target_bias  # noqa: E402
+from n2n_nograd.cli.common import strength_label, strength_value  # noqa: E402
 from n2n_nograd.data import load_clean  # noqa: E402
 from n2n_nograd.denoise import predict_batches  # noqa: E402
 from n2n_nograd.evaluation import noisy_copy  # noqa: E402
@@ -81,8 +82,8 @@ def load(checkpoint):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", action="append", help="a deep model (repeatable; default: committed)")
-    parser.add_argument("--strength", type=float, action="append", default=[],
-                        help="also each model at this strength in part 1 (repeatable)")
+    parser.add_argument("--strength", type=strength_value, action="append", default=[],
+                        help="also each model at this strength, or auto, in part 1 (repeatable)")
     parser.add_argument("--n", type=int, default=100, help="128x128 unseen pictures (default: 100)")
     parser.add_argument("--real", type=Path, help="a folder of real noisy pictures and their ground truth")
     parser.add_argument("--real-n", type=int, default=20, help="real pairs, spread over the set (default: 20)")
@@ -95,7 +96,8 @@ def main():
     args.json = args.json or ROOT / ("results/camera_noise_bias.json" if args.bias_only else "results/camera_noise.json")
     models = {name: load(name) for name in args.checkpoint or ["committed"]}
     settings = {name: (model, 1.0) for name, model in models.items()}
-    settings.update({f"{name} strength {s:g}": (model, s) for s in args.strength for name, model in models.items()})
+    settings.update({f"{name} strength {strength_label(s)}": (model, s)
+                     for s in args.strength for name, model in models.items()})
     results = {"n": args.n, "bias": [], "synthetic": [], "real": []}
     clean = load_clean(ROOT / "data/unseen128")[:args.n]
     print(f"{'shot':>8}  target bias (0-255 levels): {'full':>7}{'rounded':>9}{'first order':>13}")

@@ -22,7 +22,7 @@ GRADER_BATCH = 100
 
 
 def predict_batches(model, noisy: torch.Tensor, batch: int = GRADER_BATCH, ensemble: int = 1,
-                    strength: float = 1.0) -> torch.Tensor:
+                    strength: float | str = 1.0) -> torch.Tensor:
     """``model.predict`` over a (N, 3, H, W) set, a batch at a time; floats in [0, 255].
     ``ensemble`` (orientations averaged) and ``strength``: ``Model.predict``'s arguments."""
     with torch.no_grad():

@@ -25,7 +25,8 @@ def speed():
     return load("speed")
 
 
-@pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py", "deep_ablation.py", "data_ablation.py", "shot_noise.py"])
+@pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py", "deep_ablation.py", "data_ablation.py", "shot_noise.py",
+                                    "auto_strength.py"])
 def test_benchmark_help(script):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
@@ -148,3 +149,20 @@ def test_quality_comparison_puts_the_ensemble_beside_the_deep_model():
     # deep (index 2) 32, its ensemble (index 4) 34, the deep twin (index 3) 33; BM3D 36 beside them paired.
     assert table[2].startswith("| 5 | 20.00 | 30.00 | **32.00** | 0.0% | 0.50 (0.40) | 34.00 | 33.00 | 35.00 |")
     assert table[2].endswith("| 36.00 / 42.00 / 44.00 |")
+
+
+def test_auto_strength_compares_each_picture_at_strength_one_and_auto():
+    auto_strength = load("auto_strength")
+
+    class Brightens:
+        """Strength 1 gives the picture back; auto adds 1 to the bright ones."""
+        def predict(self, noisy, strength=1.0):
+            return noisy.float() + (strength == "auto" and noisy.float().mean() > 100)
+
+    bright, dark = torch.full((1, 3, 4, 4), 150.0), torch.full((1, 3, 4, 4), 50.0)
+    row = auto_strength.compare(Brightens(), [(bright, bright - 1), (dark, dark - 1)])
+    assert row["n"] == 2 and row["smoothed"] == 0.5
+    assert row["strength_1"] == pytest.approx(20 * torch.log10(torch.tensor(255.0)).item())
+    # Twice the error on the bright picture: 20 log10(2) dB down; the dark one unchanged.
+    assert row["worst"] == pytest.approx(-20 * torch.log10(torch.tensor(2.0)).item(), abs=1e-6)
+    assert row["change"] == pytest.approx(row["worst"] / 2) and row["auto"] == pytest.approx(row["strength_1"] + row["change"])

@@ -567,15 +567,16 @@ def test_fresh_pairs_depend_on_seed_and_epoch_only(fresh):
 @pytest.mark.parametrize("model, used_archs", [(None, ["deep", "deep"]), ("required", ["simple"]), ("deep", ["deep"])])
 def test_denoise_uses_the_auto_choice_by_default(capsys, tmp_path, monkeypatch, model, used_archs):
     """By default the camera model, then the deep one, since a residual of nothing is white."""
-    used = []
+    used, strengths = [], set()
     def predict(self, x, out=None, ensemble=1, progress=False, strength=1.0, unclipped=False):
         used.append(self.config["arch"])
+        strengths.add(strength)
         return x.float() if out is None else out.copy_(x)
     monkeypatch.setattr(Model, "predict", predict)
     source, target = tmp_path / "in.png", tmp_path / "out.png"
     Image.effect_noise((20, 12), 5).convert("RGB").save(source)
     status, _, err = run(capsys, "denoise", source, target, *(["--model", model] if model else []))
-    assert status == 0 and used == used_archs
+    assert status == 0 and used == used_archs and strengths == {"auto"}
     assert ("lightly noisy" in err) == (used_archs == ["simple"])
 
 
@@ -603,9 +604,11 @@ def test_denoise_strength(capsys, tmp_path):
     Image.effect_noise((24, 16), 30).convert("RGB").save(source)
     assert run(capsys, "denoise", source, tmp_path / "zero.png", "--strength", 0)[0] == 0
     assert torch.equal(denoise.read_picture(tmp_path / "zero.png"), denoise.read_picture(source))
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(["denoise", str(source), str(tmp_path / "bad.png"), "--strength", "9"])
-    assert exit_.value.code == 2 and "strength" in capsys.readouterr().err
+    for bad in ("9", "much"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["denoise", str(source), str(tmp_path / "bad.png"), "--strength", bad])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "or 'auto', got" in err and bad in err
     assert not (tmp_path / "bad.png").exists()
     # Above 1 the default route's result is smoothed further: less left between neighbours.
     for strength in (1, 2.5):

@@ -116,10 +116,10 @@ def test_pixel_shuffle_of_the_identity_is_the_identity(factor):
 
 def test_evaluate_real_command(capsys, polyu, tmp_path):
     status = cli.main(["evaluate", "--real", str(polyu), "--model", "deep", "--shuffle", "2",
-                       "--strength", "0,1.5", "--json", str(tmp_path / "out.json")])
+                       "--strength", "0,1.5,auto", "--json", str(tmp_path / "out.json")])
     text = capsys.readouterr().out
     assert status == 0 and "4 pairs" in text and "CamA" in text and "shuffle 2x2" in text
-    assert "strength 1.5" in text
+    assert "strength 1.5" in text and "strength auto" in text
     results = json.loads((tmp_path / "out.json").read_text())
     committed = results["denoisers"]["nograd committed deep"]
     assert set(committed["per_camera"]) == {"CamA", "CamB"}

@@ -49,3 +49,36 @@ def test_predict_above_strength_one_smooths_its_blind_result(dtype):
     assert torch.allclose(model.predict(noisy, strength=2), expected, atol=1e-4)
     rounded = model.predict(noisy, out=torch.empty_like(noisy), strength=2)
     assert (rounded.float() - expected).abs().max() <= 0.5 + 1e-4
+
+
+def test_auto_smooths_light_coarse_noise_and_leaves_white_or_heavy_noise_to_the_blind_result():
+    clean = torch.full((1, 3, 64, 64), 120.0)
+    clean[..., 16:48, 8:40] = 70.0
+    white = clean + torch.randn(clean.shape, generator=torch.Generator().manual_seed(6)) * 4
+    coarse = clean + blurred_noise(clean.shape, 4.0, seed=7)
+    heavy = clean + blurred_noise(clean.shape, 2 * strength.GATE, seed=8)
+    noisy = torch.cat([white, coarse, heavy])
+    # A blind result that took all of the noise: the residual is the noise itself.
+    blind = clean.expand(3, -1, -1, -1)
+    assert strength.auto_strengths(noisy, blind).tolist() == [1.0, strength.CAMERA_STRENGTH, 1.0]
+    assert strength.auto_strengths(noisy[..., :2, :], blind[..., :2, :]).tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_predict_auto_gives_each_picture_the_strength_chosen_for_it(dtype, monkeypatch):
+    model = Model(arch="deep", channels=(4, 4))
+    noisy = _pictures(3, 40, 48, seed=9).round().to(dtype)
+    chosen = torch.tensor([strength.CAMERA_STRENGTH, 1.0, strength.CAMERA_STRENGTH])
+    expected = torch.cat([model.predict(noisy[i:i + 1], strength=float(s)) for i, s in enumerate(chosen)])
+    monkeypatch.setattr(strength, "auto_strengths", lambda noisy, blind: chosen)
+    assert torch.allclose(model.predict(noisy, strength="auto"), expected, atol=1e-4)
+    rounded = model.predict(noisy, out=torch.empty_like(noisy), strength="auto")
+    assert (rounded.float() - expected).abs().max() <= 0.5 + 1e-4
+
+
+@pytest.mark.parametrize("bad", ["Auto", "2", None, True, -0.5, 4.5, float("nan")])
+def test_strength_is_a_number_in_range_or_auto(bad):
+    assert strength.check_strength("auto", "predict") == "auto"
+    assert strength.check_strength(2, "predict") == 2.0
+    with pytest.raises(ValueError, match="strength must be"):
+        strength.check_strength(bad, "predict")

@@ -255,8 +255,9 @@ class Model:
         ``out``, a tensor of the input's shape, receives the result instead (rounded if it
         is an integer tensor, e.g. uint8), and is returned. ``progress``: a progress bar on
         stderr per pass (``None``: when stderr is a terminal). ``strength`` (0 to 4, default 1)
-        smooths less (below 1) or more (above 1) than the blind result
-        (:mod:`.others.denoisers.strength`). ``unclipped=True`` declares float noise that was
+        smooths less (below 1) or more (above 1) than the blind result; ``"auto"`` smooths
+        more (1.5) a picture whose noise looks like a camera's, light and coarse, and gives the
+        others the blind result (:mod:`.others.denoisers.strength`). ``unclipped=True`` declares float noise that was
         never clipped (the papers' protocol: ``clean + sigma * z`` in floating point, beyond
         0-255 near black and white): any finite values are taken and clipped to 0-255 first,
         the pictures the network learnt from (passing them on unclipped measured 0.2-3.6 dB

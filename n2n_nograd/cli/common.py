@@ -147,16 +147,26 @@ def jpeg_quality(text: str) -> int:
     return value
 
 
-def strength_value(text: str) -> float:
+def strength_value(text: str) -> float | str:
+    """A number within ``predict``'s range, or ``auto``."""
     from Miniproject_2.others.denoisers.strength import check_strength
 
     try:
-        return check_strength(float(text), "--strength")
+        value = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_strength(value, "--strength")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def strength_list(text: str) -> tuple[float, ...]:
+def strength_label(strength: float | str) -> str:
+    """How a strength is named in tables: ``auto``, or the number as short as it goes."""
+    return strength if strength == "auto" else f"{strength:g}"
+
+
+def strength_list(text: str) -> tuple[float | str, ...]:
     return tuple(strength_value(part) for part in text.split(","))
 
 

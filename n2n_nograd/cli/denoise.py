@@ -167,10 +167,13 @@ def add_parser(commands) -> None:
                          help="allow OUT to be IN itself, and, with -o, replace outputs that exist; "
                               "a file is replaced atomically either way (an interrupted write leaves "
                               "the old file)")
-    denoise.add_argument("--strength", type=strength_value, default=1.0, metavar="S",
-                         help="how much to smooth, 0 to 4: 1 is the model's own judgement (default), "
-                              "below 1 keeps part of the grain (0: the input), above 1 smooths more "
-                              "(2 to 2.5 suits a real high-ISO photo)")
+    denoise.add_argument("--strength", type=strength_value, default="auto", metavar="S",
+                         help="how much to smooth, 0 to 4, or auto (default): 1 is the model's own "
+                              "judgement, below 1 keeps part of the grain (0: the input), above 1 "
+                              "smooths more (2 to 2.5 suits a real high-ISO photo); auto is 1.5 for a "
+                              "picture whose noise looks like a camera's (light, and coarse: "
+                              "correlated between neighbouring pixels), 1 for the others; a picture "
+                              "without noise may pass for a camera's and lose fine detail: give 1")
     add_impl_option(denoise)
     add_device_option(denoise)
     add_precision_option(denoise)

@@ -9,8 +9,8 @@ import torch
 
 from ..device import resolve_device, resolve_precision
 from .common import (MODELS, CliError, Formatter, add_device_option, add_ensemble_option, add_impl_option,
-                     add_precision_option, ensemble_note, load_model, positive_int, sigma_list, strength_list, warn,
-                     wrap)
+                     add_precision_option, ensemble_note, load_model, positive_int, sigma_list, strength_label,
+                     strength_list, warn, wrap)
 
 def cmd_evaluate(args) -> int:
     from ..baselines import BASELINES, missing_requirement
@@ -119,7 +119,7 @@ def _evaluate_real(args, device) -> int:
                 return model.predict(noisy, ensemble=args.ensemble)
         denoisers[label] = run
         for strength in args.strength or ():
-            denoisers[f"{label[:31]} strength {strength:g}"] = (
+            denoisers[f"{label[:31]} strength {strength_label(strength)}"] = (
                 lambda noisy, model=model, strength=strength: model.predict(noisy, ensemble=args.ensemble,
                                                                             strength=strength))
         if args.shuffle:
@@ -175,7 +175,8 @@ def add_parser(commands) -> None:
     evaluate.add_argument("--also", metavar="CHECKPOINT", action="append",
                           help="with --real: evaluate this checkpoint too (repeatable)")
     evaluate.add_argument("--strength", type=strength_list, metavar="S,S,...",
-                          help="with --real: add each model at these strengths (see n2n denoise --strength)")
+                          help="with --real: add each model at these strengths, numbers or auto (see n2n denoise "
+                               "--strength)")
     evaluate.add_argument("--shuffle", type=positive_int, metavar="F",
                           help="with --real: add each model run on the FxF pixel-shuffled sub-images")
     evaluate.add_argument("--baselines", action="store_true",
