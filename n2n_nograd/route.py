@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 
 from Miniproject_2.others.denoisers.shrinkage import CORRELATED, residual_correlations
+from Miniproject_2.others.denoisers.strength import apply_strength, check_strength
 
 #: Correlation of the residual between channels from which the noise counts as not white.
 CHANNELS = 0.6
@@ -49,21 +50,26 @@ class Router:
         self.config = camera.config
 
     def predict(self, test_input, out=None, ensemble=1, progress=False, strength=1.0, unclipped=False):
+        strength = check_strength(strength, "Router.predict")
         h, w = test_input.shape[-2:]
         whole = h <= PROBE and w <= PROBE
         if whole:
-            # The camera model's output is the answer for every picture it keeps.
             region = test_input
-            judged = out = self.camera.predict(test_input, out, ensemble, progress, strength, unclipped)
+            # The camera model's own judgement, at strength 1 whatever the strength asked: what
+            # the noise is judged on, and where each picture it keeps starts from.
+            judged = self.camera.predict(test_input, None, ensemble, progress, 1.0, unclipped)
         else:
             top, left = max(0, (h - PROBE) // 2), max(0, (w - PROBE) // 2)
             region = test_input[..., top:top + PROBE, left:left + PROBE]
             judged = self.camera.predict(region, unclipped=unclipped)
-            if out is None:
-                out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
-        white = white_noise(region.clamp(0, 255) if unclipped else region, judged).tolist()
+        if out is None:
+            out = torch.empty(test_input.shape, dtype=torch.float32, device=test_input.device)
+        noisy = region.clamp(0, 255) if unclipped else region
+        white = white_noise(noisy, judged).tolist()
         for i, is_white in enumerate(white):
-            if is_white or not whole:
+            if whole and not is_white:
+                apply_strength(noisy[i:i + 1], judged[i:i + 1], strength, out[i:i + 1])
+            else:
                 model = self.white if is_white else self.camera
                 model.predict(test_input[i:i + 1], out[i:i + 1], ensemble, progress, strength, unclipped)
         return out

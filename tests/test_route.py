@@ -43,8 +43,11 @@ def test_the_router_sends_white_noise_to_the_white_noise_model_only():
     camera_model = Stub(lambda x: torch.stack([lookup[p.sum().item()] for p in x]))
     white_model = Stub(lambda x: torch.full_like(x, 7.0, dtype=torch.float32))
     out = route.Router(camera_model, white_model).predict(pictures, ensemble=2, strength=0.5)
-    assert camera_model.calls == [(2, 2, 0.5, False)] and white_model.calls == [(1, 2, 0.5, False)]
-    assert (out[0] == 7).all() and torch.equal(out[1], clean[1].float())
+    # The camera model judges at strength 1; the strength asked goes to each picture's result.
+    assert camera_model.calls == [(2, 2, 1.0, False)] and white_model.calls == [(1, 2, 0.5, False)]
+    assert (out[0] == 7).all() and torch.allclose(out[1], (pictures[1] + clean[1].float()) / 2)
+    default = route.Router(camera_model, white_model).predict(pictures, out=torch.empty_like(pictures))
+    assert torch.equal(default[1], clean[1].float()), "at strength 1 the camera model's result as it is"
 
 
 def test_auto_loads_both_committed_models_and_a_checkpoint_alone(tmp_path):

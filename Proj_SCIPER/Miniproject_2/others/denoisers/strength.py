@@ -72,8 +72,15 @@ def auto_strengths(noisy, blind):
 def with_strength(predict, noisy, strength, out):
     """``noisy`` denoised at ``strength`` (module docstring) into ``out``, which is returned;
     ``predict(images, out)`` is the blind denoiser (a model's ``predict`` at strength 1)."""
-    blind = predict(noisy, None)
-    if strength == "auto":
+    return apply_strength(noisy, predict(noisy, None), strength, out)
+
+
+def apply_strength(noisy, blind, strength, out):
+    """``blind``, the blind result of ``noisy`` (floats, 0-255; changed), taken to ``strength``
+    (module docstring) into ``out``, which is returned (rounded if it is an integer tensor)."""
+    if strength == 1:
+        result = blind
+    elif strength == "auto":
         result = blind
         camera = auto_strengths(noisy, blind).gt(1).nonzero().flatten()
         if len(camera):
