@@ -1,16 +1,17 @@
 """The tables of docs/real-noise.md, from the JSON files that the commands beside them write.
 
-    python benchmarks/real_noise_tables.py [--results results]   # prints the seven tables
+    python benchmarks/real_noise_tables.py [--results results]   # prints the nine tables
 
 Real camera noise per camera (``results/real_noise/polyu_camera.json`` and
-``polyu_baselines.json``), the strength settings on PolyU (``polyu_camera.json``,
+``polyu_baselines.json``), the strength settings on PolyU (``polyu_auto.json``, ``polyu_camera.json``,
 ``polyu_camera_strength.json`` and ``polyu_camera_ensemble8_strength.json``), BM3D on every PolyU
 picture beside them (``polyu_bm3d_all.json``), the strengths on white,
 JPEG'd and grey pictures (``real_noise/camera_noise_strength.json``), the deep and camera
 models on JPEG'd and grey pictures (``results/camera_noise.json``), ``predict`` with and without its blend and colour
 check on real noise (the same file), and white noise on the unseen pictures
 (``results/quality.json``'s deep model, ``real_noise/camera_white.json``,
-``real_noise/auto_white.json``). A test checks that the page holds each table as printed here.
+``real_noise/auto_white.json``), and what strength auto does to pictures without a camera's noise
+(``real_noise/auto_strength.json``). A test checks that the page holds each table as printed here.
 """
 import argparse
 import json
@@ -22,6 +23,8 @@ CAMERA = "nograd committed camera"
 #: The strength quoted beside BM3D: the best on either half of PolyU (docs/real-noise.md).
 STRENGTH = 2
 DEEP = "nograd committed deep"
+#: ``n2n denoise``'s default: the auto route at strength auto.
+AUTO = "nograd committed auto strength auto"
 NLM = "non-local means (scikit-image, blind sigma)"
 OURS_DEEP = "ours, deep (bestmodel_deep.pkl)"
 
@@ -57,12 +60,14 @@ def _halves(entry: dict) -> str:
 
 
 def strength(results: Path) -> str:
-    """The camera model's PolyU gain at the default, at strength 0.7, at strengths above 1 and with
+    """The camera model's PolyU gain at ``n2n denoise``'s default (auto), at 1, at 0.7, at strengths above 1 and with
     the mean over 8 flips/rotations; each also on the two halves of the set."""
     runs = _read(results, "real_noise/polyu_camera.json")["denoisers"]
     stronger = _read(results, "real_noise/polyu_camera_strength.json")["denoisers"]
     ensemble = _read(results, "real_noise/polyu_camera_ensemble8_strength.json")["denoisers"]
-    rows = [("1 (default)", runs[CAMERA]), ("0.7", runs[f"{CAMERA} strength 0.7"]),
+    auto = _read(results, "real_noise/polyu_auto.json")["denoisers"][AUTO]
+    rows = [("auto, `n2n denoise`'s default (the auto route, bf16)", auto),
+            ("1 (`predict`'s default)", runs[CAMERA]), ("0.7", runs[f"{CAMERA} strength 0.7"]),
             *((f"{key.rsplit(' ', 1)[1]} (bf16)", entry) for key, entry in stronger.items() if key != CAMERA),
             *((f"{'1' if key == CAMERA else key.rsplit(' ', 1)[1]}, mean over 8 flips/rotations (bf16)", entry)
               for key, entry in ensemble.items())]
@@ -158,12 +163,12 @@ def predict_modes(results: Path) -> str:
 
 
 def white(results: Path) -> str:
-    """White noise on the unseen pictures: the deep model, the camera model and the default (auto)."""
+    """White noise on the unseen pictures: the deep model, the camera model and the auto route."""
     quality = _read(results, "quality.json")["sigmas"]
     camera = _read(results, "real_noise/camera_white.json")["sets"]
     auto = _read(results, "real_noise/auto_white.json")["sets"]
-    lines = ["| set | σ | deep model | camera model | difference | made worse (deep / camera) | auto, the default |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| set | σ | deep model | camera model | difference | made worse (deep / camera) | "
+             "auto route, strength 1 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for key, path in (("unseen", "data/unseen"), ("unseen_large", "data/unseen128")):
         label = f"{quality[key]['size'].replace('x', '×')} ({quality[key]['n']:,})"
         deep = {row["sigma"]: row for row in quality[key]["rows"] if row["denoiser"] == OURS_DEEP}
@@ -177,8 +182,36 @@ def white(results: Path) -> str:
     return "\n".join(lines)
 
 
+def _change(row: dict) -> str:
+    return f"{100 * row['smoothed']:.0f}%: {row['change']:+.2f} ({row['worst']:+.2f})"
+
+
+def auto_synthetic(results: Path) -> str:
+    """What strength auto does to white noise in PNG, JPEG and grey pictures, per sigma: the share of
+    the pictures it smoothed more, the mean change against strength 1 and the worst."""
+    run = _read(results, "real_noise/auto_strength.json")
+    cases = list(dict.fromkeys(row["case"] for row in run["synthetic"]))
+    lines = ["| σ | " + " | ".join(case.replace("png", "PNG").replace("jpeg", "JPEG") for case in cases) + " |",
+             "| ---: | " + " | ".join("---:" for _ in cases) + " |"]
+    for sigma in dict.fromkeys(row["sigma"] for row in run["synthetic"]):
+        picked = {row["case"]: row for row in run["synthetic"] if row["sigma"] == sigma}
+        lines.append(f"| {sigma:g} | " + " | ".join(_change(picked[case]) for case in cases) + " |")
+    return "\n".join(lines)
+
+
+def auto_clean(results: Path) -> str:
+    """What strength auto does to the standard sets' clean pictures, denoised as they are."""
+    lines = ["| clean pictures | n | smoothed more | strength 1 | auto | change | worst |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in _read(results, "real_noise/auto_strength.json")["clean"]:
+        lines.append(f"| {Path(row['set']).name} | {row['n']} | {100 * row['smoothed']:.0f}% | "
+                     f"{row['strength_1']:.2f} | {row['auto']:.2f} | {row['change']:+.2f} | {row['worst']:+.2f} |")
+    return "\n".join(lines)
+
+
 TABLES = {"polyu": polyu, "strength": strength, "bm3d_all": bm3d_all, "synthetic_strength": synthetic_strength,
-          "synthetic": synthetic, "predict_modes": predict_modes, "white": white}
+          "synthetic": synthetic, "predict_modes": predict_modes, "white": white, "auto_synthetic": auto_synthetic,
+          "auto_clean": auto_clean}
 
 
 def main():

@@ -13,10 +13,11 @@ Every number in the report is formatted from an input, never typed here:
 - ``Proj_SCIPER/Miniproject_2/bestmodel.pkl``  the committed model, which denoises the
   example pictures while the report is built;
 - ``results/real_noise/polyu_camera.json``, ``results/real_noise/polyu_baselines.json``,
-  ``results/real_noise/polyu_camera_strength.json``, ``results/real_noise/polyu_bm3d_all.json`` and
-  ``results/real_noise.png``   the real-noise commands of docs/real-noise.md (n2n evaluate --real,
-  report/real_noise_figure.py): the table per camera, the gain at a higher strength, BM3D on every
-  picture and the figure of a real PolyU crop;
+  ``results/real_noise/polyu_camera_strength.json``, ``results/real_noise/polyu_auto.json``,
+  ``results/real_noise/polyu_bm3d_all.json`` and ``results/real_noise.png``   the real-noise commands
+  of docs/real-noise.md (n2n evaluate --real, report/real_noise_figure.py): the table per camera,
+  the gain at a higher strength and at the command line's default, BM3D on every picture and the
+  figure of a real PolyU crop;
 - ``photos/unseen`` (``n2n photos``)  a photograph the committed models (required and deep),
   non-local means and BM3D denoise at two noise levels for a figure, also written alone to
   ``results/real_photo.png`` for the README.
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import figures  # noqa: E402
 from typeset import PAGE, Document  # noqa: E402
 from Miniproject_2.model import CHECKPOINTS, Model  # noqa: E402
+from Miniproject_2.others.denoisers.strength import CAMERA_STRENGTH  # noqa: E402
 from n2n_nograd.baselines import BASELINES, BM3D_LABEL, bm3d, bm3d_missing  # noqa: E402
 from n2n_nograd.data import INFO_FILE, VAL_FILE, load_pairs  # noqa: E402
 from n2n_nograd.denoise import GRADER_BATCH, predict_batches, read_picture  # noqa: E402
@@ -61,6 +63,8 @@ REAL_PHOTO_PNG = "real_photo.png"
 REAL_NOISE_FIGURE = "real_noise.png"
 #: Labels of the real-noise runs' denoisers (n2n evaluate --real's JSON).
 REAL_DEEP, REAL_CAMERA = "nograd committed deep", "nograd committed camera"
+#: ``n2n denoise``'s default on PolyU: the auto route at strength auto.
+REAL_AUTO = "nograd committed auto strength auto"
 REAL_BM3D = "BM3D (best fixed sigma, other half)"
 #: The strength above 1 that the report quotes on real noise (docs/real-noise.md: what suits a real photo).
 REAL_STRENGTH = 2
@@ -94,6 +98,8 @@ class Inputs:
                                          "n2n evaluate --real DIR --model deep --bm3d 10 --baselines --json ...")
         self.real_strength = self._json(self.results / "real_noise" / "polyu_camera_strength.json",
                                         f"n2n evaluate --real DIR --model camera --strength {REAL_STRENGTH} --json ...")
+        self.real_auto = self._json(self.results / "real_noise" / "polyu_auto.json",
+                                    "n2n evaluate --real DIR --model auto --strength auto --json ...")
         self.real_bm3d_all = self._json(self.results / "real_noise" / "polyu_bm3d_all.json",
                                         "n2n evaluate --real DIR --model camera --bm3d 100 --bm3d-levels 18 --json ...")
         self.real_figure = self.results / REAL_NOISE_FIGURE
@@ -559,6 +565,17 @@ def _stronger(inputs, names):
             f"{signed(run['overall']['gain'])} dB, {signed(_mean_gain(run, names))} on BM3D's pictures.")
 
 
+def _default(inputs):
+    """The sentence on ``n2n denoise``'s default, strength auto (empty without its run)."""
+    run = (inputs.real_auto or {}).get("denoisers", {}).get(REAL_AUTO)
+    if run is None:
+        return ""
+    overall = run["overall"]
+    return (f" The command line's default (strength auto: {CAMERA_STRENGTH:g} for a picture whose noise looks like "
+            f"a camera's, light and correlated between neighbouring pixels, 1 for the others) gains "
+            f"{signed(overall['gain'])} dB, {100 * overall['worse']:.0f}% of the pictures made worse.")
+
+
 def _bm3d_everywhere(inputs):
     """The sentence on BM3D at one level on every picture (empty without its run)."""
     runs = (inputs.real_bm3d_all or {}).get("denoisers", {})
@@ -594,7 +611,7 @@ def real_noise(doc, inputs):
         f"fixed level (chosen on the other half) gains {signed(bm3d_run['overall']['gain'])} dB on the "
         f"{bm3d_run['overall']['n']} pictures it ran on, where the camera model gains "
         f"{signed(_mean_gain(camera, on_bm3d))} dB: real noise is not solved yet." + _stronger(inputs, on_bm3d)
-        + _bm3d_everywhere(inputs))
+        + _default(inputs) + _bm3d_everywhere(inputs))
     rows = []
     for name, numbers in [("all", overall), *camera["per_camera"].items()]:
         other = deep["overall"] if name == "all" else deep["per_camera"][name]

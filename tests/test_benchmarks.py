@@ -165,4 +165,5 @@ def test_auto_strength_compares_each_picture_at_strength_one_and_auto():
     assert row["strength_1"] == pytest.approx(20 * torch.log10(torch.tensor(255.0)).item())
     # Twice the error on the bright picture: 20 log10(2) dB down; the dark one unchanged.
     assert row["worst"] == pytest.approx(-20 * torch.log10(torch.tensor(2.0)).item(), abs=1e-6)
-    assert row["change"] == pytest.approx(row["worst"] / 2) and row["auto"] == pytest.approx(row["strength_1"] + row["change"])
+    assert row["change"] == pytest.approx(row["worst"] / 2)
+    assert row["auto"] == pytest.approx(row["strength_1"] + row["change"])

@@ -110,6 +110,7 @@ def fake_inputs(root, builder):
                real_run(builder.REAL_DEEP, builder.BASELINES["nl_means"][0], builder.REAL_BM3D))
     write_json(results / "real_noise" / "polyu_camera_strength.json",
                real_run(f"{builder.REAL_CAMERA} strength {builder.REAL_STRENGTH:g}"))
+    write_json(results / "real_noise" / "polyu_auto.json", real_run(builder.REAL_AUTO))
     bm3d_all = real_run("BM3D (sigma 18 for every picture)")
     bm3d_all["bm3d_levels"] = dict.fromkeys(pictures, 18.0)
     write_json(results / "real_noise" / "polyu_bm3d_all.json", bm3d_all)
@@ -147,9 +148,9 @@ def test_missing_inputs_and_a_partial_ablation_are_listed_and_the_report_still_b
     count, missing = builder.build(results, tmp_path / "none", tmp_path / "none.pkl", out)
     partial = [line for line in missing if line.endswith("(partial)")]
     assert len(partial) == 1 and ": 1 of " in partial[0]
-    # speed, quality, the deep ablation, the four real-noise files and its figure, build.json, val_data.pkl,
+    # speed, quality, the deep ablation, the five real-noise files and its figure, build.json, val_data.pkl,
     # the checkpoint, the partial ablation
-    assert len(missing) == 12
+    assert len(missing) == 13
     assert pages(out) == count
 
 
