@@ -634,8 +634,8 @@ def real_noise(doc, inputs):
             ax.imshow(picture, interpolation="antialiased")
             ax.axis("off")
         doc.figure(1.6, draw, "A real PolyU crop (Canon 80D, ISO 12800): noisy, the deep model, the camera model "
-                              f"(at strength 1 and {REAL_STRENGTH:g}), BM3D at its best fixed level, ground truth; "
-                              "titles: PSNR of the crop.")
+                              f"(at strength 1, auto and {REAL_STRENGTH:g}), BM3D at its best fixed level, "
+                              "ground truth; titles: PSNR of the crop.")
 
 
 def deep_label(inputs, deep):

@@ -1,7 +1,7 @@
 """A crop of a real noisy photo: noisy, each deep model, BM3D and the ground truth, for the README.
 
     python report/real_noise_figure.py --real DIR --name NAME [--crop TOP,LEFT,SIDE]
-        [--checkpoint deep --checkpoint camera --checkpoint PATH ...] [--strength S] [--bm3d-sigma S]
+        [--checkpoint deep --checkpoint camera --checkpoint PATH ...] [--strength S ...] [--bm3d-sigma S]
         [--without-detail] [--out results/real_noise.png]
 
 DIR holds pairs as ``n2n evaluate --real`` reads them; NAME is one pair's name (PolyU's file
@@ -23,6 +23,7 @@ import figures  # noqa: E402
 from typeset import PAGE  # noqa: E402
 from Miniproject_2.model import CAMERA_CHECKPOINT, Model  # noqa: E402
 from n2n_nograd.baselines import bm3d  # noqa: E402
+from n2n_nograd.cli.common import strength_value  # noqa: E402
 from n2n_nograd.psnr import psnr_per_image  # noqa: E402
 from n2n_nograd.real import find_pairs, load_pair  # noqa: E402
 
@@ -35,7 +36,8 @@ def main(argv=None):
     parser.add_argument("--checkpoint", action="append",
                         help="deep models to show: `deep` (the committed deep model), `camera` (the committed "
                              "camera model) or a checkpoint's path (default: deep and camera)")
-    parser.add_argument("--strength", type=float, help="also the camera model at this strength (predict's)")
+    parser.add_argument("--strength", type=strength_value, action="append", default=[],
+                        help="also the camera model at this strength, or auto (predict's; repeatable)")
     parser.add_argument("--bm3d-sigma", type=float, help="also BM3D at this level (0-255)")
     parser.add_argument("--without-detail", action="store_true",
                         help="also the camera model without predict's detail check (others/denoisers/detail.py)")
@@ -66,15 +68,16 @@ def main(argv=None):
             model.load_pretrained_model()
         else:
             model.load_model(CAMERA_CHECKPOINT if checkpoint == "camera" else checkpoint)
-        # Short titles: six pictures share the page's width.
+        # Short titles: up to seven pictures share the page's width.
         label = checkpoint if checkpoint in ("deep", "camera") else Path(checkpoint).stem
         cells.append(cell(label, model.predict(noisy)))
     if args.strength:
         model = Model(arch="deep")
         model.load_model(CAMERA_CHECKPOINT)
-        cells.append(cell(f"strength {args.strength:g}", model.predict(noisy, strength=args.strength)))
+    for strength in args.strength:
+        cells.append(cell("auto" if strength == "auto" else f"s={strength:g}", model.predict(noisy, strength=strength)))
     if args.bm3d_sigma:
-        cells.append(cell(f"BM3D {args.bm3d_sigma:g}", bm3d(noisy, args.bm3d_sigma)))
+        cells.append(cell("BM3D", bm3d(noisy, args.bm3d_sigma)))
     cells.append(("ground truth", crop(clean)[0]))
     draw = figures.noise_levels_photo([(pairs[args.name].camera, cells)])
     figures.save_alone(draw, (PAGE[0] - 1.4, 1.6), args.out)
