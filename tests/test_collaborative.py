@@ -87,7 +87,8 @@ def test_strips_and_batches_of_references_give_the_result_of_one_pass(h, w, stri
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(collaborative, "STRIP", strip)
         patch.setattr(collaborative, "REFERENCES", references)
-        assert torch.allclose(collaborative.collaborative_wiener(noisy, clean, levels), whole, atol=1e-4)
+        # Batches add the same blocks in another order: float32 rounding of sums near 255 (1e-6 of them).
+        assert torch.allclose(collaborative.collaborative_wiener(noisy, clean, levels), whole, atol=1e-3)
 
 
 @settings(max_examples=25, deadline=None)
