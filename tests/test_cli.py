@@ -576,8 +576,8 @@ def test_denoise_uses_the_auto_choice_by_default(capsys, tmp_path, monkeypatch, 
     source, target = tmp_path / "in.png", tmp_path / "out.png"
     Image.effect_noise((20, 12), 5).convert("RGB").save(source)
     status, _, err = run(capsys, "denoise", source, target, *(["--model", model] if model else []))
-    # Auto's camera model judges the noise at strength 1; the model that denoises gets auto.
-    assert status == 0 and used == used_archs and strengths == ({1.0, "auto"} if model is None else {"auto"})
+    # Under the default strength, auto, the command asks for the blind result and chooses from it.
+    assert status == 0 and used == used_archs and strengths == {1.0}
     assert ("lightly noisy" in err) == (used_archs == ["simple"])
 
 
@@ -617,6 +617,22 @@ def test_denoise_strength(capsys, tmp_path):
     roughness = [denoise.read_picture(tmp_path / f"s{strength}.png").float().diff(dim=3).square().mean()
                  for strength in (1, 2.5)]
     assert roughness[1] < roughness[0]
+
+
+@pytest.mark.parametrize("chosen", [1.0, 1.5])
+def test_denoise_says_when_auto_smoothed_a_picture_further(capsys, tmp_path, monkeypatch, chosen):
+    from Miniproject_2.others.denoisers import strength
+    monkeypatch.setattr(strength, "auto_strengths", lambda noisy, blind: torch.tensor([chosen]))
+    source, target = tmp_path / "in.png", tmp_path / "out.png"
+    Image.effect_noise((40, 24), 12).convert("RGB").save(source)
+    status, text, _ = run(capsys, "denoise", source, target, "--model", "deep")
+    assert status == 0 and ("smoothed further as a camera's noise (strength 1.5" in text) == (chosen > 1)
+    model = Model(arch="deep")
+    model.load_pretrained_model()
+    picture = denoise.read_picture(source)
+    # Rounded once, at the end (predict into a uint8 tensor rounds before its blend and colour check).
+    expected = model.predict(picture, strength=chosen).round().clamp(0, 255).to(torch.uint8)
+    assert torch.equal(denoise.read_picture(target), expected)
 
 
 def test_denoise_checks_the_output_before_any_work(capsys, tmp_path, monkeypatch):

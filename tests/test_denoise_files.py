@@ -17,6 +17,7 @@ from PIL import Image
 from n2n_nograd import batch, bitdepth, cli, denoise
 
 Model = pytest.importorskip("Miniproject_2.model").Model
+from Miniproject_2.others.denoisers import strength  # noqa: E402
 
 
 def run(capsys, *argv):
@@ -27,13 +28,15 @@ def run(capsys, *argv):
 
 @pytest.fixture
 def inverted(monkeypatch):
-    """Model.predict as 255 - x, counting its calls."""
+    """Model.predict as 255 - x, counting its calls; strength auto keeps it as it is (its choice is
+    tested in test_cli.py)."""
     calls = []
 
     def predict(self, x, out=None, ensemble=1, progress=False, strength=1.0):
         calls.append(progress)
         return out.copy_(255 - x)
     monkeypatch.setattr(Model, "predict", predict)
+    monkeypatch.setattr(strength, "auto_strengths", lambda noisy, blind: torch.ones(len(blind)))
     return calls
 
 

@@ -89,8 +89,7 @@ def _denoise_file(job, model, args, progress, single: bool) -> None:
     image_format = (given if given in ("PNG", "JPEG", "WEBP", "TIFF") else "PNG") if to_stdout \
         else picture_format(job.output)
     started = time.perf_counter()
-    denoised = model.predict(picture, out=torch.empty_like(picture), ensemble=args.ensemble, progress=progress,
-                             strength=args.strength)
+    denoised, chosen = _predict(model, picture, args, progress)
     if deep is not None and image_format in DEEP_FORMATS:
         encoded, dropped = encode_deep(denoised, deep, image_format, metadata)
     else:
@@ -108,8 +107,10 @@ def _denoise_file(job, model, args, progress, single: bool) -> None:
               "was not copied", file=sys.stderr)
     # With the picture on standard output, every word goes to stderr.
     bits = "" if deep is None else f", {deep.bits} bits per channel"
+    smoothed = "" if chosen in (None, 1) else (f", smoothed further as a camera's noise (strength {chosen:g}; "
+                                               "--strength 1 for the model's own judgement)")
     print(f"denoised {job.source} ({picture.shape[3]}x{picture.shape[2]}{bits}) into {job.output} "
-          f"in {time.perf_counter() - started:.1f} s{ensemble_note(args.ensemble)}",
+          f"in {time.perf_counter() - started:.1f} s{ensemble_note(args.ensemble)}{smoothed}",
           file=sys.stderr if to_stdout else sys.stdout)
     # Said once the picture is written, so that a failure stays a one-line error.
     sigma = estimate_sigma(picture)
@@ -118,6 +119,21 @@ def _denoise_file(job, model, args, progress, single: bool) -> None:
               f"0-255 scale); the required network was trained on sigma 10-40 and may have blurred it "
               "more than it cleaned it (the deep model, the default, was trained on sigma 0-50)",
               file=sys.stderr)
+
+
+def _predict(model, picture, args, progress):
+    """``picture`` (uint8, (1, 3, H, W)) denoised as ``args`` ask, and under ``--strength auto`` the
+    strength chosen for it (``None`` otherwise): the blind result first, then auto's choice on it,
+    as ``predict(strength="auto")`` makes it, so that the command can say what it did."""
+    from Miniproject_2.others.denoisers.strength import apply_strength, auto_strengths
+
+    out = torch.empty_like(picture)
+    if args.strength != "auto":
+        return model.predict(picture, out=out, ensemble=args.ensemble, progress=progress,
+                             strength=args.strength), None
+    blind = model.predict(picture, out=torch.empty(picture.shape), ensemble=args.ensemble, progress=progress)
+    chosen = float(auto_strengths(picture, blind)[0])
+    return apply_strength(picture, blind, chosen, out), chosen
 
 
 def add_parser(commands) -> None:
