@@ -625,8 +625,11 @@ def test_denoise_says_when_auto_smoothed_a_picture_further(capsys, tmp_path, mon
     monkeypatch.setattr(strength, "auto_strengths", lambda noisy, blind: torch.tensor([chosen]))
     source, target = tmp_path / "in.png", tmp_path / "out.png"
     Image.effect_noise((40, 24), 12).convert("RGB").save(source)
-    status, text, _ = run(capsys, "denoise", source, target, "--model", "deep")
+    status, text, err = run(capsys, "denoise", source, target, "--model", "deep")
     assert status == 0 and ("smoothed further as a camera's noise (strength 1.5" in text) == (chosen > 1)
+    assert ("looks like a camera's: smoothing it further" in err) == (chosen > 1)
+    assert "smoothing it further" not in run(capsys, "denoise", source, tmp_path / "q.png", "--model", "deep",
+                                             "--quiet")[2]
     model = Model(arch="deep")
     model.load_pretrained_model()
     picture = denoise.read_picture(source)

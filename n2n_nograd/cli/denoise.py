@@ -89,7 +89,7 @@ def _denoise_file(job, model, args, progress, single: bool) -> None:
     image_format = (given if given in ("PNG", "JPEG", "WEBP", "TIFF") else "PNG") if to_stdout \
         else picture_format(job.output)
     started = time.perf_counter()
-    denoised, chosen = _predict(model, picture, args, progress)
+    denoised, chosen = _predict(model, picture, args, progress, job.source)
     if deep is not None and image_format in DEEP_FORMATS:
         encoded, dropped = encode_deep(denoised, deep, image_format, metadata)
     else:
@@ -121,10 +121,11 @@ def _denoise_file(job, model, args, progress, single: bool) -> None:
               file=sys.stderr)
 
 
-def _predict(model, picture, args, progress):
+def _predict(model, picture, args, progress, source):
     """``picture`` (uint8, (1, 3, H, W)) denoised as ``args`` ask, and under ``--strength auto`` the
     strength chosen for it (``None`` otherwise): the blind result first, then auto's choice on it,
-    as ``predict(strength="auto")`` makes it, so that the command can say what it did."""
+    as ``predict(strength="auto")`` makes it, so that the command can say what it did. With
+    ``progress``, the further smoothing, which has no bar, is announced on stderr."""
     from Miniproject_2.others.denoisers.strength import apply_strength, auto_strengths
 
     out = torch.empty_like(picture)
@@ -133,6 +134,9 @@ def _predict(model, picture, args, progress):
                              strength=args.strength), None
     blind = model.predict(picture, out=torch.empty(picture.shape), ensemble=args.ensemble, progress=progress)
     chosen = float(auto_strengths(picture, blind)[0])
+    if progress and chosen > 1:
+        print(f"n2n denoise: {source}: its noise looks like a camera's: smoothing it further (strength "
+              f"{chosen:g}, about 5 s a megapixel)", file=sys.stderr, flush=True)
     return apply_strength(picture, blind, chosen, out), chosen
 
 
