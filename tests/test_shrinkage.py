@@ -248,3 +248,6 @@ def test_the_residual_of_white_noise_is_nearly_uncorrelated():
     neighbours, channels = shrinkage.residual_correlations(noisy, clean)
     assert torch.equal(neighbours, shrinkage.neighbour_correlation(noisy, clean)), "one sample for both"
     assert channels.abs().max() < 0.1
+    level, neighbours = shrinkage.level_and_correlation(noisy, clean)
+    assert torch.equal(level, shrinkage.noise_level(noisy, clean)), "one sample for both"
+    assert torch.equal(neighbours, shrinkage.neighbour_correlation(noisy, clean))

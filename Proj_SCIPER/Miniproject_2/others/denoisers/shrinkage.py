@@ -197,6 +197,19 @@ def neighbour_correlation(noisy, denoised):
     return _correlation(residual, right)
 
 
+def level_and_correlation(noisy, denoised):
+    """Per picture, from one sample of the flattest pixels (see :func:`_flat_samples`), the noise
+    level of :func:`noise_level` (without a divergence) and the residual's correlation with its
+    right neighbour's of :func:`neighbour_correlation`.
+
+    Shape:
+        - noisy, denoised: :math:`(N, C, H, W)`, values on the 0-255 scale
+        - Output: ``(level, neighbour)``, each :math:`(N,)`
+    """
+    residual, brightness, right = _flat_samples(noisy, denoised, neighbour=True)
+    return _level(*_variance_line(residual, brightness, None), denoised), _correlation(residual, right)
+
+
 def residual_correlations(noisy, denoised):
     """Per picture, from one sample of the flattest pixels (see :func:`_flat_samples`), the
     residual's correlation with its right neighbour's (:func:`neighbour_correlation`) and the
@@ -271,10 +284,8 @@ def shrink_to_input(noisy, out, denoise):
     band = probe((c, PERIOD, w), out.device)
     for start, stop in picture_batches(n, h, w):
         part, x = out[start:stop], noisy[start:stop].to(out.device)
-        # One choice of the flattest pixels serves both measures.
-        residual, brightness, right = _flat_samples(x, part, neighbour=True)
-        level = _level(*_variance_line(residual, brightness, None), part)
-        correlated = _correlation(residual, right) >= CORRELATED
+        level, neighbours = level_and_correlation(x, part)
+        correlated = neighbours >= CORRELATED
         give_back_detail(x, part, level.masked_fill(~correlated, 0))
         low = ((level < GATE) & ~correlated).nonzero().flatten()
         if low.numel() == 0:

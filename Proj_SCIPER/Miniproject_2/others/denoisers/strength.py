@@ -27,7 +27,7 @@ a JPEG, and pictures without noise, often pass for a camera's (what the network 
 them is correlated too): they are then smoothed more (docs/real-noise.md says how much).
 """
 from .collaborative import collaborative_wiener
-from .shrinkage import GATE, neighbour_correlation, noise_level
+from .shrinkage import GATE, level_and_correlation, noise_level
 from .smoothing import SCALE, shrink_coefficients
 
 #: The collaborative filter's level per unit of strength above 1, in units of the measured noise
@@ -65,7 +65,8 @@ def auto_strengths(noisy, blind):
     h, w = blind.shape[2:]
     if h < 3 or w < 3:
         return blind.new_ones(blind.shape[0])
-    camera = (neighbour_correlation(noisy, blind) >= CAMERA_LIKE) & (noise_level(noisy, blind) < GATE)
+    level, neighbours = level_and_correlation(noisy, blind)
+    camera = (neighbours >= CAMERA_LIKE) & (level < GATE)
     return camera.float().mul_(CAMERA_STRENGTH - 1).add_(1)
 
 
