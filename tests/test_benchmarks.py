@@ -25,8 +25,8 @@ def speed():
     return load("speed")
 
 
-@pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py", "deep_ablation.py", "data_ablation.py", "shot_noise.py",
-                                    "auto_strength.py"])
+@pytest.mark.parametrize("script", ["speed.py", "ablation.py", "quality.py", "deep_ablation.py", "data_ablation.py",
+                                    "shot_noise.py", "auto_strength.py"])
 def test_benchmark_help(script):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
