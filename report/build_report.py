@@ -572,7 +572,8 @@ def _default(inputs):
         return ""
     overall = run["overall"]
     return (f" The command line's default (strength auto: {CAMERA_STRENGTH:g} for a picture whose noise looks like "
-            f"a camera's, light and correlated between neighbouring pixels, 1 for the others) gains "
+            f"a camera's, light and correlated between neighbouring pixels, its colour smoothed harder where it "
+            f"lacks fine grain as a camera JPEG's does; 1 for the others) gains "
             f"{signed(overall['gain'])} dB, {100 * overall['worse']:.0f}% of the pictures made worse.")
 
 

@@ -26,8 +26,8 @@ def _kaiser(n, beta):
     return torch.outer(one, one)
 
 
-def _reference(noisy, pilot, level):
-    """One picture, float64, one reference block at a time."""
+def _reference(noisy, pilot, level, colour):
+    """One picture, float64, one reference block at a time; the colour differences at ``colour`` times ``level``."""
     b, g, r = collaborative.BLOCK, collaborative.GROUP, collaborative.RADIUS
     like = torch.empty(0, dtype=torch.float64)
     opponent, dct, across = opponent_matrix(like), dct_matrix(b, like), dct_matrix(g, like)
@@ -59,7 +59,8 @@ def _reference(noisy, pilot, level):
                 return torch.einsum("sk,cklm->cslm", across, dct @ blocks @ dct.t())
 
             pilot_spectrum = forward(ps)
-            scale = pilot_spectrum.square() / (pilot_spectrum.square() + level ** 2)
+            levels = torch.tensor([level, colour * level, colour * level], dtype=torch.float64).view(3, 1, 1, 1)
+            scale = pilot_spectrum.square() / (pilot_spectrum.square() + levels ** 2)
             estimate = dct.t() @ torch.einsum("sk,cslm->cklm", across, forward(xs) * scale) @ dct
             weight = 1 / scale.square().sum((1, 2, 3)).clamp(min=collaborative.KEPT)
             for k, (_, y, x0) in enumerate(stack):
@@ -68,12 +69,13 @@ def _reference(noisy, pilot, level):
     return torch.einsum("ij,ihw->jhw", opponent, sums / weights).clamp(0, 255)
 
 
-@pytest.mark.parametrize("h, w, level", [(21, 26, 20.0), (8, 8, 5.0), (30, 9, 40.0), (17, 40, 0.5)])
-def test_the_filter_is_a_loop_over_the_reference_blocks(h, w, level):
+@pytest.mark.parametrize("h, w, level, colour", [(21, 26, 20.0, 1.0), (8, 8, 5.0, 6.0), (30, 9, 40.0, 0.5),
+                                                  (17, 40, 0.5, 1.0), (24, 20, 8.0, 3.0)])
+def test_the_filter_is_a_loop_over_the_reference_blocks(h, w, level, colour):
     noisy, clean = _pictures(h, w, seed=h * w)
     pilot = (clean + torch.randn(clean.shape, generator=torch.Generator().manual_seed(1)) * 3).clamp(0, 255)
-    out = collaborative.collaborative_wiener(noisy, pilot, torch.tensor([level]))
-    expected = _reference(noisy[0], pilot[0], level)
+    out = collaborative.collaborative_wiener(noisy, pilot, torch.tensor([level]), colour)
+    expected = _reference(noisy[0], pilot[0], level, colour)
     assert torch.allclose(out[0].double(), expected, atol=2e-3, rtol=0)
 
 

@@ -71,6 +71,16 @@ def test_a_flat_picture_and_a_grey_one_stay_as_they_are():
     assert (out - out[:, :1]).abs().max() < 1e-3
 
 
+def test_the_colour_differences_take_their_own_threshold():
+    pictures = _pictures(1, 48, 40, seed=3) * 0.5 + 64
+    opponent = smoothing.opponent_matrix(pictures)
+    mild, hard = ((opponent @ smoothing.shrink_coefficients(pictures, torch.tensor([25.0]), colour=c).view(3, -1))
+                  for c in (0.6, 6.0))
+    # The luma is shrunk as before; the higher ratio takes more of the colour differences' texture.
+    assert torch.allclose(mild[0], hard[0], atol=1e-3)
+    assert hard[1:].var(1).max() < 0.5 * mild[1:].var(1).min()
+
+
 def test_bands_give_the_result_of_one_pass(monkeypatch):
     pictures = _pictures(2, 75, 53)
     thresholds = torch.tensor([12.0, 40.0])

@@ -137,7 +137,7 @@ def _predict(model, picture, args, progress, source):
     if progress and chosen > 1:
         print(f"n2n denoise: {source}: its noise looks like a camera's: smoothing it further (strength "
               f"{chosen:g}, about 5 s a megapixel)", file=sys.stderr, flush=True)
-    return apply_strength(picture, blind, chosen, out), chosen
+    return apply_strength(picture, blind, "auto", out), chosen
 
 
 def add_parser(commands) -> None:

@@ -10,7 +10,7 @@ scaled by ``P^2 / (P^2 + sigma^2)`` where ``P`` is the pilot's coefficient (an e
 filter), and the blocks go back where they came from as a weighted mean (each stack weighing
 ``1 / sum of its scales squared`` times a Kaiser window, as BM3D weighs them). Done in an
 opponent colour space (luma and two colour differences, orthonormal), the stacks found on
-the luma.
+the luma (the colour differences may take a ``sigma`` of their own).
 
 Unlike the pilot's own shrinkage (:mod:`.smoothing`), the estimate is built from the noisy
 picture: fine detail the pilot smoothed away comes back where similar blocks agree on it.
@@ -66,7 +66,7 @@ def _grid(size, device):
     return grid
 
 
-def collaborative_wiener(noisy, pilot, levels):
+def collaborative_wiener(noisy, pilot, levels, colour=1.0):
     """Each noisy picture filtered as the module's documentation says, its stacks found on
     ``pilot`` and its coefficients kept by the pilot's ``P^2 / (P^2 + level^2)``.
 
@@ -75,6 +75,7 @@ def collaborative_wiener(noisy, pilot, levels):
         pilot: an estimate of the clean pictures (floats, 0-255; not changed), e.g. a denoiser's output.
         levels: each picture's ``sigma`` in the Wiener scale (0-255 scale); 0 or less gives
             back the pilot.
+        colour: the colour differences' ``sigma`` relative to the luma's.
 
     Shape:
         - noisy, pilot: :math:`(N, 3, H, W)`; levels: :math:`(N,)`
@@ -101,13 +102,15 @@ def collaborative_wiener(noisy, pilot, levels):
         level = float(levels[i])
         if level <= 0:
             continue
+        by_channel = like.new_empty(3, 1, 1).fill_(level * colour)
+        by_channel[0] = level
         for top in range(0, h, STRIP):
             bottom = min(h, top + STRIP)
             first, last = max(0, top - reach), min(h, bottom + reach)
             refs = rows[(rows > top - RADIUS - BLOCK) & (rows < bottom + RADIUS)] - first
             x = (opponent @ noisy[i, :, first:last].to(like).reshape(3, -1)).view(3, last - first, w)
             p = (opponent @ pilot[i, :, first:last].to(like).reshape(3, -1)).view(3, last - first, w)
-            filtered = _filter(x, p, refs, cols, level, tools)[:, top - first:bottom - first]
+            filtered = _filter(x, p, refs, cols, by_channel, tools)[:, top - first:bottom - first]
             out[i, :, top:bottom] = (opponent.t() @ filtered.reshape(3, -1)).view(3, bottom - top, w).clamp_(0, 255)
     return out
 
@@ -145,9 +148,10 @@ def _match(padded, rows, cols):
     return down.view(-1, GROUP).t(), across.view(-1, GROUP).t()
 
 
-def _filter(x, p, rows, cols, level, tools):
+def _filter(x, p, rows, cols, levels, tools):
     """The opponent-colour strip ``x`` (3, H, W) filtered with the pilot ``p`` by the stacks of
-    reference blocks at ``rows`` x ``cols``; pixels no stack covers are 0."""
+    reference blocks at ``rows`` x ``cols``, each channel at its ``sigma`` of ``levels`` (3, 1, 1);
+    pixels no stack covers are 0."""
     spectrum, across_stack, window = tools
     _, h, w = x.shape
     area = BLOCK * BLOCK
@@ -171,7 +175,7 @@ def _filter(x, p, rows, cols, level, tools):
         coefficients = across_stack @ (blocks @ spectrum.t()).view(6, GROUP, -1)
         del blocks
         noisy, scale = coefficients[:3], coefficients[3:].square_()
-        scale = scale.div_(scale + level * level)
+        scale = scale.div_(scale + levels.square())
         estimate = (across_stack.t() @ noisy.mul_(scale)).view(3, GROUP, -1, area) @ spectrum
         # A stack that keeps nothing (a flat colour difference) would weigh infinitely: bounded.
         weight = scale.square_().view(3, GROUP, -1, area).sum((1, 3), keepdim=True)

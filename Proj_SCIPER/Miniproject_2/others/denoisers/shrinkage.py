@@ -59,6 +59,7 @@ import math
 import torch
 
 from .detail import give_back_detail
+from .smoothing import opponent_matrix
 from .tiles import picture_batches, store
 
 #: Noise level (0-255 scale) from which a picture is left as the denoiser gave it.
@@ -100,13 +101,15 @@ def probe(shape, device):
     return tile.repeat(1, -(-h // PERIOD), -(-w // PERIOD))[:, :h, :w]
 
 
-def _flat_samples(noisy, denoised, extra=None, neighbour=False):
+def _flat_samples(noisy, denoised, extra=None, neighbour=False, colour=False):
     """``(residual, brightness, extra)``, each ``(N, C, K)``: the residuals ``noisy - denoised``,
     the denoised values and the same pixels of ``extra`` (``None`` without it) at the flattest
     :data:`FLAT` of at most :data:`SAMPLE` regularly spaced inner pixels of each picture,
     flatness being the summed difference of the denoised picture to the four neighbours
     (one-sided differences tie at zero across regular textures too often). With
-    ``neighbour``, ``extra`` is instead the residual of each pixel's right neighbour."""
+    ``neighbour``, ``extra`` is instead the residual of each pixel's right neighbour; with
+    ``colour``, the two colour differences (opponent colours) of ``noisy`` less the mean of
+    its four neighbours' (``(N, 2, K)``)."""
     h, w = denoised.shape[2:]
     step = max(1, math.ceil(math.sqrt((h - 2) * (w - 2) / SAMPLE)))
 
@@ -121,6 +124,11 @@ def _flat_samples(noisy, denoised, extra=None, neighbour=False):
     flattest = flattest.unsqueeze(1).expand(n, c, count)
     brightness = y.reshape(n, c, -1).gather(2, flattest)
     residual = (noisy[at(0, 0)].float() - y).view(n, c, -1).gather(2, flattest)
+    if colour:
+        x = noisy[at(0, 0)].float()
+        fine = sum(x - noisy[at(dy, dx)].float() for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))).div_(4)
+        fine = opponent_matrix(fine)[1:] @ fine.view(n, c, -1)
+        return residual, brightness, fine.gather(2, flattest[:, :2])
     if neighbour:
         right = noisy[at(0, 1)].float() - denoised[at(0, 1)].float()
         return residual, brightness, right.reshape(n, c, -1).gather(2, flattest)
@@ -208,6 +216,21 @@ def level_and_correlation(noisy, denoised):
     """
     residual, brightness, right = _flat_samples(noisy, denoised, neighbour=True)
     return _level(*_variance_line(residual, brightness, None), denoised), _correlation(residual, right)
+
+
+def colour_grain(noisy, denoised):
+    """Per picture, the root mean square over the flattest pixels (see :func:`_flat_samples`) of
+    the noisy picture's two colour differences less their four neighbours' mean: its finest
+    colour texture, where the picture has no other. A camera's JPEG has little (its colour
+    noise is coarse, its colour resolution halved), white noise in a lossless file and colour
+    detail much more.
+
+    Shape:
+        - noisy, denoised: :math:`(N, 3, H, W)`, values on the 0-255 scale
+        - Output: :math:`(N,)`
+    """
+    _, _, fine = _flat_samples(noisy, denoised, colour=True)
+    return fine.square().mean((1, 2)).sqrt_()
 
 
 def residual_correlations(noisy, denoised):

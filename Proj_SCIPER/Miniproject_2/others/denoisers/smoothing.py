@@ -71,13 +71,14 @@ def _mirror(size, before, after, device):
     return index.where(index < size, period - index)
 
 
-def shrink_coefficients(pictures, thresholds):
+def shrink_coefficients(pictures, thresholds, colour=COLOUR):
     """Each picture smoothed as the module's documentation says, with its own thresholds.
 
     Args:
         pictures: the denoised pictures, floats on the 0-255 scale (not changed).
         thresholds: the luma's threshold ``t`` of each picture (0-255 scale, at least 0);
             0 leaves the picture as it is.
+        colour: the colour differences' threshold relative to the luma's.
 
     Shape:
         - pictures: :math:`(N, 3, H, W)`; thresholds: :math:`(N,)`
@@ -96,7 +97,7 @@ def shrink_coefficients(pictures, thresholds):
         t = float(thresholds[i])
         if t <= 0:
             continue
-        levels = pictures.new_empty(3, 1, 1, 1).fill_(t * COLOUR)
+        levels = pictures.new_empty(3, 1, 1, 1).fill_(t * colour)
         levels[0] = t
         for top in range(0, h, BAND):
             bottom = min(h, top + BAND)
