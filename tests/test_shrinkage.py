@@ -258,6 +258,8 @@ def test_the_colour_grain_of_white_noise_is_its_level_and_a_grey_picture_has_non
     noisy = clean + gaussian_noise(clean.shape, 5.0, seed=4)
     # Each colour difference of white noise has the noise's level, and less the mean of four
     # independent neighbours 1.25 times its variance.
-    assert torch.allclose(shrinkage.colour_grain(noisy, clean), torch.full((4,), 5.0 * math.sqrt(1.25)), rtol=0.1)
+    level, grain = shrinkage.level_and_colour_grain(noisy, clean)
+    assert torch.equal(level, shrinkage.noise_level(noisy, clean)), "one sample for both"
+    assert torch.allclose(grain, torch.full((4,), 5.0 * math.sqrt(1.25)), rtol=0.1)
     grey = noisy[:, :1].expand(4, 3, 48, 48)
-    assert torch.equal(shrinkage.colour_grain(grey, clean), torch.zeros(4))
+    assert torch.equal(shrinkage.level_and_colour_grain(grey, clean)[1], torch.zeros(4))

@@ -218,19 +218,20 @@ def level_and_correlation(noisy, denoised):
     return _level(*_variance_line(residual, brightness, None), denoised), _correlation(residual, right)
 
 
-def colour_grain(noisy, denoised):
-    """Per picture, the root mean square over the flattest pixels (see :func:`_flat_samples`) of
-    the noisy picture's two colour differences less their four neighbours' mean: its finest
-    colour texture, where the picture has no other. A camera's JPEG has little (its colour
-    noise is coarse, its colour resolution halved), white noise in a lossless file and colour
-    detail much more.
+def level_and_colour_grain(noisy, denoised):
+    """Per picture, from one sample of the flattest pixels (see :func:`_flat_samples`), the noise
+    level of :func:`noise_level` (without a divergence) and the root mean square of the noisy
+    picture's two colour differences less their four neighbours' mean: its finest colour
+    texture, where the picture has no other. A camera's JPEG has little (its colour noise is
+    coarse, its colour resolution halved), white noise in a lossless file and colour detail
+    much more.
 
     Shape:
         - noisy, denoised: :math:`(N, 3, H, W)`, values on the 0-255 scale
-        - Output: :math:`(N,)`
+        - Output: ``(level, grain)``, each :math:`(N,)`
     """
-    _, _, fine = _flat_samples(noisy, denoised, colour=True)
-    return fine.square().mean((1, 2)).sqrt_()
+    residual, brightness, fine = _flat_samples(noisy, denoised, colour=True)
+    return _level(*_variance_line(residual, brightness, None), denoised), fine.square().mean((1, 2)).sqrt_()
 
 
 def residual_correlations(noisy, denoised):

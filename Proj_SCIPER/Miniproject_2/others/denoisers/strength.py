@@ -26,15 +26,15 @@ over unseen pictures at every sigma from 3 up; PolyU's lowest is 0.69). Light no
 a JPEG, and pictures without noise, often pass for a camera's (what the network takes from
 them is correlated too): they are then smoothed more (docs/real-noise.md says how much). Of
 those pictures, one whose colour looks like a camera JPEG's, with next to no fine colour grain
-where it is flat (:func:`~.shrinkage.colour_grain` below :data:`JPEG_COLOUR` times the noise
+where it is flat (:func:`~.shrinkage.level_and_colour_grain`'s grain below :data:`JPEG_COLOUR` times the noise
 level), has its colour differences smoothed :data:`CAMERA_COLOUR` times as hard as its luma in
 both stages: such a photo's colour noise is coarse blotches, which the network leaves nearly whole.
 """
 import torch
 
 from .collaborative import collaborative_wiener
-from .shrinkage import GATE, colour_grain, level_and_correlation, noise_level
-from .smoothing import COLOUR, SCALE, shrink_coefficients
+from .shrinkage import GATE, level_and_colour_grain, level_and_correlation, noise_level
+from .smoothing import SCALE, shrink_coefficients
 
 #: The collaborative filter's level per unit of strength above 1, in units of the measured noise
 #: level: a camera's noise is correlated from pixel to pixel, so its blocks' coefficients vary
@@ -80,7 +80,8 @@ def jpeg_colour(noisy, blind):
     h, w = blind.shape[2:]
     if h < 3 or w < 3:
         return blind.new_zeros(blind.shape[0], dtype=torch.bool)
-    return colour_grain(noisy, blind) < noise_level(noisy, blind).mul_(JPEG_COLOUR)
+    level, grain = level_and_colour_grain(noisy, blind)
+    return grain < level.mul_(JPEG_COLOUR)
 
 
 def auto_strengths(noisy, blind):
@@ -139,8 +140,8 @@ def smooth_more(noisy, blind, strength, colour=None):
     if h < 3 or w < 3:
         return blind.clone()
     levels = noise_level(noisy, blind)
-    own = colour is None
-    pilot = shrink_coefficients(blind, levels.mul(SCALE * (strength - 1)), COLOUR if own else colour)
-    filtered = collaborative_wiener(noisy, pilot, levels.mul_(WIENER * (strength - 1)), 1.0 if own else colour)
+    ratio = {} if colour is None else {"colour": colour}
+    pilot = shrink_coefficients(blind, levels.mul(SCALE * (strength - 1)), **ratio)
+    filtered = collaborative_wiener(noisy, pilot, levels.mul_(WIENER * (strength - 1)), **ratio)
     share = min(1.0, strength - 1)
     return filtered if share == 1 else pilot.lerp_(filtered, share)
